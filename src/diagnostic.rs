@@ -1,0 +1,240 @@
+//! Diagnostics: user mistakes with a stable code, a span in the spec, and a help line.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use annotate_snippets::{Level, Renderer, Snippet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Stable code, e.g. `E007`; listed in `CODES`.
+    pub code: &'static str,
+    pub message: String,
+    pub span: Option<Range<usize>>,
+    /// Short text under the caret.
+    pub label: String,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            span: None,
+            label: String::new(),
+            help: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
+    pub fn at(mut self, span: Range<usize>, label: impl Into<String>) -> Self {
+        self.span = Some(span);
+        self.label = label.into();
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn help_opt(mut self, help: Option<String>) -> Self {
+        self.help = help;
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Render like a compiler: `error[E007]: ...`, `--> file:line:col`, the source line with
+    /// a caret under the span, and the help line.
+    pub fn render(&self, origin: &str, source: &str) -> String {
+        let level = match self.severity {
+            Severity::Error => Level::Error,
+            Severity::Warning => Level::Warning,
+        };
+        let mut message = level.title(&self.message).id(self.code);
+        if let Some(span) = &self.span {
+            let span = clamp_span(source, span.clone());
+            message = message.snippet(
+                Snippet::source(source)
+                    .line_start(1)
+                    .origin(origin)
+                    .fold(true)
+                    .annotation(level.span(span).label(&self.label)),
+            );
+        }
+        let help;
+        if let Some(h) = &self.help {
+            help = h.clone();
+            message = message.footer(Level::Help.title(&help));
+        }
+        let mut out = Renderer::plain().render(message).to_string();
+        if self.span.is_none() {
+            // Still name the file when there is no precise place.
+            let _ = write!(out, "\n  --> {origin}");
+        }
+        out.push('\n');
+        out
+    }
+}
+
+/// Keep a span inside the source and on char boundaries, so rendering can never panic.
+fn clamp_span(source: &str, span: Range<usize>) -> Range<usize> {
+    let mut start = span.start.min(source.len());
+    let mut end = span.end.clamp(start, source.len());
+    while !source.is_char_boundary(start) {
+        start -= 1;
+    }
+    while !source.is_char_boundary(end) {
+        end += 1;
+    }
+    start..end
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(source.len());
+    let before = &source[..clamp_span(source, offset..offset).start];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, col)
+}
+
+/// Every diagnostic code hardgen emits, with a one-line meaning. A test checks uniqueness.
+pub const CODES: &[(&str, &str)] = &[
+    (
+        "E001",
+        "the spec is not valid TOML or does not have the expected shape",
+    ),
+    ("E002", "invalid name"),
+    ("E003", "invalid IPv4 subnet"),
+    ("E004", "subnet outside the project's pool"),
+    ("E005", "overlapping subnets"),
+    ("E006", "subnet too small"),
+    ("E007", "unknown zone"),
+    ("E008", "unknown secret"),
+    ("E009", "unknown service"),
+    ("E010", "invalid flow"),
+    ("E011", "invalid port"),
+    ("E012", "host address and port published twice"),
+    (
+        "E013",
+        "ports published by a service whose zones are all internal",
+    ),
+    ("E014", "unknown capability"),
+    ("E015", "dangerous capability without an explicit opt-out"),
+    ("E016", "host path mounted onto a sensitive host location"),
+    ("E017", "image not pinned to a tag (error with --strict)"),
+    ("E018", "invalid or colliding bridge name"),
+    ("E019", "service needs exactly one of `image` and `build`"),
+    ("E020", "invalid user"),
+    ("E021", "invalid size, duration or number"),
+    ("E022", "invalid restart policy"),
+    ("E023", "unknown syscall"),
+    ("E024", "missing health check"),
+    ("E025", "invalid volume"),
+    ("E026", "invalid container path"),
+    ("E027", "secret value in the environment"),
+    ("E028", "invalid environment variable"),
+    ("E029", "invalid image reference"),
+    ("E030", "invalid build settings"),
+    ("E031", "invalid Debian package name"),
+    ("E032", "opt-out without a reason"),
+    ("E033", "duplicate entry"),
+    ("E034", "invalid secret group"),
+    ("E035", "invalid command or argument"),
+    ("E036", "dependency cycle"),
+    ("W101", "image without a digest"),
+    (
+        "W102",
+        "flow to ports no service of the target zone listens on",
+    ),
+    ("W103", "zone without services"),
+    ("W104", "hardening relaxed by an explicit opt-out"),
+];
+
+/// Edit distance (Levenshtein), for "did you mean".
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The closest candidate within a distance that scales with the word's length.
+pub fn did_you_mean<'a, I>(word: &str, candidates: I) -> Option<String>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let limit = (word.chars().count() / 3).max(1);
+    let lower = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_well_formed() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (code, _) in CODES {
+            assert!(seen.insert(*code), "duplicate code {code}");
+            assert!(code.len() == 4 && (code.starts_with('E') || code.starts_with('W')));
+        }
+    }
+
+    #[test]
+    fn did_you_mean_finds_close_names() {
+        assert_eq!(
+            did_you_mean("dta", ["api", "data"]).as_deref(),
+            Some("did you mean `data`?")
+        );
+        assert_eq!(did_you_mean("zzzzzz", ["api", "data"]), None);
+    }
+
+    #[test]
+    fn line_col_counts_chars() {
+        let s = "a = 1\nbé = \"x\"\n";
+        assert_eq!(line_col(s, 0), (1, 1));
+        assert_eq!(line_col(s, 6), (2, 1));
+        assert_eq!(line_col(s, 9), (2, 3));
+    }
+
+    #[test]
+    fn render_never_panics_on_bad_spans() {
+        let d = Diagnostic::error("E001", "x").at(100..200, "here");
+        let out = d.render("f.toml", "é");
+        assert!(out.contains("error[E001]"));
+    }
+}

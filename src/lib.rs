@@ -1,0 +1,15 @@
+//! hardgen: a compact TOML spec of services and network zones in, a hardened container
+//! deployment out. The pipeline: spec -> validate -> model -> plan -> render -> artifacts ->
+//! writer/differ.
+
+pub mod app;
+pub mod artifact;
+pub mod caps;
+pub mod diagnostic;
+pub mod model;
+pub mod output;
+pub mod plan;
+pub mod render;
+pub mod seccomp;
+pub mod spec;
+pub mod validate;

@@ -1,0 +1,423 @@
+//! Model -> Plan: every derived decision, made once, so renderers only format.
+//!
+//! Addressing: in each zone subnet the lower half holds the zone's own services (members,
+//! from offset 2; offset 1 is the gateway) and the upper half holds flow clients (services of
+//! other zones attached to this zone's network so that a flow can reach it). The firewall
+//! can then name "the clients of zone Z" and "the members of zone Z" as two CIDR blocks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+
+use crate::model::*;
+use crate::seccomp;
+
+pub struct Plan<'m> {
+    pub model: &'m Model,
+    pub zones: Vec<PlannedZone>,
+    pub services: Vec<PlannedService<'m>>,
+    /// Seccomp profile name -> policy; each file is `seccomp/<name>.json`.
+    pub seccomp_profiles: BTreeMap<String, seccomp::Policy>,
+    pub firewall: Firewall,
+    pub secrets: Vec<PlannedSecret>,
+    pub named_volumes: BTreeSet<String>,
+}
+
+pub struct PlannedZone {
+    pub name: String,
+    pub subnet: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    pub bridge: String,
+    pub internal: bool,
+    pub members: Ipv4Net,
+    pub clients: Ipv4Net,
+    pub member_services: Vec<String>,
+    pub client_services: Vec<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Member,
+    Client,
+}
+
+pub struct Attachment {
+    pub zone: String,
+    pub address: Ipv4Addr,
+    pub role: Role,
+}
+
+pub struct PlannedService<'m> {
+    pub svc: &'m Service,
+    /// Supplementary groups (of the shared secrets it reads).
+    pub group_add: Vec<u32>,
+    /// Sorted by zone name.
+    pub networks: Vec<Attachment>,
+    pub seccomp_profile: String,
+    /// The image reference (built images are named by Compose: `<project>-<service>`).
+    pub image: String,
+    pub dockerfile: Option<String>,
+}
+
+pub struct PlannedSecret {
+    pub name: String,
+    /// Supplementary group of the readers when several users share the secret.
+    pub group: Option<u32>,
+    pub bytes: u32,
+    pub owner: User,
+    pub mode: u32,
+    pub used_by: Vec<String>,
+    pub description: Option<String>,
+}
+
+pub struct Rule {
+    pub comment: String,
+    pub args: String,
+}
+
+pub struct Firewall {
+    /// Chain jumped to from DOCKER-USER (container traffic through the host).
+    pub forward_chain: String,
+    /// Chain jumped to from INPUT (container traffic to the host itself).
+    pub input_chain: String,
+    pub forward: Vec<Rule>,
+    pub input: Vec<Rule>,
+}
+
+pub fn plan(model: &Model) -> Plan<'_> {
+    let zones = plan_zones(model);
+    let services = plan_services(model, &zones);
+    let seccomp_profiles = plan_seccomp(model, &services);
+    let services = services
+        .into_iter()
+        .map(|(svc, networks)| {
+            let seccomp_profile = profile_name_for(svc, &seccomp_profiles);
+            let (image, dockerfile) = match &svc.source {
+                Source::Image(i) => (i.to_string(), None),
+                Source::Build(_) => (
+                    format!("{}-{}", model.project.name, svc.name),
+                    Some(format!("dockerfiles/{}.Dockerfile", svc.name)),
+                ),
+            };
+            PlannedService {
+                svc,
+                group_add: Vec::new(),
+                networks,
+                seccomp_profile,
+                image,
+                dockerfile,
+            }
+        })
+        .collect::<Vec<_>>();
+    let firewall = plan_firewall(model, &zones, &services);
+    let secrets = plan_secrets(model);
+    let services = services
+        .into_iter()
+        .map(|mut ps| {
+            ps.group_add = secrets
+                .iter()
+                .filter(|s| ps.svc.secrets.contains(&s.name))
+                .filter_map(|s| s.group)
+                .collect();
+            ps
+        })
+        .collect();
+    let named_volumes = model
+        .services
+        .values()
+        .flat_map(|s| s.volumes.iter())
+        .filter_map(|v| match &v.source {
+            VolumeSource::Named(n) => Some(n.clone()),
+            VolumeSource::Host(_) => None,
+        })
+        .collect();
+    Plan {
+        model,
+        zones,
+        services,
+        seccomp_profiles,
+        firewall,
+        secrets,
+        named_volumes,
+    }
+}
+
+fn plan_zones(model: &Model) -> Vec<PlannedZone> {
+    model
+        .zones
+        .values()
+        .map(|z| {
+            let subnet = z.subnet.expect("validation allocates every subnet");
+            let half = Ipv4Net {
+                addr: subnet.network(),
+                prefix: subnet.prefix + 1,
+            };
+            let clients = Ipv4Net {
+                addr: subnet.host((subnet.size() / 2) as u32),
+                prefix: subnet.prefix + 1,
+            };
+            let member_services: Vec<String> = model
+                .services
+                .values()
+                .filter(|s| s.zones.contains(&z.name))
+                .map(|s| s.name.clone())
+                .collect();
+            let client_services: Vec<String> = model
+                .services
+                .values()
+                .filter(|s| crate::validate::is_client(s, &z.name, &model.flows))
+                .map(|s| s.name.clone())
+                .collect();
+            PlannedZone {
+                name: z.name.clone(),
+                subnet,
+                gateway: subnet.host(1),
+                bridge: z.bridge.clone().expect("validation names every bridge"),
+                internal: !z.egress,
+                members: half,
+                clients,
+                member_services,
+                client_services,
+                description: z.description.clone(),
+            }
+        })
+        .collect()
+}
+
+fn plan_services<'m>(
+    model: &'m Model,
+    zones: &[PlannedZone],
+) -> Vec<(&'m Service, Vec<Attachment>)> {
+    model
+        .services
+        .values()
+        .map(|svc| {
+            let mut nets = Vec::new();
+            for z in zones {
+                if let Some(i) = z.member_services.iter().position(|n| *n == svc.name) {
+                    nets.push(Attachment {
+                        zone: z.name.clone(),
+                        address: z.subnet.host(2 + i as u32),
+                        role: Role::Member,
+                    });
+                } else if let Some(i) = z.client_services.iter().position(|n| *n == svc.name) {
+                    nets.push(Attachment {
+                        zone: z.name.clone(),
+                        address: z.clients.host(i as u32),
+                        role: Role::Client,
+                    });
+                }
+            }
+            (svc, nets)
+        })
+        .collect()
+}
+
+fn policy_of(svc: &Service) -> seccomp::Policy {
+    seccomp::Policy {
+        preset: match svc.seccomp.preset {
+            SeccompPreset::Baseline => seccomp::Preset::Baseline,
+            SeccompPreset::Strict => seccomp::Preset::Strict,
+        },
+        allow: svc.seccomp.allow.clone(),
+        deny: svc.seccomp.deny.clone(),
+        caps: svc.cap_add.clone(),
+    }
+}
+
+fn preset_name(p: seccomp::Preset) -> &'static str {
+    match p {
+        seccomp::Preset::Baseline => "baseline",
+        seccomp::Preset::Strict => "strict",
+    }
+}
+
+/// One profile per distinct policy: a bare preset is named after it; a customised one after
+/// the first service (by name) that uses it.
+fn plan_seccomp(
+    model: &Model,
+    services: &[(&Service, Vec<Attachment>)],
+) -> BTreeMap<String, seccomp::Policy> {
+    let _ = model;
+    let mut out: BTreeMap<String, seccomp::Policy> = BTreeMap::new();
+    for (svc, _) in services {
+        let policy = policy_of(svc);
+        if out.values().any(|p| *p == policy) {
+            continue;
+        }
+        let bare = policy.allow.is_empty() && policy.deny.is_empty() && policy.caps.is_empty();
+        let name = if bare {
+            preset_name(policy.preset).to_string()
+        } else {
+            format!("{}-{}", preset_name(policy.preset), svc.name)
+        };
+        out.insert(name, policy);
+    }
+    out
+}
+
+fn profile_name_for(svc: &Service, profiles: &BTreeMap<String, seccomp::Policy>) -> String {
+    let policy = policy_of(svc);
+    profiles
+        .iter()
+        .find(|(_, p)| **p == policy)
+        .map(|(n, _)| n.clone())
+        .expect("every service's policy has a profile")
+}
+
+fn plan_firewall(model: &Model, zones: &[PlannedZone], services: &[PlannedService]) -> Firewall {
+    let p = &model.project.name;
+    let mut forward = vec![
+        Rule {
+            comment: "replies to allowed connections".into(),
+            args: "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT".into(),
+        },
+        Rule {
+            comment: "packets that belong to no connection".into(),
+            args: "-m conntrack --ctstate INVALID -j DROP".into(),
+        },
+    ];
+    let zone = |n: &str| {
+        zones
+            .iter()
+            .find(|z| z.name == n)
+            .expect("flow zones exist")
+    };
+    for f in &model.flows {
+        let to = zone(&f.to);
+        for client in &f.clients {
+            let addr = services
+                .iter()
+                .find(|s| s.svc.name == *client)
+                .and_then(|s| s.networks.iter().find(|a| a.zone == f.to))
+                .map(|a| a.address)
+                .expect("clients are attached");
+            for port in &f.ports {
+                forward.push(Rule {
+                    comment: format!("flow {} -> {}: {client} may reach {port}", f.from, f.to),
+                    args: format!(
+                        "-i {b} -o {b} -s {addr}/32 -d {m} -p {proto} -m {proto} --dport {port} -j ACCEPT",
+                        b = to.bridge,
+                        m = to.members,
+                        proto = port.proto.as_str(),
+                        port = port.port,
+                    ),
+                });
+            }
+        }
+    }
+    for z in zones.iter().filter(|z| !z.client_services.is_empty()) {
+        forward.push(Rule {
+            comment: format!("zone {}: flow clients reach nothing else", z.name),
+            args: format!("-i {b} -o {b} -s {c} -j DROP", b = z.bridge, c = z.clients),
+        });
+        forward.push(Rule {
+            comment: format!(
+                "zone {}: its services open no connection to clients",
+                z.name
+            ),
+            args: format!("-i {b} -o {b} -d {c} -j DROP", b = z.bridge, c = z.clients),
+        });
+        if !z.internal {
+            forward.push(Rule {
+                comment: format!("zone {}: flow clients do not use its way out", z.name),
+                args: format!(
+                    "-i {b} ! -o {b} -s {c} -j DROP",
+                    b = z.bridge,
+                    c = z.clients
+                ),
+            });
+        }
+    }
+    for z in zones {
+        forward.push(Rule {
+            comment: format!("zone {}: no traffic to other zones", z.name),
+            args: format!(
+                "-i {b} ! -o {b} -d {pool} -j DROP",
+                b = z.bridge,
+                pool = model.project.pool
+            ),
+        });
+        forward.push(Rule {
+            comment: format!("zone {}: nothing from other zones", z.name),
+            args: format!(
+                "! -i {b} -o {b} -s {pool} -j DROP",
+                b = z.bridge,
+                pool = model.project.pool
+            ),
+        });
+        if z.internal {
+            forward.push(Rule {
+                comment: format!("zone {} is internal: nothing leaves it", z.name),
+                args: format!("-i {b} ! -o {b} -j DROP", b = z.bridge),
+            });
+        }
+    }
+    forward.push(Rule {
+        comment: "everything else: Docker's own rules decide".into(),
+        args: "-j RETURN".into(),
+    });
+
+    let mut input = vec![Rule {
+        comment: "replies to connections the host opened".into(),
+        args: "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT".into(),
+    }];
+    for z in zones {
+        input.push(Rule {
+            comment: format!(
+                "zone {}: no connection to the host (gateway {}, host services, published ports through docker-proxy)",
+                z.name, z.gateway
+            ),
+            args: format!("-i {} -j DROP", z.bridge),
+        });
+    }
+    input.push(Rule {
+        comment: "everything else: the host's own rules decide".into(),
+        args: "-j RETURN".into(),
+    });
+    Firewall {
+        forward_chain: format!("HG-{p}-FWD"),
+        input_chain: format!("HG-{p}-IN"),
+        forward,
+        input,
+    }
+}
+
+fn plan_secrets(model: &Model) -> Vec<PlannedSecret> {
+    let mut shared_index = 0;
+    model
+        .secrets
+        .values()
+        .map(|s| {
+            let users: Vec<(&String, User)> = model
+                .services
+                .values()
+                .filter(|svc| svc.secrets.contains(&s.name))
+                .map(|svc| (&svc.name, svc.user))
+                .collect();
+            let uids: BTreeSet<u32> = users.iter().map(|(_, u)| u.uid).collect();
+            // Compose bind-mounts secret files with their host owner and mode: the file must
+            // belong to the service user, or to its group when several users share it.
+            // Several users: a group of its own that every reader gets as a supplementary
+            // group, so no reader gains access to the others' files.
+            let (owner, mode, group) = match (users.first(), uids.len()) {
+                (None, _) => (User { uid: 0, gid: 0 }, 0o600, None),
+                (Some((_, u)), 1) => (*u, 0o400, None),
+                (Some(_), _) => {
+                    let gid = s.gid.unwrap_or(30000 + shared_index);
+                    shared_index += 1;
+                    (User { uid: 0, gid }, 0o440, Some(gid))
+                }
+            };
+            PlannedSecret {
+                name: s.name.clone(),
+                group,
+                bytes: s.bytes,
+                owner,
+                mode,
+                used_by: users.iter().map(|(n, _)| (*n).clone()).collect(),
+                description: s.description.clone(),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,511 @@
+//! docker-compose.yml as typed structs serialised by serde_yaml: always valid YAML, and no
+//! spec value can add a key. Compose interpolates `$` in every value, so user strings are
+//! escaped (`$$`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::*;
+use crate::plan::{Plan, PlannedService};
+
+#[derive(Serialize)]
+struct Compose {
+    name: String,
+    services: BTreeMap<String, ComposeService>,
+    networks: BTreeMap<String, Network>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    volumes: BTreeMap<String, NamedVolume>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    secrets: BTreeMap<String, SecretFile>,
+}
+
+#[derive(Serialize)]
+struct ComposeService {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    build: Option<BuildSection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pull_policy: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<Vec<String>>,
+    user: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    group_add: Vec<String>,
+    read_only: bool,
+    init: bool,
+    cap_drop: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cap_add: Vec<String>,
+    security_opt: Vec<String>,
+    tmpfs: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    volumes: Vec<VolumeMount>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    secrets: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    environment: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    expose: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ports: Vec<PortMapping>,
+    networks: BTreeMap<String, ServiceNetwork>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    depends_on: BTreeMap<String, DependsOn>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    healthcheck: Option<Healthcheck>,
+    restart: String,
+    mem_limit: String,
+    memswap_limit: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mem_reservation: Option<String>,
+    cpus: String,
+    pids_limit: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ulimits: Option<Ulimits>,
+    deploy: Deploy,
+    logging: Logging,
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct BuildSection {
+    context: String,
+    dockerfile: String,
+}
+
+#[derive(Serialize)]
+struct VolumeMount {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    source: String,
+    target: String,
+    read_only: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bind: Option<BindOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    volume: Option<VolumeOptions>,
+}
+
+#[derive(Serialize)]
+struct BindOptions {
+    create_host_path: bool,
+}
+
+#[derive(Serialize)]
+struct VolumeOptions {
+    nocopy: bool,
+}
+
+#[derive(Serialize)]
+struct PortMapping {
+    target: u16,
+    published: String,
+    host_ip: String,
+    protocol: &'static str,
+    mode: &'static str,
+}
+
+#[derive(Serialize)]
+struct ServiceNetwork {
+    ipv4_address: String,
+}
+
+#[derive(Serialize)]
+struct DependsOn {
+    condition: &'static str,
+}
+
+#[derive(Serialize)]
+struct Healthcheck {
+    test: Vec<String>,
+    interval: String,
+    timeout: String,
+    start_period: String,
+    retries: u32,
+}
+
+#[derive(Serialize)]
+struct Ulimits {
+    nofile: Limit,
+}
+
+#[derive(Serialize)]
+struct Limit {
+    soft: u32,
+    hard: u32,
+}
+
+#[derive(Serialize)]
+struct Deploy {
+    resources: Resources,
+}
+
+#[derive(Serialize)]
+struct Resources {
+    limits: Limits,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reservations: Option<Reservations>,
+}
+
+#[derive(Serialize)]
+struct Limits {
+    cpus: String,
+    memory: String,
+    pids: u32,
+}
+
+#[derive(Serialize)]
+struct Reservations {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpus: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Logging {
+    driver: &'static str,
+    options: BTreeMap<&'static str, String>,
+}
+
+#[derive(Serialize)]
+struct Network {
+    driver: &'static str,
+    internal: bool,
+    enable_ipv6: bool,
+    driver_opts: BTreeMap<&'static str, String>,
+    ipam: Ipam,
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct Ipam {
+    driver: &'static str,
+    config: Vec<IpamConfig>,
+}
+
+#[derive(Serialize)]
+struct IpamConfig {
+    subnet: String,
+    gateway: String,
+}
+
+#[derive(Serialize)]
+struct NamedVolume {
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct SecretFile {
+    file: String,
+}
+
+/// Compose interpolates `$VAR` and `${VAR}` in every string value; `$$` is a literal `$`.
+fn lit(s: &str) -> String {
+    s.replace('$', "$$")
+}
+
+fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
+    let s = ps.svc;
+    let mut security_opt = Vec::new();
+    if s.no_new_privileges {
+        security_opt.push("no-new-privileges:true".to_string());
+    }
+    security_opt.push(format!("seccomp:seccomp/{}.json", ps.seccomp_profile));
+    if let Some(a) = &s.apparmor {
+        security_opt.push(format!("apparmor:{a}"));
+    }
+    let tmpfs_opts = |size: ByteSize| format!("rw,noexec,nosuid,nodev,size={size}");
+    let sized = |p: &str| {
+        s.tmpfs
+            .iter()
+            .find(|t| t.path == p)
+            .and_then(|t| t.size)
+            .unwrap_or(s.tmpfs_size)
+    };
+    let mut tmpfs = vec![
+        format!("/run:{},mode=755", tmpfs_opts(sized("/run"))),
+        format!("/tmp:{},mode=1777", tmpfs_opts(sized("/tmp"))),
+    ];
+    for t in s
+        .tmpfs
+        .iter()
+        .filter(|t| t.path != "/tmp" && t.path != "/run")
+    {
+        let size = t.size.unwrap_or(s.tmpfs_size);
+        tmpfs.push(format!("{}:{},mode=1777", t.path, tmpfs_opts(size)));
+    }
+    let volumes = s
+        .volumes
+        .iter()
+        .map(|v| match &v.source {
+            VolumeSource::Named(n) => VolumeMount {
+                kind: "volume",
+                source: n.clone(),
+                target: v.target.clone(),
+                read_only: v.read_only,
+                bind: None,
+                volume: Some(VolumeOptions { nocopy: false }),
+            },
+            VolumeSource::Host(p) => VolumeMount {
+                kind: "bind",
+                source: p.clone(),
+                target: v.target.clone(),
+                read_only: v.read_only,
+                bind: Some(BindOptions {
+                    create_host_path: false,
+                }),
+                volume: None,
+            },
+        })
+        .collect();
+    let ports = s
+        .ports
+        .iter()
+        .map(|p| PortMapping {
+            target: p.container.port,
+            published: p.host_port.to_string(),
+            host_ip: p.host_ip.to_string(),
+            protocol: p.container.proto.as_str(),
+            mode: "host",
+        })
+        .collect();
+    let networks = ps
+        .networks
+        .iter()
+        .map(|a| {
+            (
+                a.zone.clone(),
+                ServiceNetwork {
+                    ipv4_address: a.address.to_string(),
+                },
+            )
+        })
+        .collect();
+    let depends_on = s
+        .depends_on
+        .iter()
+        .map(|d| {
+            let healthy = plan
+                .model
+                .services
+                .get(d)
+                .is_some_and(|x| x.health.is_some());
+            (
+                d.clone(),
+                DependsOn {
+                    condition: if healthy {
+                        "service_healthy"
+                    } else {
+                        "service_started"
+                    },
+                },
+            )
+        })
+        .collect();
+    let healthcheck = s.health.as_ref().map(|h| Healthcheck {
+        test: std::iter::once("CMD".to_string())
+            .chain(h.cmd.iter().map(|a| lit(a)))
+            .collect(),
+        interval: h.interval.to_string(),
+        timeout: h.timeout.to_string(),
+        start_period: h.start_period.to_string(),
+        retries: h.retries,
+    });
+    let (build, pull_policy) = match &s.source {
+        Source::Build(b) => (
+            Some(BuildSection {
+                context: format!("./{}", b.context),
+                dockerfile: relative_from(&b.context, ps.dockerfile.as_deref().unwrap_or("")),
+            }),
+            Some("build"),
+        ),
+        Source::Image(_) => (None, None),
+    };
+    let mut labels = BTreeMap::new();
+    labels.insert("io.hardgen.seccomp".to_string(), ps.seccomp_profile.clone());
+    if let Some(r) = &s.unsafe_reason {
+        labels.insert("io.hardgen.unsafe-reason".to_string(), lit(r));
+    }
+    ComposeService {
+        image: build.is_none().then(|| ps.image.clone()),
+        build,
+        pull_policy,
+        command: s
+            .command
+            .as_ref()
+            .map(|c| c.iter().map(|a| lit(a)).collect()),
+        user: s.user.to_string(),
+        group_add: ps.group_add.iter().map(u32::to_string).collect(),
+        read_only: s.read_only,
+        init: s.init,
+        cap_drop: vec!["ALL"],
+        cap_add: s.cap_add.iter().cloned().collect(),
+        security_opt,
+        tmpfs,
+        volumes,
+        secrets: s.secrets.clone(),
+        environment: s
+            .environment
+            .iter()
+            .map(|(k, v)| (k.clone(), lit(v)))
+            .collect(),
+        expose: s.expose.iter().map(|p| p.to_string()).collect(),
+        ports,
+        networks,
+        depends_on,
+        healthcheck,
+        restart: s.restart.to_string(),
+        mem_limit: s.memory.to_string(),
+        memswap_limit: s.memory.to_string(),
+        mem_reservation: s.memory_reservation.map(|m| m.to_string()),
+        cpus: s.cpus.to_string(),
+        pids_limit: s.pids,
+        ulimits: s.nofile.map(|n| Ulimits {
+            nofile: Limit { soft: n, hard: n },
+        }),
+        deploy: Deploy {
+            resources: Resources {
+                limits: Limits {
+                    cpus: s.cpus.to_string(),
+                    memory: s.memory.to_string(),
+                    pids: s.pids,
+                },
+                reservations: (s.memory_reservation.is_some() || s.cpus_reservation.is_some())
+                    .then(|| Reservations {
+                        cpus: s.cpus_reservation.map(|c| c.to_string()),
+                        memory: s.memory_reservation.map(|m| m.to_string()),
+                    }),
+            },
+        },
+        logging: Logging {
+            driver: "json-file",
+            options: [
+                ("max-size", s.log.max_size.to_string()),
+                ("max-file", s.log.max_file.to_string()),
+            ]
+            .into_iter()
+            .collect(),
+        },
+        labels,
+    }
+}
+
+/// The path of `target` (relative to the output directory) as seen from `dir` (also
+/// relative to it, without `..`).
+pub fn relative_from(dir: &str, target: &str) -> String {
+    let depth = dir
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .count();
+    format!("{}{}", "../".repeat(depth), target)
+}
+
+pub fn render(plan: &Plan, header: &str) -> String {
+    let m = plan.model;
+    let project_label = |kind: &str| -> BTreeMap<String, String> {
+        [
+            ("io.hardgen.project".to_string(), m.project.name.clone()),
+            ("io.hardgen.kind".to_string(), kind.to_string()),
+        ]
+        .into_iter()
+        .collect()
+    };
+    let compose = Compose {
+        name: m.project.name.clone(),
+        services: plan
+            .services
+            .iter()
+            .map(|ps| (ps.svc.name.clone(), service(plan, ps)))
+            .collect(),
+        networks: plan
+            .zones
+            .iter()
+            .map(|z| {
+                let mut opts = BTreeMap::new();
+                opts.insert("com.docker.network.bridge.name", z.bridge.clone());
+                opts.insert(
+                    "com.docker.network.bridge.host_binding_ipv4",
+                    "127.0.0.1".to_string(),
+                );
+                opts.insert("com.docker.network.bridge.enable_icc", "true".to_string());
+                let mut labels = project_label("zone");
+                labels.insert("io.hardgen.zone".to_string(), z.name.clone());
+                (
+                    z.name.clone(),
+                    Network {
+                        driver: "bridge",
+                        internal: z.internal,
+                        enable_ipv6: false,
+                        driver_opts: opts,
+                        ipam: Ipam {
+                            driver: "default",
+                            config: vec![IpamConfig {
+                                subnet: z.subnet.to_string(),
+                                gateway: z.gateway.to_string(),
+                            }],
+                        },
+                        labels,
+                    },
+                )
+            })
+            .collect(),
+        volumes: plan
+            .named_volumes
+            .iter()
+            .map(|v| {
+                (
+                    v.clone(),
+                    NamedVolume {
+                        labels: project_label("volume"),
+                    },
+                )
+            })
+            .collect(),
+        secrets: plan
+            .secrets
+            .iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    SecretFile {
+                        file: format!("./secrets/{}", s.name),
+                    },
+                )
+            })
+            .collect(),
+    };
+    let yaml = serde_yaml::to_string(&compose).expect("compose structs always serialise");
+    format!("{header}{}", quote_sexagesimal(&yaml))
+}
+
+/// YAML 1.1 parsers (PyYAML, so compose-lint and yamllint) read `1000:1000` as a base-60
+/// integer; serde_yaml writes YAML 1.2 and leaves it bare. Quote such scalars.
+fn quote_sexagesimal(yaml: &str) -> String {
+    let is_sexagesimal = |v: &str| {
+        v.contains(':')
+            && v.split(':')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut out = String::with_capacity(yaml.len() + 64);
+    for line in yaml.lines() {
+        let split = line.rfind(": ").map(|i| i + 2).or_else(|| {
+            line.trim_start()
+                .starts_with("- ")
+                .then(|| line.find("- ").map_or(0, |i| i + 2))
+        });
+        match split {
+            Some(i) if is_sexagesimal(&line[i..]) => {
+                out.push_str(&line[..i]);
+                out.push('\'');
+                out.push_str(&line[i..]);
+                out.push('\'');
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,1741 @@
+//! RawSpec -> Model. Collects every diagnostic in one pass; returns a Model only when there is
+//! no error. Subnet allocation and bridge names are settled here too, because they can fail
+//! in ways the user must fix (pool exhausted, names colliding).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use crate::caps;
+use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::model::*;
+use crate::seccomp;
+use crate::spec::*;
+
+pub struct Options {
+    /// Unpinned images are errors rather than warnings.
+    pub strict: bool,
+}
+
+pub const DEFAULT_POOL: &str = "10.210.0.0/16";
+pub const DEFAULT_USER: User = User {
+    uid: 10001,
+    gid: 10001,
+};
+
+/// Sensitive host locations: mounting them (or anything below) into a container needs
+/// `unsafe.sensitive_mounts`.
+const SENSITIVE_HOST_PATHS: &[&str] = &[
+    "/",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/bin",
+    "/sys",
+    "/usr",
+    "/var/lib/docker",
+    "/var/run",
+    "/var/lib/containerd",
+];
+/// Below these, every path is sensitive too.
+const SENSITIVE_HOST_TREES: &[&str] = &[
+    "/boot",
+    "/dev",
+    "/etc",
+    "/proc",
+    "/sys",
+    "/root",
+    "/var/lib/docker",
+    "/var/run",
+    "/run",
+    "/var/lib/containerd",
+    "/usr",
+    "/lib",
+    "/bin",
+    "/sbin",
+];
+
+pub struct Validator<'a> {
+    diags: Vec<Diagnostic>,
+    opts: &'a Options,
+}
+
+pub fn validate(
+    raw: &RawSpec,
+    spec_name: &str,
+    opts: &Options,
+) -> (Option<Model>, Vec<Diagnostic>) {
+    let mut v = Validator {
+        diags: Vec::new(),
+        opts,
+    };
+    let model = v.spec(raw, spec_name);
+    let has_error = v.diags.iter().any(|d| d.is_error());
+    let mut diags = v.diags;
+    diags.sort_by_key(|d| (d.span.as_ref().map_or(usize::MAX, |s| s.start), d.code));
+    (if has_error { None } else { Some(model) }, diags)
+}
+
+fn name_ok(s: &str, max: usize, extra: &[u8]) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.as_bytes()[0].is_ascii_lowercase()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || extra.contains(&b))
+}
+
+/// Free text that ends up in comments of line-based files: one line, no control characters.
+fn text_ok(s: &str) -> bool {
+    s.len() <= 1024 && !s.chars().any(char::is_control)
+}
+
+fn container_path_ok(p: &str) -> bool {
+    p.starts_with('/')
+        && p.len() <= 512
+        && p != "/"
+        && p.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'@' | b'+')
+        })
+        && !p.split('/').any(|c| c == ".." || c == ".")
+        && !p.contains("//")
+}
+
+fn host_path_ok(p: &str) -> bool {
+    (p.starts_with('/') || p.starts_with("./") || p.starts_with("../"))
+        && p.len() <= 512
+        && p.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'@' | b'+')
+        })
+}
+
+fn normalise_abs(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+fn is_sensitive_host_path(p: &str) -> bool {
+    let p = normalise_abs(p);
+    if p.ends_with(".sock") {
+        return true;
+    }
+    SENSITIVE_HOST_PATHS.contains(&p.as_str())
+        || SENSITIVE_HOST_TREES
+            .iter()
+            .any(|t| p.strip_prefix(t).is_some_and(|rest| rest.starts_with('/')))
+}
+
+fn looks_secret(key: &str) -> bool {
+    let k = key.to_ascii_uppercase();
+    if k.ends_with("_FILE") {
+        return false;
+    }
+    [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE_KEY",
+        "MASTER_KEY",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
+}
+
+/// The healthcheck hardgen can write itself for a built image: the runtime's own
+/// interpreter connecting to the service's first port.
+fn derived_probe(runtime: Runtime, port: Option<PortProto>) -> Option<Vec<String>> {
+    let port = port.filter(|p| p.proto == Proto::Tcp)?.port;
+    match runtime {
+        Runtime::Python => Some(vec![
+            "python".into(),
+            "-c".into(),
+            format!("import socket; socket.create_connection(('127.0.0.1', {port}), 3).close()"),
+        ]),
+        Runtime::Node => Some(vec![
+            "node".into(),
+            "-e".into(),
+            format!(
+                "require('net').connect({port}, '127.0.0.1').on('connect', () => process.exit(0)).on('error', () => process.exit(1))"
+            ),
+        ]),
+        Runtime::Go | Runtime::Rust | Runtime::Static => None,
+    }
+}
+
+impl Validator<'_> {
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn err(&mut self, code: &'static str, span: &Range<usize>, msg: String, label: &str) {
+        self.push(Diagnostic::error(code, msg).at(span.clone(), label));
+    }
+
+    fn text(&mut self, s: &Option<String>, what: &str) {
+        if let Some(s) = s {
+            if !text_ok(s) {
+                self.push(Diagnostic::error(
+                    "E028",
+                    format!(
+                        "{what} must be one line without control characters (at most 1024 bytes)"
+                    ),
+                ));
+            }
+        }
+    }
+
+    fn size(&mut self, s: &Option<Sp<String>>) -> Option<ByteSize> {
+        let s = s.as_ref()?;
+        match ByteSize::parse(&s.value) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                self.err("E021", &s.span, e, "invalid size");
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, s: &Option<Sp<String>>, default: Duration) -> Duration {
+        match s {
+            None => default,
+            Some(s) => match Duration::parse(&s.value) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.err("E021", &s.span, e, "invalid duration");
+                    default
+                }
+            },
+        }
+    }
+
+    fn cpus(&mut self, s: &Option<Sp<f64>>) -> Option<Cpus> {
+        let s = s.as_ref()?;
+        match Cpus::from_f64(s.value) {
+            Some(c) => Some(c),
+            None => {
+                self.err(
+                    "E021",
+                    &s.span,
+                    format!("`{}` is not a CPU count between 0.01 and 1024", s.value),
+                    "invalid CPU count",
+                );
+                None
+            }
+        }
+    }
+
+    fn user(&mut self, s: &Option<Sp<String>>, allow_root: bool) -> Option<User> {
+        let s = s.as_ref()?;
+        match User::parse(&s.value) {
+            Some(u) if (u.uid == 0 || u.gid == 0) && !allow_root => {
+                self.push(
+                    Diagnostic::error("E020", "the service would run as root")
+                        .at(s.span.clone(), "UID or GID 0")
+                        .help("use a numeric non-root user such as `\"10001:10001\"`, or set `unsafe.root_user = true` with a reason"),
+                );
+                None
+            }
+            Some(u) => Some(u),
+            None => {
+                self.push(
+                    Diagnostic::error("E020", format!("`{}` is not a numeric `UID:GID`", s.value))
+                        .at(s.span.clone(), "expected e.g. \"10001:10001\"")
+                        .help("names are not allowed: a numeric user cannot be remapped by the image's /etc/passwd"),
+                );
+                None
+            }
+        }
+    }
+
+    fn restart(&mut self, s: &Option<Sp<String>>) -> Option<Restart> {
+        let s = s.as_ref()?;
+        let r = Restart::parse(&s.value);
+        if r.is_none() {
+            self.push(
+                Diagnostic::error("E022", format!("`{}` is not a restart policy", s.value))
+                    .at(s.span.clone(), "unknown policy")
+                    .help("use `on-failure:5`, `on-failure`, `unless-stopped`, `always` or `no`"),
+            );
+        }
+        r
+    }
+
+    fn spec(&mut self, raw: &RawSpec, spec_name: &str) -> Model {
+        let project = self.project(&raw.project);
+        self.text(&raw.project.description, "project.description");
+        let defaults = self.defaults(&raw.defaults);
+
+        let zone_names: Vec<&str> = raw.zones.keys().map(|k| k.value.as_str()).collect();
+        let secret_names: Vec<&str> = raw.secrets.keys().map(|k| k.value.as_str()).collect();
+        let service_names: Vec<&str> = raw.services.keys().map(|k| k.value.as_str()).collect();
+
+        let mut secrets = BTreeMap::new();
+        for (name, s) in &raw.secrets {
+            if !name_ok(&name.value, 64, b"_-") {
+                self.err(
+                    "E002",
+                    &name.span,
+                    format!("`{}` is not a valid secret name", name.value),
+                    "lower-case letters, digits, `_` and `-`, starting with a letter",
+                );
+            }
+            self.text(&s.description, "a secret's description");
+            let bytes = s.bytes.as_ref().map_or(32, |b| b.value);
+            if let Some(b) = &s.bytes {
+                if !(16..=4096).contains(&b.value) {
+                    self.err(
+                        "E021",
+                        &b.span,
+                        "a secret has 16 to 4096 random bytes".into(),
+                        "out of range",
+                    );
+                }
+            }
+            if let Some(g) = s.gid.as_ref().filter(|g| g.value == 0) {
+                self.err(
+                    "E034",
+                    &g.span,
+                    "a secret's group may not be root (0)".into(),
+                    "root group",
+                );
+            }
+            secrets.insert(
+                name.value.clone(),
+                Secret {
+                    name: name.value.clone(),
+                    bytes,
+                    gid: s.gid.as_ref().map(|g| g.value),
+                    description: s.description.clone(),
+                },
+            );
+        }
+
+        let mut services = BTreeMap::new();
+        for (name, s) in &raw.services {
+            let svc = self.service(
+                name,
+                s,
+                &defaults,
+                &zone_names,
+                &secret_names,
+                &service_names,
+            );
+            services.insert(name.value.clone(), svc);
+        }
+        self.depends_cycles(raw);
+
+        let flows = self.flows(raw, &zone_names, &services);
+        let zones = self.zones(raw, &project, &services, &flows);
+        self.ports(raw, &services, &zones);
+
+        Model {
+            spec_name: spec_name.to_string(),
+            project,
+            zones,
+            flows,
+            secrets,
+            services,
+        }
+    }
+
+    fn project(&mut self, p: &RawProject) -> Project {
+        if !name_ok(&p.name.value, 20, b"-") {
+            self.push(
+                Diagnostic::error("E002", format!("`{}` is not a valid project name", p.name.value))
+                    .at(p.name.span.clone(), "invalid project name")
+                    .help("lower-case letters, digits and `-`, starting with a letter, at most 20 characters"),
+            );
+        }
+        let pool = match &p.subnet_pool {
+            None => Ipv4Net::parse(DEFAULT_POOL).expect("default pool parses"),
+            Some(s) => match Ipv4Net::parse(&s.value) {
+                Ok(n) if n.prefix <= 24 => n,
+                Ok(_) => {
+                    self.err(
+                        "E003",
+                        &s.span,
+                        "the subnet pool must be a /24 or larger".into(),
+                        "too small",
+                    );
+                    Ipv4Net::parse(DEFAULT_POOL).expect("default pool parses")
+                }
+                Err(e) => {
+                    self.err("E003", &s.span, e, "invalid subnet");
+                    Ipv4Net::parse(DEFAULT_POOL).expect("default pool parses")
+                }
+            },
+        };
+        let zone_prefix = match &p.zone_prefix {
+            None => 24,
+            Some(z) if (16..=28).contains(&z.value) && z.value >= pool.prefix => z.value,
+            Some(z) => {
+                self.err(
+                    "E021",
+                    &z.span,
+                    format!(
+                        "zone_prefix must be between the pool's /{} and /28",
+                        pool.prefix.max(16)
+                    ),
+                    "out of range",
+                );
+                24
+            }
+        };
+        Project {
+            name: p.name.value.clone(),
+            pool,
+            zone_prefix,
+            description: p.description.clone(),
+        }
+    }
+
+    fn defaults(&mut self, d: &RawDefaults) -> Defaults {
+        Defaults {
+            user: self.user(&d.user, false).unwrap_or(DEFAULT_USER),
+            memory: self.size(&d.memory).unwrap_or(ByteSize {
+                bytes: 256 << 20,
+                amount: 256,
+                unit: 'm',
+            }),
+            cpus: self.cpus(&d.cpus).unwrap_or(Cpus(500)),
+            pids: d.pids.as_ref().map_or(128, |p| p.value),
+            restart: self
+                .restart(&d.restart)
+                .unwrap_or(Restart::OnFailure(Some(5))),
+            seccomp: d
+                .seccomp
+                .as_ref()
+                .map_or(SeccompPreset::Baseline, |s| s.value),
+            apparmor: d.apparmor.as_ref().map(|a| a.value.clone()),
+            tmpfs_size: self.size(&d.tmpfs_size).unwrap_or(ByteSize {
+                bytes: 64 << 20,
+                amount: 64,
+                unit: 'm',
+            }),
+            log: LogLimits {
+                max_size: self.size(&d.log_max_size).unwrap_or(ByteSize {
+                    bytes: 10 << 20,
+                    amount: 10,
+                    unit: 'm',
+                }),
+                max_file: d.log_max_file.as_ref().map_or(3, |f| f.value),
+            },
+        }
+    }
+
+    fn refs(
+        &mut self,
+        list: &[Sp<String>],
+        known: &[&str],
+        code: &'static str,
+        kind: &str,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        for r in list {
+            if !known.contains(&r.value.as_str()) {
+                self.push(
+                    Diagnostic::error(code, format!("unknown {kind} `{}`", r.value))
+                        .at(r.span.clone(), format!("no {kind} named `{}`", r.value))
+                        .help_opt(did_you_mean(&r.value, known.iter().copied()).or_else(|| {
+                            Some(if known.is_empty() {
+                                format!("declare it first: no {kind} is declared")
+                            } else {
+                                format!("declared {kind}s: {}", known.join(", "))
+                            })
+                        })),
+                );
+            } else if out.contains(&r.value) {
+                self.err(
+                    "E033",
+                    &r.span,
+                    format!("{kind} `{}` is listed twice", r.value),
+                    "duplicate",
+                );
+            } else {
+                out.push(r.value.clone());
+            }
+        }
+        out
+    }
+
+    fn args(&mut self, list: &[Sp<String>], what: &str) -> Vec<String> {
+        for a in list {
+            if a.value.contains('\0') || a.value.len() > 4096 {
+                self.err(
+                    "E035",
+                    &a.span,
+                    format!("{what} arguments may not contain NUL and have at most 4096 bytes"),
+                    "invalid argument",
+                );
+            }
+        }
+        list.iter().map(|a| a.value.clone()).collect()
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn service(
+        &mut self,
+        name: &Sp<String>,
+        s: &RawService,
+        d: &Defaults,
+        zones: &[&str],
+        secrets: &[&str],
+        services: &[&str],
+    ) -> Service {
+        let n = &name.value;
+        if !name_ok(n, 63, b"_-") {
+            self.err(
+                "E002",
+                &name.span,
+                format!("`{n}` is not a valid service name"),
+                "lower-case letters, digits, `_` and `-`, starting with a letter, at most 63",
+            );
+        }
+        self.text(&s.description, "a service's description");
+        let uns = s.unsafe_.as_ref();
+        let flag = |f: fn(&RawUnsafe) -> bool| uns.is_some_and(f);
+        if let Some(u) = uns {
+            match &u.reason {
+                Some(r) if !r.value.trim().is_empty() && text_ok(&r.value) => {}
+                Some(r) => self.err(
+                    "E032",
+                    &r.span,
+                    "the reason must be one non-empty line".into(),
+                    "invalid reason",
+                ),
+                None => self.push(
+                    Diagnostic::error("E032", format!("service `{n}`: `unsafe` needs a `reason`"))
+                        .at(name.span.clone(), "relaxes hardening without saying why")
+                        .help("add `reason = \"...\"` to the service's `unsafe` table"),
+                ),
+            }
+        }
+
+        let source = match (&s.image, &s.build) {
+            (Some(img), None) => Source::Image(self.image(img)),
+            (None, Some(b)) => Source::Build(self.build(n, b)),
+            (Some(img), Some(_)) => {
+                self.err(
+                    "E019",
+                    &img.span,
+                    format!("service `{n}` has both `image` and `build`"),
+                    "remove one",
+                );
+                Source::Image(ImageRef::parse("invalid").expect("literal parses"))
+            }
+            (None, None) => {
+                self.push(
+                    Diagnostic::error(
+                        "E019",
+                        format!("service `{n}` has neither `image` nor `build`"),
+                    )
+                    .at(name.span.clone(), "no image")
+                    .help("add `image = \"name:tag\"` or `build = { runtime = \"python\", ... }`"),
+                );
+                Source::Image(ImageRef::parse("invalid").expect("literal parses"))
+            }
+        };
+
+        if s.zones.is_empty() {
+            self.push(
+                Diagnostic::error("E007", format!("service `{n}` is in no zone"))
+                    .at(name.span.clone(), "no zones")
+                    .help(if zones.is_empty() {
+                        "declare a zone with `[zones.NAME]` and list it in `zones = [\"NAME\"]`"
+                            .to_string()
+                    } else {
+                        format!("add `zones = [\"{}\"]`", zones[0])
+                    }),
+            );
+        }
+        let svc_zones = self.refs(&s.zones, zones, "E007", "zone");
+        let svc_secrets = self.refs(&s.secrets, secrets, "E008", "secret");
+        let depends_on = self.refs(&s.depends_on, services, "E009", "service");
+        if let Some(dep) = s.depends_on.iter().find(|x| &x.value == n) {
+            self.err(
+                "E036",
+                &dep.span,
+                format!("service `{n}` depends on itself"),
+                "self dependency",
+            );
+        }
+
+        let mut ports = Vec::new();
+        for p in &s.ports {
+            match PublishedPort::parse(&p.value) {
+                Ok(pp) => ports.push(pp),
+                Err(e) => self.err("E011", &p.span, e, "invalid port"),
+            }
+        }
+        let mut expose = Vec::new();
+        for p in &s.expose {
+            match PortProto::parse(&p.value) {
+                Ok(pp) if !expose.contains(&pp) => expose.push(pp),
+                Ok(pp) => self.err(
+                    "E033",
+                    &p.span,
+                    format!("port {pp} is listed twice"),
+                    "duplicate",
+                ),
+                Err(e) => self.err("E011", &p.span, e, "invalid port"),
+            }
+        }
+
+        let mut cap_add = BTreeSet::new();
+        for c in &s.cap_add {
+            let v = c.value.as_str();
+            if let Some(stripped) = v.strip_prefix("CAP_").filter(|x| caps::is_capability(x)) {
+                self.push(
+                    Diagnostic::error(
+                        "E014",
+                        format!("write capabilities without the `CAP_` prefix: `{stripped}`"),
+                    )
+                    .at(c.span.clone(), "prefixed name")
+                    .help(format!("write `{stripped}`")),
+                );
+            } else if !caps::is_capability(v) {
+                self.push(
+                    Diagnostic::error("E014", format!("unknown capability `{v}`"))
+                        .at(c.span.clone(), "not a Linux capability")
+                        .help_opt(did_you_mean(
+                            &v.to_ascii_uppercase(),
+                            caps::ALL.iter().copied(),
+                        )),
+                );
+            } else if caps::is_dangerous(v) && !flag(|u| u.dangerous_caps) {
+                self.push(
+                    Diagnostic::error("E015", format!("capability `{v}` is dangerous"))
+                        .at(c.span.clone(), "grants host-level power")
+                        .help("if it is really needed, set `unsafe = { dangerous_caps = true, reason = \"...\" }`"),
+                );
+            } else if !cap_add.insert(v.to_string()) {
+                self.err(
+                    "E033",
+                    &c.span,
+                    format!("capability `{v}` is listed twice"),
+                    "duplicate",
+                );
+            }
+        }
+        if cap_add.contains("NET_BIND_SERVICE") {
+            let low = ports
+                .iter()
+                .map(|p| p.container.port)
+                .chain(expose.iter().map(|p| p.port))
+                .any(|p| p < 1024);
+            if !low {
+                let span = s
+                    .cap_add
+                    .iter()
+                    .find(|c| c.value == "NET_BIND_SERVICE")
+                    .map(|c| c.span.clone());
+                let mut diag = Diagnostic::warning("W104", format!("service `{n}`: NET_BIND_SERVICE is only needed to listen on ports below 1024"))
+                    .help("remove it: no port of this service is below 1024");
+                if let Some(span) = span {
+                    diag = diag.at(span, "not needed");
+                }
+                self.push(diag);
+            }
+        }
+
+        let volumes = self.volumes(n, &s.volumes, flag(|u| u.sensitive_mounts));
+        let tmpfs = self.tmpfs(&s.tmpfs);
+
+        let mut environment = BTreeMap::new();
+        for (k, v) in &s.environment {
+            let key_ok = !k.value.is_empty()
+                && k.value.len() <= 128
+                && (k.value.as_bytes()[0].is_ascii_alphabetic() || k.value.as_bytes()[0] == b'_')
+                && k.value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !key_ok {
+                self.err(
+                    "E028",
+                    &k.span,
+                    format!("`{}` is not a valid environment variable name", k.value),
+                    "letters, digits and `_`",
+                );
+            }
+            if v.value.contains('\0') || v.value.len() > 4096 {
+                self.err(
+                    "E028",
+                    &v.span,
+                    "environment values may not contain NUL and have at most 4096 bytes".into(),
+                    "invalid value",
+                );
+            }
+            if looks_secret(&k.value) && !v.value.starts_with("/run/secrets/") {
+                self.push(
+                    Diagnostic::error("E027", format!("`{}` looks like a secret written into the environment", k.value))
+                        .at(v.span.clone(), "literal secret")
+                        .help(format!(
+                            "declare it in `[secrets]`, list it in this service's `secrets`, and pass its path instead, e.g. `{}_FILE = \"/run/secrets/...\"`",
+                            k.value
+                        )),
+                );
+            }
+            environment.insert(k.value.clone(), v.value.clone());
+        }
+
+        let allow_root = flag(|u| u.root_user);
+        let user = self.user(&s.user, allow_root).unwrap_or(d.user);
+        let memory = self.size(&s.memory).unwrap_or(d.memory);
+        let memory_reservation = self.size(&s.memory_reservation);
+        if let (Some(r), Some(sp)) = (memory_reservation, &s.memory_reservation) {
+            if r.bytes > memory.bytes {
+                self.err(
+                    "E021",
+                    &sp.span,
+                    format!("the reservation {r} is above the limit {memory}"),
+                    "above the limit",
+                );
+            }
+        }
+        let cpus = self.cpus(&s.cpus).unwrap_or(d.cpus);
+        let cpus_reservation = self.cpus(&s.cpus_reservation);
+        if let (Some(r), Some(sp)) = (cpus_reservation, &s.cpus_reservation) {
+            if r > cpus {
+                self.err(
+                    "E021",
+                    &sp.span,
+                    format!("the reservation {r} is above the limit {cpus}"),
+                    "above the limit",
+                );
+            }
+        }
+        let tmpfs_size = self.size(&s.tmpfs_size).unwrap_or(d.tmpfs_size);
+        let sized = |p: &str| {
+            tmpfs
+                .iter()
+                .find(|t| t.path == p)
+                .and_then(|t| t.size)
+                .unwrap_or(tmpfs_size)
+                .bytes
+        };
+        let tmpfs_total: u64 = sized("/tmp")
+            + sized("/run")
+            + tmpfs
+                .iter()
+                .filter(|t| t.path != "/tmp" && t.path != "/run")
+                .map(|t| t.size.unwrap_or(tmpfs_size).bytes)
+                .sum::<u64>();
+        if tmpfs_total >= memory.bytes {
+            let span = s
+                .tmpfs_size
+                .as_ref()
+                .or(s.memory.as_ref())
+                .map(|x| x.span.clone());
+            let mut diag = Diagnostic::error(
+                "E021",
+                format!("service `{n}`: its tmpfs mounts ({} MiB in all) count against the memory limit {memory} and could fill it", tmpfs_total >> 20),
+            )
+            .help("lower `tmpfs_size` or raise `memory`");
+            if let Some(span) = span {
+                diag = diag.at(span, "tmpfs too large for the memory limit");
+            }
+            self.push(diag);
+        }
+
+        let mut allow = BTreeSet::new();
+        let mut deny = BTreeSet::new();
+        for (list, set) in [
+            (&s.syscalls_allow, &mut allow),
+            (&s.syscalls_deny, &mut deny),
+        ] {
+            for sc in list {
+                if seccomp::is_syscall(&sc.value) {
+                    set.insert(sc.value.clone());
+                } else {
+                    self.diags.push(
+                        Diagnostic::error("E023", format!("unknown syscall `{}`", sc.value))
+                            .at(sc.span.clone(), "not a syscall on x86_64 or aarch64")
+                            .help_opt(did_you_mean(&sc.value, seccomp::all_syscalls())),
+                    );
+                }
+            }
+        }
+
+        let health = self.health(
+            n,
+            name,
+            s,
+            &source,
+            &ports,
+            &expose,
+            flag(|u| u.no_healthcheck),
+        );
+        let command = s.command.as_ref().map(|c| self.args(c, "command"));
+        let restart = self.restart(&s.restart).unwrap_or(d.restart);
+        let read_only = !flag(|u| u.writable_root);
+        let no_new_privileges = !flag(|u| u.allow_new_privileges);
+        let any_unsafe = !read_only
+            || !no_new_privileges
+            || allow_root
+            || flag(|u| u.no_healthcheck)
+            || flag(|u| u.dangerous_caps)
+            || flag(|u| u.sensitive_mounts);
+        if any_unsafe {
+            self.push(
+                Diagnostic::warning(
+                    "W104",
+                    format!("service `{n}` relaxes hardening explicitly"),
+                )
+                .at(name.span.clone(), "see its `unsafe` table"),
+            );
+        }
+
+        Service {
+            name: n.clone(),
+            source,
+            zones: svc_zones,
+            ports,
+            expose,
+            volumes,
+            tmpfs,
+            environment,
+            secrets: svc_secrets,
+            cap_add,
+            user,
+            memory,
+            memory_reservation,
+            cpus,
+            cpus_reservation,
+            pids: s.pids.as_ref().map_or(d.pids, |p| p.value),
+            nofile: s.nofile.as_ref().map(|x| x.value),
+            restart,
+            seccomp: SeccompPolicy {
+                preset: s.seccomp.as_ref().map_or(d.seccomp, |x| x.value),
+                allow,
+                deny,
+            },
+            apparmor: s
+                .apparmor
+                .as_ref()
+                .map(|a| a.value.clone())
+                .or_else(|| d.apparmor.clone()),
+            health,
+            init: s.init.as_ref().is_none_or(|i| i.value),
+            command,
+            depends_on,
+            tmpfs_size,
+            read_only,
+            no_new_privileges,
+            log: d.log.clone(),
+            unsafe_reason: uns.and_then(|u| u.reason.as_ref()).map(|r| r.value.clone()),
+            description: s.description.clone(),
+        }
+    }
+
+    fn image(&mut self, img: &Sp<String>) -> ImageRef {
+        match ImageRef::parse(&img.value) {
+            Ok(r) => {
+                if r.tag.is_none() || r.tag.as_deref() == Some("latest") {
+                    let mut diag = Diagnostic::warning(
+                        "E017",
+                        format!("image `{}` is not pinned to a version tag", img.value),
+                    )
+                    .at(img.span.clone(), "mutable reference")
+                    .help("name a version tag (and ideally a digest), e.g. `redis:7.2.5-bookworm`");
+                    if self.opts.strict {
+                        diag.severity = crate::diagnostic::Severity::Error;
+                    }
+                    self.push(diag);
+                } else if r.digest.is_none() {
+                    self.push(
+                        Diagnostic::warning("W101", format!("image `{}` has no digest", img.value))
+                            .at(img.span.clone(), "tag only")
+                            .help("append `@sha256:<digest>` to pin the exact image (compose-lint CL-0019)"),
+                    );
+                }
+                r
+            }
+            Err(e) => {
+                self.err(
+                    "E029",
+                    &img.span,
+                    format!("invalid image reference: {e}"),
+                    "invalid image",
+                );
+                ImageRef::parse("invalid").expect("literal parses")
+            }
+        }
+    }
+
+    fn build(&mut self, service: &str, b: &RawBuild) -> Build {
+        let runtime = b.runtime.value;
+        let needs_version = runtime != Runtime::Static;
+        let version = match &b.version {
+            Some(v) => {
+                let ok = !v.value.is_empty()
+                    && v.value.len() <= 32
+                    && v.value.as_bytes()[0].is_ascii_digit()
+                    && v.value
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+                if !ok {
+                    self.err(
+                        "E030",
+                        &v.span,
+                        format!("`{}` is not a valid version", v.value),
+                        "invalid version",
+                    );
+                }
+                if !needs_version {
+                    self.err(
+                        "E030",
+                        &v.span,
+                        "the `static` runtime has no version".into(),
+                        "not used",
+                    );
+                }
+                Some(v.value.clone())
+            }
+            None if needs_version => {
+                self.push(
+                    Diagnostic::error(
+                        "E030",
+                        format!("service `{service}`: the {runtime:?} runtime needs a `version`")
+                            .to_lowercase(),
+                    )
+                    .at(b.runtime.span.clone(), "which version?")
+                    .help(match runtime {
+                        Runtime::Python => "e.g. `version = \"3.12\"`",
+                        Runtime::Node => "e.g. `version = \"20\"`",
+                        Runtime::Go => "e.g. `version = \"1.22\"`",
+                        _ => "e.g. `version = \"1.80\"`",
+                    }),
+                );
+                None
+            }
+            None => None,
+        };
+        let context = match &b.context {
+            None => format!("src/{service}"),
+            Some(c) => {
+                let ok = !c.value.is_empty()
+                    && !c.value.starts_with('/')
+                    && c.value.len() <= 256
+                    && c.value.bytes().all(|x| {
+                        x.is_ascii_alphanumeric() || matches!(x, b'/' | b'.' | b'_' | b'-')
+                    })
+                    && !c.value.split('/').any(|p| p == "..");
+                if !ok {
+                    self.err(
+                        "E030",
+                        &c.span,
+                        format!("`{}` is not a valid build context", c.value),
+                        "relative path under the output directory, no `..`",
+                    );
+                }
+                c.value
+                    .trim_start_matches("./")
+                    .trim_end_matches('/')
+                    .to_string()
+            }
+        };
+        let binary = match &b.binary {
+            None => service.to_string(),
+            Some(x) => {
+                let ok = !x.value.is_empty()
+                    && x.value.len() <= 64
+                    && x.value.as_bytes()[0].is_ascii_alphanumeric()
+                    && x.value
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+                if !ok {
+                    self.err(
+                        "E030",
+                        &x.span,
+                        format!("`{}` is not a valid binary name", x.value),
+                        "invalid name",
+                    );
+                }
+                x.value.clone()
+            }
+        };
+        let command = match &b.command {
+            Some(c) if c.is_empty() => {
+                self.err(
+                    "E035",
+                    &b.runtime.span,
+                    "the build command is empty".into(),
+                    "empty command",
+                );
+                vec![]
+            }
+            Some(c) => self.args(c, "command"),
+            None => match runtime {
+                Runtime::Python | Runtime::Node => {
+                    self.push(
+                        Diagnostic::error(
+                            "E030",
+                            format!("service `{service}`: the build needs a `command`"),
+                        )
+                        .at(b.runtime.span.clone(), "what does the image run?")
+                        .help(if runtime == Runtime::Python {
+                            "e.g. `command = [\"python\", \"-m\", \"app\"]`"
+                        } else {
+                            "e.g. `command = [\"node\", \"server.js\"]`"
+                        }),
+                    );
+                    vec![]
+                }
+                _ => vec![format!("/app/{binary}")],
+            },
+        };
+        let packages = |list: &[Sp<String>], this: &mut Self| {
+            let mut out = Vec::new();
+            for p in list {
+                let (name, ver) = match p.value.split_once('=') {
+                    Some((n, v)) => (n, Some(v)),
+                    None => (p.value.as_str(), None),
+                };
+                let name_ok = name.len() >= 2
+                    && name.len() <= 64
+                    && name.as_bytes()[0].is_ascii_alphanumeric()
+                    && name.bytes().all(|c| {
+                        c.is_ascii_lowercase()
+                            || c.is_ascii_digit()
+                            || matches!(c, b'+' | b'.' | b'-')
+                    });
+                let ver_ok = ver.is_none_or(|v| {
+                    !v.is_empty()
+                        && v.len() <= 64
+                        && v.bytes().all(|c| {
+                            c.is_ascii_alphanumeric()
+                                || matches!(c, b'.' | b'+' | b'~' | b':' | b'-')
+                        })
+                });
+                if !name_ok || !ver_ok {
+                    this.err(
+                        "E031",
+                        &p.span,
+                        format!(
+                            "`{}` is not a Debian package name (optionally `=version`)",
+                            p.value
+                        ),
+                        "invalid package",
+                    );
+                }
+                out.push(p.value.clone());
+            }
+            out
+        };
+        let pk = packages(&b.packages, self);
+        let bpk = packages(&b.build_packages, self);
+        if matches!(runtime, Runtime::Go | Runtime::Rust | Runtime::Static)
+            && !b.packages.is_empty()
+        {
+            self.err(
+                "E030",
+                &b.packages[0].span,
+                "runtime packages need a Debian runtime stage: the go, rust and static runtimes have none".into(),
+                "cannot be installed",
+            );
+        }
+        let mut writable_dirs = Vec::new();
+        for w in &b.writable_dirs {
+            if container_path_ok(&w.value) {
+                writable_dirs.push(w.value.clone());
+            } else {
+                self.err(
+                    "E026",
+                    &w.span,
+                    format!("`{}` is not a valid absolute container path", w.value),
+                    "invalid path",
+                );
+            }
+        }
+        Build {
+            runtime,
+            version,
+            context,
+            command,
+            binary,
+            packages: pk,
+            build_packages: bpk,
+            writable_dirs,
+        }
+    }
+
+    fn volumes(&mut self, service: &str, list: &[Sp<String>], sensitive_ok: bool) -> Vec<Volume> {
+        let mut out: Vec<Volume> = Vec::new();
+        for v in list {
+            let parts: Vec<&str> = v.value.split(':').collect();
+            let (src, target, mode) = match parts.as_slice() {
+                [s, t] => (*s, *t, None),
+                [s, t, m] => (*s, *t, Some(*m)),
+                _ => {
+                    self.push(
+                        Diagnostic::error("E025", format!("`{}` is not a volume", v.value))
+                            .at(v.span.clone(), "invalid volume")
+                            .help("write `NAME:/path`, `./host/path:/path` or either with `:ro`"),
+                    );
+                    continue;
+                }
+            };
+            let read_only = match mode {
+                None | Some("rw") => false,
+                Some("ro") => true,
+                Some(m) => {
+                    self.err(
+                        "E025",
+                        &v.span,
+                        format!("unknown volume mode `{m}`"),
+                        "use `ro` or `rw`",
+                    );
+                    continue;
+                }
+            };
+            if !container_path_ok(target) {
+                self.err(
+                    "E026",
+                    &v.span,
+                    format!("`{target}` is not a valid absolute container path"),
+                    "invalid target",
+                );
+                continue;
+            }
+            if ["/proc", "/sys", "/dev"]
+                .iter()
+                .any(|p| target == *p || target.starts_with(&format!("{p}/")))
+            {
+                self.err(
+                    "E026",
+                    &v.span,
+                    format!("mounting onto `{target}` would shadow kernel interfaces"),
+                    "forbidden target",
+                );
+                continue;
+            }
+            let source = if src.starts_with('/') || src.starts_with('.') {
+                if !host_path_ok(src) {
+                    self.err(
+                        "E025",
+                        &v.span,
+                        format!("`{src}` is not a valid host path"),
+                        "invalid host path",
+                    );
+                    continue;
+                }
+                if src.starts_with('/') && is_sensitive_host_path(src) && !sensitive_ok {
+                    self.push(
+                        Diagnostic::error("E016", format!("service `{service}` mounts the sensitive host path `{src}`"))
+                            .at(v.span.clone(), "host system location")
+                            .help("mount an application directory instead (e.g. `./config:/app/config:ro`), or set `unsafe = { sensitive_mounts = true, reason = \"...\" }`"),
+                    );
+                }
+                VolumeSource::Host(src.to_string())
+            } else {
+                if !name_ok(src, 64, b"_.-") {
+                    self.err(
+                        "E025",
+                        &v.span,
+                        format!("`{src}` is not a valid volume name"),
+                        "invalid volume name",
+                    );
+                    continue;
+                }
+                VolumeSource::Named(src.to_string())
+            };
+            if out.iter().any(|o| o.target == target) {
+                self.err(
+                    "E033",
+                    &v.span,
+                    format!("`{target}` is mounted twice"),
+                    "duplicate target",
+                );
+                continue;
+            }
+            out.push(Volume {
+                source,
+                target: target.to_string(),
+                read_only,
+            });
+        }
+        out
+    }
+
+    fn tmpfs(&mut self, list: &[Sp<String>]) -> Vec<Tmpfs> {
+        let mut out: Vec<Tmpfs> = Vec::new();
+        for t in list {
+            let (path, size) = match t.value.split_once(':') {
+                Some((p, s)) => match ByteSize::parse(s) {
+                    Ok(b) => (p, Some(b)),
+                    Err(e) => {
+                        self.err("E021", &t.span, e, "invalid size");
+                        continue;
+                    }
+                },
+                None => (t.value.as_str(), None),
+            };
+            if !container_path_ok(path) {
+                self.err(
+                    "E026",
+                    &t.span,
+                    format!("`{path}` is not a valid absolute container path"),
+                    "invalid path",
+                );
+            } else if out.iter().any(|o| o.path == path) {
+                self.err(
+                    "E033",
+                    &t.span,
+                    format!("`{path}` is already a tmpfs"),
+                    "duplicate",
+                );
+            } else {
+                out.push(Tmpfs {
+                    path: path.to_string(),
+                    size,
+                });
+            }
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn health(
+        &mut self,
+        n: &str,
+        name: &Sp<String>,
+        s: &RawService,
+        source: &Source,
+        ports: &[PublishedPort],
+        expose: &[PortProto],
+        disabled: bool,
+    ) -> Option<Health> {
+        let h = s.healthcheck.as_ref();
+        let timing = |this: &mut Self, cmd: Vec<String>| {
+            let d = RawHealth::default();
+            let h = h.unwrap_or(&d);
+            Health {
+                cmd,
+                interval: this.duration(&h.interval, Duration::seconds(30)),
+                timeout: this.duration(&h.timeout, Duration::seconds(5)),
+                start_period: this.duration(&h.start_period, Duration::seconds(20)),
+                retries: h.retries.as_ref().map_or(3, |r| r.value),
+            }
+        };
+        if disabled {
+            return None;
+        }
+        if let Some(cmd) = h.and_then(|h| h.cmd.as_ref()) {
+            if cmd.is_empty() {
+                self.err(
+                    "E024",
+                    &name.span,
+                    format!("service `{n}`: the health check command is empty"),
+                    "empty healthcheck",
+                );
+                return None;
+            }
+            let cmd = self.args(cmd, "healthcheck");
+            return Some(timing(self, cmd));
+        }
+        let first_port = expose
+            .first()
+            .copied()
+            .or_else(|| ports.first().map(|p| p.container));
+        if let Source::Build(b) = source {
+            if let Some(cmd) = derived_probe(b.runtime, first_port) {
+                return Some(timing(self, cmd));
+            }
+        }
+        self.push(
+            Diagnostic::error("E024", format!("service `{n}` needs a health check"))
+                .at(name.span.clone(), "no health check")
+                .help(match source {
+                    Source::Build(b) if matches!(b.runtime, Runtime::Python | Runtime::Node) => {
+                        "list the port it listens on in `expose` (hardgen then probes it), or write `healthcheck = { cmd = [...] }`".to_string()
+                    }
+                    _ => "write `healthcheck = { cmd = [\"/path/to/probe\", \"...\"] }` (exec form: the image's own tool), or set `unsafe = { no_healthcheck = true, reason = \"...\" }`".to_string(),
+                }),
+        );
+        None
+    }
+
+    fn depends_cycles(&mut self, raw: &RawSpec) {
+        let graph: BTreeMap<&str, Vec<&str>> = raw
+            .services
+            .iter()
+            .map(|(k, s)| {
+                (
+                    k.value.as_str(),
+                    s.depends_on.iter().map(|d| d.value.as_str()).collect(),
+                )
+            })
+            .collect();
+        // Colour DFS; report each cycle once, at the service that closes it.
+        let mut state: BTreeMap<&str, u8> = BTreeMap::new();
+        let mut reported = false;
+        for start in graph.keys() {
+            if reported {
+                break;
+            }
+            let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
+            if state.get(start).copied().unwrap_or(0) != 0 {
+                continue;
+            }
+            state.insert(start, 1);
+            while let Some((node, i)) = stack.pop() {
+                let next = graph.get(node).and_then(|v| v.get(i)).copied();
+                match next {
+                    None => {
+                        state.insert(node, 2);
+                    }
+                    Some(m) => {
+                        stack.push((node, i + 1));
+                        match state.get(m).copied().unwrap_or(0) {
+                            0 if graph.contains_key(m) => {
+                                state.insert(m, 1);
+                                stack.push((m, 0));
+                            }
+                            1 if m != node => {
+                                let path: Vec<&str> = stack
+                                    .iter()
+                                    .map(|(n, _)| *n)
+                                    .skip_while(|n| *n != m)
+                                    .collect();
+                                let span = raw
+                                    .services
+                                    .keys()
+                                    .find(|k| k.value == node)
+                                    .map(|k| k.span.clone())
+                                    .unwrap_or(0..0);
+                                self.push(
+                                    Diagnostic::error(
+                                        "E036",
+                                        format!(
+                                            "services depend on each other in a cycle: {} -> {m}",
+                                            path.join(" -> ")
+                                        ),
+                                    )
+                                    .at(span, "part of a dependency cycle"),
+                                );
+                                reported = true;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn flows(
+        &mut self,
+        raw: &RawSpec,
+        zones: &[&str],
+        services: &BTreeMap<String, Service>,
+    ) -> Vec<Flow> {
+        let mut out: Vec<Flow> = Vec::new();
+        for f in &raw.flows {
+            self.text(&f.description, "a flow's description");
+            let ends = self.refs(&[f.from.clone()], zones, "E007", "zone").len()
+                + self.refs(&[f.to.clone()], zones, "E007", "zone").len();
+            if f.from.value == f.to.value {
+                self.push(
+                    Diagnostic::error("E010", format!("flow from zone `{}` to itself", f.to.value))
+                        .at(f.to.span.clone(), "same zone")
+                        .help("services of one zone can always reach each other; flows are for traffic between zones"),
+                );
+                continue;
+            }
+            if f.ports.is_empty() {
+                self.err(
+                    "E010",
+                    &f.to.span,
+                    format!("flow {} -> {} allows no port", f.from.value, f.to.value),
+                    "add `ports`",
+                );
+            }
+            let mut ports = Vec::new();
+            for p in &f.ports {
+                match PortProto::parse(&p.value) {
+                    Ok(pp) if ports.contains(&pp) => self.err(
+                        "E033",
+                        &p.span,
+                        format!("port {pp} is listed twice"),
+                        "duplicate",
+                    ),
+                    Ok(pp) => {
+                        let listened = services
+                            .values()
+                            .filter(|s| s.zones.contains(&f.to.value))
+                            .any(|s| {
+                                s.expose.contains(&pp) || s.ports.iter().any(|x| x.container == pp)
+                            });
+                        if !listened && ends == 2 {
+                            self.push(
+                                Diagnostic::warning(
+                                    "W102",
+                                    format!("no service of zone `{}` listens on {pp}", f.to.value),
+                                )
+                                .at(p.span.clone(), "nothing to reach")
+                                .help("list the port in the target service's `expose`"),
+                            );
+                        }
+                        ports.push(pp);
+                    }
+                    Err(e) => self.err("E011", &p.span, e, "invalid port"),
+                }
+            }
+            if ends < 2 {
+                continue;
+            }
+            let members: Vec<&str> = services
+                .values()
+                .filter(|s| s.zones.contains(&f.from.value))
+                .map(|s| s.name.as_str())
+                .collect();
+            let clients: Vec<String> = match &f.clients {
+                None => members.iter().map(|s| s.to_string()).collect(),
+                Some(list) => {
+                    let mut cs = self.refs(
+                        list,
+                        &members,
+                        "E009",
+                        &format!("service of zone `{}`", f.from.value),
+                    );
+                    cs.sort();
+                    cs
+                }
+            };
+            if out
+                .iter()
+                .any(|x| x.from == f.from.value && x.to == f.to.value)
+            {
+                self.err(
+                    "E033",
+                    &f.to.span,
+                    format!(
+                        "a flow {} -> {} is already declared",
+                        f.from.value, f.to.value
+                    ),
+                    "merge the two flows",
+                );
+                continue;
+            }
+            out.push(Flow {
+                from: f.from.value.clone(),
+                to: f.to.value.clone(),
+                clients,
+                ports,
+                description: f.description.clone(),
+            });
+        }
+        for f in &mut out {
+            f.ports.sort();
+        }
+        out.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+        out
+    }
+
+    fn zones(
+        &mut self,
+        raw: &RawSpec,
+        project: &Project,
+        services: &BTreeMap<String, Service>,
+        flows: &[Flow],
+    ) -> BTreeMap<String, Zone> {
+        let mut zones = BTreeMap::new();
+        let mut taken: Vec<(Ipv4Net, String, Range<usize>)> = Vec::new();
+        for (name, z) in &raw.zones {
+            if !name_ok(&name.value, 32, b"_-") {
+                self.err(
+                    "E002",
+                    &name.span,
+                    format!("`{}` is not a valid zone name", name.value),
+                    "lower-case letters, digits, `_` and `-`, at most 32",
+                );
+            }
+            self.text(&z.description, "a zone's description");
+            let subnet = z.subnet.as_ref().and_then(|s| match Ipv4Net::parse(&s.value) {
+                Err(e) => {
+                    self.err("E003", &s.span, e, "invalid subnet");
+                    None
+                }
+                Ok(n) if n.prefix > 28 => {
+                    self.err("E006", &s.span, format!("`{n}` is too small: a zone needs at least a /28"), "too small");
+                    None
+                }
+                Ok(n) if !project.pool.contains_net(&n) => {
+                    self.push(
+                        Diagnostic::error("E004", format!("subnet `{n}` is outside the project's pool `{}`", project.pool))
+                            .at(s.span.clone(), "outside the pool")
+                            .help("choose a subnet inside the pool, or set `project.subnet_pool` to a pool that contains it"),
+                    );
+                    None
+                }
+                Ok(n) => {
+                    if let Some((_, other, _)) = taken.iter().find(|(t, _, _)| t.overlaps(&n)) {
+                        self.err("E005", &s.span, format!("subnet `{n}` overlaps the subnet of zone `{other}`"), "overlapping subnet");
+                    }
+                    taken.push((n, name.value.clone(), s.span.clone()));
+                    Some(n)
+                }
+            });
+            let members = services
+                .values()
+                .filter(|s| s.zones.contains(&name.value))
+                .count();
+            if members == 0 {
+                self.push(
+                    Diagnostic::warning("W103", format!("zone `{}` has no services", name.value))
+                        .at(name.span.clone(), "empty zone"),
+                );
+            }
+            zones.insert(
+                name.value.clone(),
+                (
+                    name.span.clone(),
+                    Zone {
+                        name: name.value.clone(),
+                        subnet,
+                        egress: z.egress.as_ref().is_some_and(|e| e.value),
+                        bridge: z.bridge.as_ref().map(|b| b.value.clone()),
+                        description: z.description.clone(),
+                    },
+                    z.subnet.is_some(),
+                ),
+            );
+        }
+        // Allocate the missing subnets: the lowest free blocks of the pool, in zone order.
+        let block = 1u64 << (32 - project.zone_prefix);
+        let mut next: u64 = 0;
+        for (name, (span, zone, explicit)) in zones.iter_mut() {
+            if *explicit {
+                continue;
+            }
+            loop {
+                if next + block > project.pool.size() {
+                    self.push(
+                        Diagnostic::error(
+                            "E006",
+                            format!(
+                                "the pool `{}` has no free /{} left for zone `{name}`",
+                                project.pool, project.zone_prefix
+                            ),
+                        )
+                        .at(span.clone(), "no subnet left")
+                        .help(
+                            "enlarge `project.subnet_pool` or use a longer `project.zone_prefix`",
+                        ),
+                    );
+                    break;
+                }
+                let cand = Ipv4Net {
+                    addr: project.pool.host(next as u32),
+                    prefix: project.zone_prefix,
+                };
+                next += block;
+                if !taken.iter().any(|(t, _, _)| t.overlaps(&cand)) {
+                    taken.push((cand, name.clone(), span.clone()));
+                    zone.subnet = Some(cand);
+                    break;
+                }
+            }
+        }
+        // Capacity: members in the lower half, flow clients in the upper half.
+        for (name, (span, zone, _)) in &zones {
+            let Some(net) = zone.subnet else { continue };
+            let members = services.values().filter(|s| s.zones.contains(name)).count() as u64;
+            let clients = client_count(name, services, flows) as u64;
+            let half = net.size() / 2;
+            if members > half - 2 || clients > half - 1 {
+                self.push(
+                    Diagnostic::error("E006", format!("subnet `{net}` of zone `{name}` is too small for {members} services and {clients} flow clients"))
+                        .at(span.clone(), "too small")
+                        .help(format!("members use the lower half ({} addresses), clients of flows the upper half ({}): use a larger subnet", half - 2, half - 1)),
+                );
+            }
+        }
+        // Bridge names: at most 15 characters (IFNAMSIZ), unique.
+        let mut bridges: BTreeMap<String, String> = BTreeMap::new();
+        let mut out = BTreeMap::new();
+        for (name, (span, mut zone, _)) in zones {
+            let spec_bridge = raw
+                .zones
+                .iter()
+                .find(|(k, _)| k.value == name)
+                .and_then(|(_, z)| z.bridge.as_ref());
+            let bridge = match spec_bridge {
+                Some(b) => {
+                    let ok = !b.value.is_empty()
+                        && b.value.len() <= 15
+                        && b.value.as_bytes()[0].is_ascii_alphanumeric()
+                        && b.value
+                            .bytes()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+                    if !ok {
+                        self.push(
+                            Diagnostic::error("E018", format!("`{}` is not a valid bridge name", b.value))
+                                .at(b.span.clone(), if b.value.len() > 15 { "longer than 15 characters" } else { "invalid characters" })
+                                .help("Linux interface names have at most 15 characters: letters, digits, `-`, `_`, `.`"),
+                        );
+                    }
+                    b.value.clone()
+                }
+                None => default_bridge(&project.name, &name),
+            };
+            if let Some(other) = bridges.get(&bridge) {
+                self.push(
+                    Diagnostic::error(
+                        "E018",
+                        format!(
+                            "zones `{other}` and `{name}` would share the bridge name `{bridge}`"
+                        ),
+                    )
+                    .at(span.clone(), "colliding bridge name")
+                    .help("set `bridge = \"...\"` on one of the zones"),
+                );
+            }
+            bridges.insert(bridge.clone(), name.clone());
+            zone.bridge = Some(bridge);
+            out.insert(name, zone);
+        }
+        out
+    }
+
+    fn ports(
+        &mut self,
+        raw: &RawSpec,
+        services: &BTreeMap<String, Service>,
+        zones: &BTreeMap<String, Zone>,
+    ) {
+        let mut seen: BTreeMap<(u16, Proto), Vec<(std::net::Ipv4Addr, String)>> = BTreeMap::new();
+        for (name, s) in &raw.services {
+            let Some(svc) = services.get(&name.value) else {
+                continue;
+            };
+            let any_egress = svc
+                .zones
+                .iter()
+                .any(|z| zones.get(z).is_some_and(|z| z.egress));
+            for (p, sp) in svc.ports.iter().zip(s.ports.iter()) {
+                if !any_egress && !svc.zones.is_empty() {
+                    self.push(
+                        Diagnostic::error("E013", format!("service `{}` publishes {p} but all its zones are internal", name.value))
+                            .at(sp.span.clone(), "Docker silently does not publish this")
+                            .help("put the service in a zone with `egress = true` as well, or remove the port"),
+                    );
+                }
+                let key = (p.host_port, p.container.proto);
+                let entry = seen.entry(key).or_default();
+                let unspecified = std::net::Ipv4Addr::UNSPECIFIED;
+                if let Some((_, other)) = entry.iter().find(|(ip, _)| {
+                    *ip == p.host_ip || *ip == unspecified || p.host_ip == unspecified
+                }) {
+                    self.push(
+                        Diagnostic::error(
+                            "E012",
+                            format!(
+                                "host port {}:{}/{} is already published by service `{other}`",
+                                p.host_ip,
+                                p.host_port,
+                                p.container.proto.as_str()
+                            ),
+                        )
+                        .at(sp.span.clone(), "published twice")
+                        .help("choose another host port, e.g. `\"HOST_PORT:CONTAINER_PORT\"`"),
+                    );
+                }
+                entry.push((p.host_ip, name.value.clone()));
+            }
+        }
+    }
+}
+
+pub struct Defaults {
+    user: User,
+    memory: ByteSize,
+    cpus: Cpus,
+    pids: u32,
+    restart: Restart,
+    seccomp: SeccompPreset,
+    apparmor: Option<String>,
+    tmpfs_size: ByteSize,
+    log: LogLimits,
+}
+
+/// Services attached to `zone` as clients of flows into it (members of the source zones that
+/// are not members of `zone` themselves).
+pub fn client_count(zone: &str, services: &BTreeMap<String, Service>, flows: &[Flow]) -> usize {
+    services
+        .values()
+        .filter(|s| is_client(s, zone, flows))
+        .count()
+}
+
+/// Whether `s` is attached to `zone` as a flow client.
+pub fn is_client(s: &Service, zone: &str, flows: &[Flow]) -> bool {
+    !s.zones.iter().any(|z| z == zone)
+        && flows
+            .iter()
+            .any(|f| f.to == zone && f.clients.contains(&s.name))
+}
+
+/// `<project>-<zone>` when it fits in 15 characters; otherwise shortened with a stable hash
+/// so that two long names stay distinct.
+pub fn default_bridge(project: &str, zone: &str) -> String {
+    let full = format!("{project}-{zone}");
+    if full.len() <= 15 {
+        return full;
+    }
+    // FNV-1a: stable across platforms and releases (unlike std's hasher).
+    let mut h: u32 = 0x811c_9dc5;
+    for b in full.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    let prefix: String = full.chars().take(10).collect();
+    format!("{}-{:04x}", prefix.trim_end_matches('-'), h & 0xffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bridges_fit_in_ifnamsiz() {
+        assert_eq!(default_bridge("luna", "app"), "luna-app");
+        let b = default_bridge("arkalia", "intelligence");
+        assert!(b.len() <= 15, "{b}");
+        assert_ne!(b, default_bridge("arkalia", "intelligenc2"));
+    }
+
+    #[test]
+    fn sensitive_paths() {
+        assert!(is_sensitive_host_path("/"));
+        assert!(is_sensitive_host_path("/etc/ssl/certs"));
+        assert!(is_sensitive_host_path("/var/run/docker.sock"));
+        assert!(is_sensitive_host_path("/srv/../etc"));
+        assert!(!is_sensitive_host_path("/srv/data"));
+    }
+
+    #[test]
+    fn secrets_in_env() {
+        assert!(looks_secret("POSTGRES_PASSWORD"));
+        assert!(!looks_secret("POSTGRES_PASSWORD_FILE"));
+        assert!(!looks_secret("LOG_LEVEL"));
+    }
+}
