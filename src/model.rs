@@ -551,7 +551,7 @@ impl ImageRef {
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
             if !host_ok && !component_ok(c) {
                 return Err(format!(
-                    "`{c}` is not a valid repository name component (lower-case letters, digits, `.`, `_`, `-`)"
+                    "`{}` is not a valid repository name component (lower-case letters, digits, `.`, `_`, `-`)", c.escape_debug()
                 ));
             }
             first = false;
@@ -563,7 +563,7 @@ impl ImageRef {
                 && t.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
             if !ok {
-                return Err(format!("`{t}` is not a valid tag"));
+                return Err(format!("`{}` is not a valid tag", t.escape_debug()));
             }
         }
         Ok(ImageRef {
