@@ -1350,8 +1350,12 @@ impl Validator<'_> {
         let mut out: Vec<Flow> = Vec::new();
         for f in &raw.flows {
             self.text(&f.description, "a flow's description");
-            let ends = self.refs(std::slice::from_ref(&f.from), zones, "E007", "zone").len()
-                + self.refs(std::slice::from_ref(&f.to), zones, "E007", "zone").len();
+            let ends = self
+                .refs(std::slice::from_ref(&f.from), zones, "E007", "zone")
+                .len()
+                + self
+                    .refs(std::slice::from_ref(&f.to), zones, "E007", "zone")
+                    .len();
             if f.from.value == f.to.value {
                 self.push(
                     Diagnostic::error("E010", format!("flow from zone `{}` to itself", f.to.value))
