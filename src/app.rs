@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use crate::artifact::Artifacts;
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::model::Model;
-use crate::output::{self, FileState, WriteError};
-use crate::{plan, render, spec, validate};
+use crate::output::{self, WriteError};
+use crate::{diff, plan, posture, render, spec, validate};
 
 /// How a command ended; `main` turns it into the exit code.
 #[derive(Debug, PartialEq, Eq)]
@@ -106,6 +106,17 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
 
 /// Parse and validate; print diagnostics; the model only when there is no error.
 pub fn load(src: &SpecSource, strict: bool, err: &mut dyn std::io::Write) -> Option<Model> {
+    load_with(src, strict, true, err)
+}
+
+/// `load`, optionally without printing warnings (the posture review compares two specs and
+/// would repeat each one's warnings).
+pub fn load_with(
+    src: &SpecSource,
+    strict: bool,
+    warnings: bool,
+    err: &mut dyn std::io::Write,
+) -> Option<Model> {
     let origin = src.origin();
     let raw = match spec::parse(&src.text) {
         Ok(r) => r,
@@ -116,7 +127,7 @@ pub fn load(src: &SpecSource, strict: bool, err: &mut dyn std::io::Write) -> Opt
         }
     };
     let (model, diags) = validate::validate(&raw, &src.name(), &validate::Options { strict });
-    for d in &diags {
+    for d in diags.iter().filter(|d| warnings || d.is_error()) {
         let _ = write!(err, "{}", d.render(&origin, &src.text));
     }
     let errors = diags.iter().filter(|d| d.is_error()).count();
@@ -204,46 +215,25 @@ pub fn build(
 }
 
 fn check_drift(out: &Path, artifacts: &Artifacts, err: &mut dyn std::io::Write) -> Outcome {
-    let mut differ = Vec::new();
-    for (path, a) in artifacts.iter() {
-        match output::compare(out, path, &a.bytes, a.mode) {
-            Ok(FileState::Same) => {}
-            Ok(FileState::Changed(_)) => differ.push(format!("changed  {path}")),
-            Ok(FileState::Missing) => differ.push(format!("missing  {path}")),
-            Err(e) => {
-                let _ = writeln!(err, "error: {e}");
-                return Outcome::Failed;
-            }
+    match diff::drift(out, artifacts) {
+        Ok(files) if files.is_empty() => {
+            let _ = writeln!(err, "hardgen: {} is up to date", out.display());
+            Outcome::Ok
         }
-    }
-    match output::read_manifest(out) {
-        Ok(prev) => {
-            for p in prev.iter().filter(|p| artifacts.get(p).is_none()) {
-                if out.join(p).exists() {
-                    differ.push(format!("extra    {p}"));
-                }
-            }
+        Ok(files) => {
+            let _ = write!(err, "{}", diff::drift_report(&files, true, false));
+            let _ = writeln!(
+                err,
+                "hardgen: {}: {}; run `hardgen build` to update",
+                out.display(),
+                diff::summary_line(&files)
+            );
+            Outcome::Differs
         }
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
-            return Outcome::Failed;
+            Outcome::Failed
         }
-    }
-    if differ.is_empty() {
-        let _ = writeln!(err, "hardgen: {} is up to date", out.display());
-        Outcome::Ok
-    } else {
-        for d in &differ {
-            let _ = writeln!(err, "{d}");
-        }
-        let _ = writeln!(
-            err,
-            "hardgen: {} file{} in {} differ from the spec; run `hardgen build` to update",
-            differ.len(),
-            if differ.len() == 1 { "" } else { "s" },
-            out.display()
-        );
-        Outcome::Differs
     }
 }
 
@@ -275,4 +265,159 @@ pub fn schema_json() -> String {
     let mut s = serde_json::to_string_pretty(&schema).expect("schema serialises");
     s.push('\n');
     s
+}
+
+/// Plain options of `hardgen diff`, converted from the command line.
+pub struct DiffOptions {
+    pub format: DiffFormat,
+    pub color: bool,
+    pub fail_on_weakens: bool,
+    pub fail_on_any: bool,
+    pub strict: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum DiffFormat {
+    Human,
+    Markdown,
+    Json,
+}
+
+/// `hardgen diff SPEC --out DIR`: the drift gate.
+pub fn diff_drift(
+    spec_path: &Path,
+    out: Option<&Path>,
+    opts: &DiffOptions,
+    stdout: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> Outcome {
+    let Some(src) = read_spec(spec_path, err) else {
+        return Outcome::Failed;
+    };
+    let Some(model) = load(&src, opts.strict, err) else {
+        return Outcome::Failed;
+    };
+    let Some(artifacts) = artifacts(&model, err) else {
+        return Outcome::Failed;
+    };
+    let out = out.map_or_else(|| default_out(spec_path), Path::to_path_buf);
+    let files = match diff::drift(&out, &artifacts) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return Outcome::Failed;
+        }
+    };
+    let name = out.display().to_string();
+    let text = match opts.format {
+        DiffFormat::Human => {
+            let mut t = diff::drift_report(&files, false, opts.color);
+            t.push_str(&format!(
+                "hardgen: {}: {}\n",
+                name,
+                diff::summary_line(&files)
+            ));
+            t
+        }
+        DiffFormat::Markdown => diff::posture_markdown(&name, &src.origin(), &[], &files),
+        DiffFormat::Json => diff::posture_json(&name, &src.origin(), &[], &files),
+    };
+    let _ = stdout.write_all(text.as_bytes());
+    if files.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::Differs
+    }
+}
+
+/// The spec file as it was at a git revision.
+pub fn read_spec_at(path: &Path, rev: &str, err: &mut dyn std::io::Write) -> Option<SpecSource> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if rev.starts_with('-') || rev.contains(':') {
+        let _ = writeln!(err, "error: `{rev}` is not a git revision");
+        return None;
+    }
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .arg("show")
+        .arg(format!("{rev}:./{file}"))
+        .output();
+    match output {
+        Ok(o) if o.status.success() => match String::from_utf8(o.stdout) {
+            Ok(text) => Some(SpecSource {
+                path: PathBuf::from(format!("{}@{rev}", path.display())),
+                text,
+            }),
+            Err(_) => {
+                let _ = writeln!(
+                    err,
+                    "error: `{}` at {rev} is not UTF-8 text",
+                    path.display()
+                );
+                None
+            }
+        },
+        Ok(o) => {
+            let _ = writeln!(
+                err,
+                "error: cannot read `{}` at git revision `{rev}`: {}",
+                path.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            None
+        }
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "error: cannot run git to read `{}` at `{rev}`: {e}",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// `hardgen diff OLD NEW` / `hardgen diff SPEC --base REV`: the posture review.
+pub fn diff_posture(
+    old: &SpecSource,
+    new: &SpecSource,
+    opts: &DiffOptions,
+    stdout: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> Outcome {
+    let (Some(old_m), Some(new_m)) = (
+        load_with(old, opts.strict, false, err),
+        load_with(new, opts.strict, false, err),
+    ) else {
+        return Outcome::Failed;
+    };
+    // Both sides are rendered under one name so that headers do not show up as changes.
+    let mut new_as_old = new_m.clone();
+    new_as_old.spec_name = old_m.spec_name.clone();
+    let (Some(old_a), Some(new_a)) = (artifacts(&old_m, err), artifacts(&new_as_old, err)) else {
+        return Outcome::Failed;
+    };
+    let changes = posture::compare(&old_m, &new_m);
+    let files = diff::between(&old_a, &new_a);
+    let (o, n) = (old.origin(), new.origin());
+    let text = match opts.format {
+        DiffFormat::Human => diff::posture_human(&changes, &files, opts.color),
+        DiffFormat::Markdown => diff::posture_markdown(&o, &n, &changes, &files),
+        DiffFormat::Json => diff::posture_json(&o, &n, &changes, &files),
+    };
+    let _ = stdout.write_all(text.as_bytes());
+    let weakens = changes.iter().any(|c| c.class == posture::Class::Weakens);
+    if (opts.fail_on_weakens && weakens) || (opts.fail_on_any && !changes.is_empty()) {
+        Outcome::Differs
+    } else {
+        Outcome::Ok
+    }
 }

@@ -44,6 +44,37 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Show what differs: drift between SPEC and a deployment on disk, or the security
+    /// posture change between two versions of a spec.
+    ///
+    /// `hardgen diff SPEC [--out DIR]`: renders SPEC in memory and compares it with DIR
+    /// (exit 0 identical, 1 different, 2 error). `hardgen diff OLD NEW` or
+    /// `hardgen diff SPEC --base REV` (SPEC as it was at a git revision): compares the two
+    /// models and classes each change as weakens / strengthens / neutral.
+    Diff {
+        /// The spec (the old one when NEW is given).
+        spec: PathBuf,
+        /// A second spec: review the posture change from SPEC to NEW.
+        new: Option<PathBuf>,
+        /// Review the posture change from SPEC at this git revision to SPEC now.
+        #[arg(long, conflicts_with = "new")]
+        base: Option<String>,
+        /// Deployment directory for the drift check. Default: `deploy/<spec name>`.
+        #[arg(long, short, conflicts_with_all = ["new", "base"])]
+        out: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Colour the human output.
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+        /// Posture review: exit 1 when a change of this class (or any change) is found.
+        #[arg(long, value_enum, default_value_t = FailOn::Never)]
+        fail_on: FailOn,
+        /// Treat unpinned images (`:latest` or no tag) as errors.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Validate SPEC and report every problem; writes nothing.
     Check {
         #[command(flatten)]
@@ -53,6 +84,26 @@ pub enum Command {
     Schema,
     /// Print the diagnostic codes hardgen uses, with their meaning.
     Codes,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Plain text (coloured on a terminal).
+    Human,
+    /// A pull-request comment: table of changes, artifact diff folded in `<details>`.
+    Markdown,
+    /// Stable JSON for bots (see README: "hardgen diff --format json").
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Never fail because of the posture review.
+    Never,
+    /// Exit 1 when anything weakens.
+    Weakens,
+    /// Exit 1 on any security-relevant change.
+    Any,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -4,7 +4,9 @@ use clap::Parser;
 
 mod cli;
 
-use cli::{Cli, Command};
+use std::io::IsTerminal;
+
+use cli::{Cli, Color, Command, FailOn, Format};
 use hardgen::app::{self, Outcome};
 
 fn main() -> ExitCode {
@@ -13,6 +15,52 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Build { spec, out, check } => {
             app::build(&spec.spec, out.as_deref(), spec.strict, check, &mut err)
+        }
+        Command::Diff {
+            spec,
+            new,
+            base,
+            out,
+            format,
+            color,
+            fail_on,
+            strict,
+        } => {
+            let opts = app::DiffOptions {
+                format: match format {
+                    Format::Human => app::DiffFormat::Human,
+                    Format::Markdown => app::DiffFormat::Markdown,
+                    Format::Json => app::DiffFormat::Json,
+                },
+                color: match color {
+                    Color::Always => true,
+                    Color::Never => false,
+                    Color::Auto => std::io::stdout().is_terminal(),
+                },
+                fail_on_weakens: fail_on == FailOn::Weakens,
+                fail_on_any: fail_on == FailOn::Any,
+                strict,
+            };
+            let mut stdout = std::io::stdout().lock();
+            match (new, base) {
+                (Some(new), _) => match (
+                    app::read_spec(&spec, &mut err),
+                    app::read_spec(&new, &mut err),
+                ) {
+                    (Some(o), Some(n)) => app::diff_posture(&o, &n, &opts, &mut stdout, &mut err),
+                    _ => Outcome::Failed,
+                },
+                (None, Some(rev)) => match (
+                    app::read_spec_at(&spec, &rev, &mut err),
+                    app::read_spec(&spec, &mut err),
+                ) {
+                    (Some(o), Some(n)) => app::diff_posture(&o, &n, &opts, &mut stdout, &mut err),
+                    _ => Outcome::Failed,
+                },
+                (None, None) => {
+                    app::diff_drift(&spec, out.as_deref(), &opts, &mut stdout, &mut err)
+                }
+            }
         }
         Command::Check { spec } => app::check(&spec.spec, spec.strict, &mut err),
         Command::Schema => {

@@ -631,3 +631,227 @@ fn taplo_validates_the_examples_against_the_schema() {
         .arg(&bad));
     assert!(!ok, "taplo accepted an unknown key:\n{out}");
 }
+
+// ---------------------------------------------------------------- diff
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Compare with a golden file under tests/diff (rewritten with UPDATE_GOLDEN=1, never in CI).
+fn check_golden(rel: &str, got: &str) {
+    let path = root().join(rel);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() && std::env::var_os("CI").is_none() {
+        fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = fs::read_to_string(&path).unwrap_or_default();
+    if want != got {
+        let diff = similar::TextDiff::from_lines(want.as_str(), got)
+            .unified_diff()
+            .header(rel, "got")
+            .to_string();
+        panic!("{rel} differs:\n{diff}");
+    }
+}
+
+#[test]
+fn diff_posture_classifies_every_kind_of_change() {
+    let o = hardgen(&[
+        "diff",
+        "tests/diff/base.toml",
+        "tests/diff/weaker.toml",
+        "--color",
+        "never",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    // One line per kind of change the model knows, with its class.
+    for want in [
+        "weakens      service web: capability NET_BIND_SERVICE added",
+        "weakens      service db: user 999:999 -> 0:0",
+        "weakens      service db: root file system writable",
+        "strengthens  service web: seccomp preset baseline -> strict",
+        "weakens      service db: syscall ptrace allowed beyond the preset",
+        "weakens      service web: AppArmor profile docker-web removed",
+        "strengthens  service web: memory limit 512m -> 256m",
+        "weakens      service web: CPU limit 1.0 -> 2.0",
+        "weakens      service web: port 8080 published on 0.0.0.0 (was 127.0.0.1)",
+        "weakens      service db: host path ./conf at /etc/postgresql now writable",
+        "weakens      service web: secret api_token now readable",
+        "neutral      zone ops: added (internal)",
+        "weakens      zone back: egress enabled (was internal)",
+        "weakens      flow front -> back: port 6379/tcp now allowed",
+        "neutral      service cache: added (image redis:7.2.5-bookworm)",
+        "neutral      service web: image nginx:1.27.0-bookworm -> image nginx:1.27.1-bookworm",
+    ] {
+        assert!(
+            out.lines().any(|l| l == want),
+            "missing `{want}` in:\n{out}"
+        );
+    }
+    check_golden("tests/diff/weaker.txt", &out);
+
+    // The reverse change strengthens what the forward one weakened.
+    let o = hardgen(&[
+        "diff",
+        "tests/diff/weaker.toml",
+        "tests/diff/base.toml",
+        "--color",
+        "never",
+    ]);
+    let back = stdout(&o);
+    for want in [
+        "strengthens  service web: capability NET_BIND_SERVICE removed",
+        "strengthens  service db: user 0:0 -> 999:999",
+        "strengthens  service db: root file system read-only again",
+        "strengthens  zone back: egress disabled (now internal)",
+        "strengthens  flow front -> back: port 6379/tcp no longer allowed",
+        "strengthens  service web: port 8080 published on 127.0.0.1 (was 0.0.0.0)",
+        "strengthens  service web: AppArmor profile docker-web applied",
+        "strengthens  service cache: removed",
+    ] {
+        assert!(
+            back.lines().any(|l| l == want),
+            "missing `{want}` in:\n{back}"
+        );
+    }
+}
+
+#[test]
+fn diff_fail_on_and_formats_are_stable() {
+    let args = ["diff", "tests/diff/base.toml", "tests/diff/weaker.toml"];
+    let o = hardgen(&[&args[..], &["--fail-on", "weakens", "--color", "never"]].concat());
+    assert_eq!(o.status.code(), Some(1));
+    let o = hardgen(&[
+        "diff",
+        "tests/diff/base.toml",
+        "tests/diff/base.toml",
+        "--fail-on",
+        "any",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("no security-relevant change"));
+
+    let o = hardgen(&[&args[..], &["--format", "markdown"]].concat());
+    assert_eq!(o.status.code(), Some(0));
+    let md = stdout(&o);
+    assert!(md.contains("<details>") && md.contains("```diff"), "{md}");
+    check_golden("tests/diff/weaker.md", &md);
+
+    let o = hardgen(&[&args[..], &["--format", "json"]].concat());
+    let json = stdout(&o);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["format_version"], 1);
+    assert_eq!(v["summary"]["weakens"], 12);
+    assert!(v["changes"].as_array().unwrap().iter().all(|c| {
+        [
+            "class", "subject", "name", "property", "message", "old", "new",
+        ]
+        .iter()
+        .all(|k| c.get(k).is_some())
+    }));
+    check_golden("tests/diff/weaker.json", &json);
+}
+
+#[test]
+fn diff_drift_gate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_str().unwrap();
+    assert!(build_into("examples/luna.toml", tmp.path())
+        .status
+        .success());
+    let o = hardgen(&["diff", "examples/luna.toml", "--out", out]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+
+    // A file of the user's own is never reported.
+    fs::write(tmp.path().join("notes.md"), "mine\n").unwrap();
+    // A changed file, a deleted one, and one generated before but no longer.
+    fs::write(tmp.path().join("daemon.json"), "{}\n").unwrap();
+    fs::remove_file(tmp.path().join(".gitignore")).unwrap();
+    let manifest = tmp.path().join(".hardgen-manifest");
+    let mut m = fs::read_to_string(&manifest).unwrap();
+    m.push_str("seccomp/old.json\n");
+    fs::write(&manifest, m).unwrap();
+    fs::write(tmp.path().join("seccomp/old.json"), "{}\n").unwrap();
+
+    let o = hardgen(&[
+        "diff",
+        "examples/luna.toml",
+        "--out",
+        out,
+        "--color",
+        "never",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(text.contains("changed   daemon.json"), "{text}");
+    assert!(text.contains("to add    .gitignore"), "{text}");
+    assert!(text.contains("to remove seccomp/old.json"), "{text}");
+    assert!(!text.contains("notes.md"), "{text}");
+    assert!(
+        text.contains("--- a/daemon.json\n+++ b/daemon.json\n"),
+        "{text}"
+    );
+    assert!(!text.contains('\x1b'), "colour when not asked: {text}");
+    assert!(
+        text.contains("3 files differ (1 changed, 1 to add, 1 to remove)"),
+        "{text}"
+    );
+    let o = hardgen(&[
+        "diff",
+        "examples/luna.toml",
+        "--out",
+        out,
+        "--color",
+        "always",
+    ]);
+    assert!(
+        stdout(&o).contains("\x1b[31m"),
+        "no colour with --color always"
+    );
+
+    // build --check: the same gate, no diff body.
+    let o = hardgen(&["build", "examples/luna.toml", "--check", "--out", out]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!stderr(&o).contains("+++"), "{}", stderr(&o));
+
+    let o = hardgen(&["diff", "no/such.toml", "--out", out]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn diff_against_a_git_revision() {
+    let tmp = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args(args)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", stderr(&o));
+    };
+    git(&["init", "-q"]);
+    git(&["config", "user.email", "t@example.invalid"]);
+    git(&["config", "user.name", "t"]);
+    let spec = tmp.path().join("spec.toml");
+    fs::copy(root().join("tests/diff/base.toml"), &spec).unwrap();
+    git(&["add", "spec.toml"]);
+    git(&["commit", "-qm", "base"]);
+    fs::copy(root().join("tests/diff/weaker.toml"), &spec).unwrap();
+    let o = hardgen(&[
+        "diff",
+        spec.to_str().unwrap(),
+        "--base",
+        "HEAD",
+        "--fail-on",
+        "weakens",
+        "--color",
+        "never",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("weakens      zone back: egress enabled (was internal)"));
+    let o = hardgen(&["diff", spec.to_str().unwrap(), "--base", "no-such-rev"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no-such-rev"), "{}", stderr(&o));
+}
