@@ -155,7 +155,7 @@ fn second_build_rewrites_nothing_and_check_passes() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("changed  daemon.json"),
+        stderr(&o).contains("changed   daemon.json"),
         "{}",
         stderr(&o)
     );
