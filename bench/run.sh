@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Benchmark of hardgen (issue 7): build / build --check / check (validation) against
+# `docker compose config -q` and compose-lint on hardgen's own compose file, at 10, 100,
+# 1000 and 5000 services, plus peak memory and the bundled example. Writes BENCHMARKS.md.
+#
+# Usage: bench/run.sh [SIZES...]   (default: 10 100 1000 5000)
+# Env:   BENCH_OUT (default: BENCHMARKS.md at the repo root), BENCH_KEEP=1 keeps the temp dir,
+#        LINT_MAX_SECONDS (default 60): compose-lint is skipped at a size when one run of it
+#        takes longer than this.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(10 100 1000 5000)
+out_md=${BENCH_OUT:-$root/BENCHMARKS.md}
+lint_max=${LINT_MAX_SECONDS:-60}
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need hyperfine || [ ! -x /usr/bin/time ]; then
+    apt-get install -y hyperfine time
+fi
+if [ ! -x .tools/bin/docker-compose ] || [ ! -x .tools/bin/compose-lint ]; then
+    bash scripts/install-tools.sh
+fi
+compose=$root/.tools/bin/docker-compose
+lint=$root/.tools/bin/compose-lint
+
+cargo build --release --quiet
+hg=$root/target/release/hardgen
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/hardgen-bench.XXXXXX")
+if [ "${BENCH_KEEP:-0}" != 1 ]; then
+    trap 'rm -rf "$work"' EXIT
+fi
+echo "bench: working in $work" >&2
+
+# runs per size: enough for stable means at small sizes, bounded at large ones
+runs_for() {
+    if [ "$1" -le 100 ]; then echo 20; elif [ "$1" -le 1000 ]; then echo 5; else echo 3; fi
+}
+
+# hyperfine NAME RUNS [hyperfine args...] -- writes $work/NAME.json
+hf() {
+    local name=$1 runs=$2
+    shift 2
+    hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$work/$name.json" "$@" >&2
+}
+
+# peak RSS in KiB of one run of a command
+peak_kb() {
+    /usr/bin/time -f %M -o "$work/time.out" "$@" >/dev/null 2>&1 || true
+    tail -n 1 "$work/time.out"
+}
+
+results=$work/results.tsv
+: >"$results"
+cmds_log=$work/commands.txt
+: >"$cmds_log"
+for n in "${sizes[@]}"; do
+    spec=$work/spec$n.toml
+    dir=$work/out$n
+    fresh=$work/fresh$n
+    python3 bench/gen_spec.py "$n" "$spec"
+    "$hg" check "$spec" 2>/dev/null
+    "$hg" build "$spec" --out "$dir" >/dev/null 2>&1
+    yml=$dir/docker-compose.yml
+    "$compose" -f "$yml" config -q
+    runs=$(runs_for "$n")
+    hf "build$n" "$runs" --prepare "rm -rf $fresh" "$hg build $spec --out $fresh"
+    hf "buildcheck$n" "$runs" "$hg build $spec --check --out $dir"
+    hf "check$n" "$runs" "$hg check $spec"
+    hf "config$n" "$runs" "$compose -f $yml config -q"
+    # compose-lint: one probe run decides whether it is measured at this size
+    start=$(date +%s.%N)
+    "$lint" "$yml" >/dev/null 2>&1 || true
+    lint_s=$(echo "$(date +%s.%N) - $start" | bc)
+    lint_state=measured
+    if [ "$(echo "$lint_s > $lint_max" | bc)" = 1 ]; then
+        lint_state="skipped (one run took ${lint_s}s > ${lint_max}s)"
+    else
+        # compose-lint exits non-zero when it reports findings: -i keeps measuring
+        hf "lint$n" "$runs" -i "$lint $yml"
+    fi
+    rm -rf "$fresh"
+    mem_build=$(peak_kb "$hg" build "$spec" --out "$fresh")
+    mem_bcheck=$(peak_kb "$hg" build "$spec" --check --out "$dir")
+    mem_check=$(peak_kb "$hg" check "$spec")
+    mem_config=$(peak_kb "$compose" -f "$yml" config -q)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$runs" "$lint_state" \
+        "$mem_build" "$mem_bcheck" "$mem_check" "$mem_config" "$(wc -c <"$yml")" >>"$results"
+    {
+        echo "$n services ($runs runs each, 1 warm-up):"
+        echo "  hyperfine --prepare 'rm -rf FRESH' 'hardgen build spec$n.toml --out FRESH'"
+        echo "  hyperfine 'hardgen build spec$n.toml --check --out OUT'   # OUT up to date"
+        echo "  hyperfine 'hardgen check spec$n.toml'"
+        echo "  hyperfine '.tools/bin/docker-compose -f OUT/docker-compose.yml config -q'"
+        echo "  hyperfine -i '.tools/bin/compose-lint OUT/docker-compose.yml'   # $lint_state"
+    } >>"$cmds_log"
+done
+
+# the bundled example
+ex=examples/arkalia.toml
+hf example 30 --prepare "rm -rf $work/ex" "$hg build $ex --out $work/ex"
+mem_example=$(peak_kb "$hg" build "$ex" --out "$work/ex2")
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+mem_total=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+python3 bench/report.py "$work" "$results" "$cmds_log" "$mem_example" \
+    "$(nproc)" "$mem_total" "$cpu" "$("$compose" version --short)" \
+    "$("$lint" --version 2>&1 | head -n 1)" "$(hyperfine --version)" >"$out_md"
+cat "$out_md"
