@@ -31,6 +31,7 @@ PIP_PINS=(
   taplo==0.9.3
   yamllint==1.38.0
   compose-lint==0.36.2
+  kubernetes-validate==1.37.0
 )
 
 APT_PKGS=(shellcheck iptables busybox-static debootstrap apparmor hyperfine)
@@ -124,7 +125,7 @@ real_compose() {
 link_tools() {
   mkdir -p "$BIN"
   local t compose
-  for t in hadolint taplo yamllint compose-lint; do
+  for t in hadolint taplo yamllint compose-lint kubernetes-validate; do
     [ -x "$VENV/bin/$t" ] || die "$VENV/bin/$t missing"
     ln -sfn "$VENV/bin/$t" "$BIN/$t"
   done

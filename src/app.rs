@@ -7,6 +7,7 @@ use crate::artifact::Artifacts;
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::model::Model;
 use crate::output::{self, WriteError};
+use crate::targets::Target;
 use crate::{diff, plan, posture, render, spec, validate};
 
 /// How a command ended; `main` turns it into the exit code.
@@ -141,9 +142,23 @@ pub fn load_with(
     model
 }
 
-pub fn artifacts(model: &Model, err: &mut dyn std::io::Write) -> Option<Artifacts> {
+pub fn artifacts(model: &Model, target: Target, err: &mut dyn std::io::Write) -> Option<Artifacts> {
+    if target == Target::Kubernetes {
+        let problems = render::kubernetes::check(model);
+        for d in &problems {
+            let _ = write!(err, "{}", d.render(&model.spec_name, ""));
+        }
+        if !problems.is_empty() {
+            let _ = writeln!(
+                err,
+                "error: `{}` cannot be rendered for kubernetes; nothing was written",
+                model.spec_name
+            );
+            return None;
+        }
+    }
     let plan = plan::plan(model);
-    match render::render(&plan) {
+    match render::render(&plan, target) {
         Ok(a) => Some(a),
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
@@ -152,18 +167,22 @@ pub fn artifacts(model: &Model, err: &mut dyn std::io::Write) -> Option<Artifact
     }
 }
 
-pub fn default_out(spec: &Path) -> PathBuf {
+pub fn default_out(spec: &Path, target: Target) -> PathBuf {
     let stem = spec
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "deployment".into());
-    Path::new("deploy").join(stem)
+    match target {
+        Target::Compose => Path::new("deploy").join(stem),
+        t => Path::new("deploy").join(format!("{stem}-{}", t.name())),
+    }
 }
 
 pub fn build(
     spec_path: &Path,
     out: Option<&Path>,
     strict: bool,
+    target: Target,
     check: bool,
     err: &mut dyn std::io::Write,
 ) -> Outcome {
@@ -173,10 +192,17 @@ pub fn build(
     let Some(model) = load(&src, strict, err) else {
         return Outcome::Failed;
     };
-    let Some(artifacts) = artifacts(&model, err) else {
+    let Some(artifacts) = artifacts(&model, target, err) else {
         return Outcome::Failed;
     };
-    let out = out.map_or_else(|| default_out(spec_path), Path::to_path_buf);
+    for gap in crate::targets::gaps(target) {
+        let _ = writeln!(
+            err,
+            "warning: the {} target cannot fully enforce {gap}",
+            target.name()
+        );
+    }
+    let out = out.map_or_else(|| default_out(spec_path, target), Path::to_path_buf);
     if check {
         return check_drift(&out, &artifacts, err);
     }
@@ -237,13 +263,18 @@ fn check_drift(out: &Path, artifacts: &Artifacts, err: &mut dyn std::io::Write) 
     }
 }
 
-pub fn check(spec_path: &Path, strict: bool, err: &mut dyn std::io::Write) -> Outcome {
+pub fn check(
+    spec_path: &Path,
+    strict: bool,
+    target: Target,
+    err: &mut dyn std::io::Write,
+) -> Outcome {
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
     match load(&src, strict, err) {
         Some(model) => {
-            if artifacts(&model, err).is_none() {
+            if artifacts(&model, target, err).is_none() {
                 return Outcome::Failed;
             }
             let _ = writeln!(
@@ -269,6 +300,7 @@ pub fn schema_json() -> String {
 
 /// Plain options of `hardgen diff`, converted from the command line.
 pub struct DiffOptions {
+    pub target: Target,
     pub format: DiffFormat,
     pub color: bool,
     pub fail_on_weakens: bool,
@@ -297,10 +329,10 @@ pub fn diff_drift(
     let Some(model) = load(&src, opts.strict, err) else {
         return Outcome::Failed;
     };
-    let Some(artifacts) = artifacts(&model, err) else {
+    let Some(artifacts) = artifacts(&model, opts.target, err) else {
         return Outcome::Failed;
     };
-    let out = out.map_or_else(|| default_out(spec_path), Path::to_path_buf);
+    let out = out.map_or_else(|| default_out(spec_path, opts.target), Path::to_path_buf);
     let files = match diff::drift(&out, &artifacts) {
         Ok(f) => f,
         Err(e) => {
@@ -402,7 +434,10 @@ pub fn diff_posture(
     // Both sides are rendered under one name so that headers do not show up as changes.
     let mut new_as_old = new_m.clone();
     new_as_old.spec_name = old_m.spec_name.clone();
-    let (Some(old_a), Some(new_a)) = (artifacts(&old_m, err), artifacts(&new_as_old, err)) else {
+    let (Some(old_a), Some(new_a)) = (
+        artifacts(&old_m, opts.target, err),
+        artifacts(&new_as_old, opts.target, err),
+    ) else {
         return Outcome::Failed;
     };
     let changes = posture::compare(&old_m, &new_m);

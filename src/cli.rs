@@ -23,6 +23,29 @@ pub struct SpecArgs {
     /// Treat unpinned images (`:latest` or no tag) as errors.
     #[arg(long)]
     pub strict: bool,
+    /// Where the deployment runs: Docker Compose on one host, Docker Swarm, or Kubernetes.
+    #[arg(long, value_enum, default_value_t = TargetArg::Compose)]
+    pub target: TargetArg,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetArg {
+    /// docker-compose.yml with the iptables zone policy (one host).
+    Compose,
+    /// A stack file for `docker stack deploy`.
+    Swarm,
+    /// Kubernetes manifests meeting the "restricted" Pod Security Standard.
+    Kubernetes,
+}
+
+impl TargetArg {
+    pub fn target(self) -> hardgen::targets::Target {
+        match self {
+            TargetArg::Compose => hardgen::targets::Target::Compose,
+            TargetArg::Swarm => hardgen::targets::Target::Swarm,
+            TargetArg::Kubernetes => hardgen::targets::Target::Kubernetes,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -74,7 +97,12 @@ pub enum Command {
         /// Treat unpinned images (`:latest` or no tag) as errors.
         #[arg(long)]
         strict: bool,
+        /// The target whose generated files are compared.
+        #[arg(long, value_enum, default_value_t = TargetArg::Compose)]
+        target: TargetArg,
     },
+    /// Print which hardening controls each target (compose, swarm, kubernetes) enforces.
+    Targets,
     /// Validate SPEC and report every problem; writes nothing.
     Check {
         #[command(flatten)]

@@ -14,4 +14,5 @@ pub mod posture;
 pub mod render;
 pub mod seccomp;
 pub mod spec;
+pub mod targets;
 pub mod validate;

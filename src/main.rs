@@ -13,9 +13,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut err = std::io::stderr().lock();
     let outcome = match cli.command {
-        Command::Build { spec, out, check } => {
-            app::build(&spec.spec, out.as_deref(), spec.strict, check, &mut err)
-        }
+        Command::Build { spec, out, check } => app::build(
+            &spec.spec,
+            out.as_deref(),
+            spec.strict,
+            spec.target.target(),
+            check,
+            &mut err,
+        ),
         Command::Diff {
             spec,
             new,
@@ -25,8 +30,10 @@ fn main() -> ExitCode {
             color,
             fail_on,
             strict,
+            target,
         } => {
             let opts = app::DiffOptions {
+                target: target.target(),
                 format: match format {
                     Format::Human => app::DiffFormat::Human,
                     Format::Markdown => app::DiffFormat::Markdown,
@@ -62,7 +69,13 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Check { spec } => app::check(&spec.spec, spec.strict, &mut err),
+        Command::Check { spec } => {
+            app::check(&spec.spec, spec.strict, spec.target.target(), &mut err)
+        }
+        Command::Targets => {
+            print!("{}", hardgen::targets::markdown_table());
+            Outcome::Ok
+        }
         Command::Schema => {
             print!("{}", app::schema_json());
             Outcome::Ok

@@ -52,15 +52,38 @@ fn build_into(spec: &str, out: &Path) -> Output {
 
 const EXAMPLES: &[&str] = &["luna", "arkalia"];
 
+/// Every golden directory: (directory under golden/, spec, extra build arguments).
+const GOLDENS: &[(&str, &str, &[&str])] = &[
+    ("luna", "examples/luna.toml", &[]),
+    ("arkalia", "examples/arkalia.toml", &[]),
+    (
+        "luna-kubernetes",
+        "examples/luna.toml",
+        &["--target", "kubernetes"],
+    ),
+    (
+        "arkalia-kubernetes",
+        "examples/arkalia.toml",
+        &["--target", "kubernetes"],
+    ),
+    ("luna-swarm", "examples/luna.toml", &["--target", "swarm"]),
+    (
+        "arkalia-swarm",
+        "examples/arkalia.toml",
+        &["--target", "swarm"],
+    ),
+];
+
 // ---------------------------------------------------------------- goldens
 
 #[test]
 fn goldens_match_generated_output() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some() && std::env::var_os("CI").is_none();
     let mut failures = Vec::new();
-    for name in EXAMPLES {
+    for (name, spec, extra) in GOLDENS {
         let tmp = tempfile::tempdir().unwrap();
-        let o = build_into(&format!("examples/{name}.toml"), tmp.path());
+        let out = tmp.path().to_str().unwrap();
+        let o = hardgen(&[&["build", spec, "--out", out][..], extra].concat());
         assert!(o.status.success(), "{name}: {}", stderr(&o));
         let golden_dir = root().join("golden").join(name);
         if update {
@@ -262,7 +285,8 @@ fn missing_spec_names_the_path() {
 
 // ---------------------------------------------------------------- error goldens
 
-/// Each `tests/bad/NAME.toml` is one mistake; `NAME.stderr` is hardgen's exact message.
+/// Each `tests/bad/NAME.toml` is one mistake; `NAME.stderr` is hardgen's exact message. A
+/// first line `# hardgen-args: ARGS...` adds arguments to the build (e.g. `--strict`).
 #[test]
 fn bad_specs_give_the_expected_errors() {
     let dir = root().join("tests/bad");
@@ -278,7 +302,17 @@ fn bad_specs_give_the_expected_errors() {
     for spec in specs {
         let rel = format!("tests/bad/{}", spec.file_name().unwrap().to_string_lossy());
         let tmp = tempfile::tempdir().unwrap();
-        let o = build_into(&rel, &tmp.path().join("out"));
+        let out = tmp.path().join("out");
+        let text = fs::read_to_string(&spec).unwrap_or_default();
+        let extra: Vec<&str> = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# hardgen-args:"))
+            .map(|a| a.split_whitespace().collect())
+            .unwrap_or_default();
+        let mut args = vec!["build", &rel, "--out", out.to_str().unwrap()];
+        args.extend(extra);
+        let o = hardgen(&args);
         let expected_path = spec.with_extension("stderr");
         let got = stderr(&o);
         if o.status.code() != Some(2) {
@@ -854,4 +888,202 @@ fn diff_against_a_git_revision() {
     let o = hardgen(&["diff", spec.to_str().unwrap(), "--base", "no-such-rev"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no-such-rev"), "{}", stderr(&o));
+}
+
+// ---------------------------------------------------------------- targets
+
+fn yaml_docs(path: &Path) -> Vec<serde_yaml::Value> {
+    let text = fs::read_to_string(path).unwrap();
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect()
+}
+
+#[test]
+fn kubernetes_pods_meet_the_restricted_profile() {
+    for name in EXAMPLES {
+        let dir = root().join(format!("golden/{name}-kubernetes"));
+        let ns = yaml_docs(&dir.join("kubernetes/namespace.yaml"));
+        assert_eq!(
+            ns[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+            "restricted"
+        );
+        let mut pods = 0;
+        for (rel, _) in read_tree(&dir.join("kubernetes")) {
+            for doc in yaml_docs(&dir.join("kubernetes").join(&rel)) {
+                let kind = doc["kind"].as_str().unwrap_or("");
+                if !matches!(kind, "Deployment" | "StatefulSet") {
+                    continue;
+                }
+                pods += 1;
+                let who = format!("{name}: {rel}");
+                let pod = &doc["spec"]["template"]["spec"];
+                assert_eq!(pod["automountServiceAccountToken"], false, "{who}");
+                assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{who}");
+                for v in pod["volumes"].as_sequence().unwrap() {
+                    assert!(v.get("hostPath").is_none(), "{who}: hostPath volume");
+                }
+                for c in pod["containers"].as_sequence().unwrap() {
+                    let sc = &c["securityContext"];
+                    assert_eq!(sc["allowPrivilegeEscalation"], false, "{who}");
+                    assert_eq!(sc["readOnlyRootFilesystem"], true, "{who}");
+                    assert_eq!(sc["runAsNonRoot"], true, "{who}");
+                    assert!(sc["runAsUser"].as_u64().unwrap() > 0, "{who}");
+                    assert!(sc["runAsGroup"].as_u64().unwrap() > 0, "{who}");
+                    assert_eq!(sc["capabilities"]["drop"][0], "ALL", "{who}");
+                    if let Some(add) = sc["capabilities"]["add"].as_sequence() {
+                        assert!(
+                            add.iter().all(|a| a == "NET_BIND_SERVICE"),
+                            "{who}: {add:?}"
+                        );
+                    }
+                    let profile = &sc["seccompProfile"];
+                    assert_eq!(profile["type"], "Localhost", "{who}");
+                    let local = profile["localhostProfile"].as_str().unwrap();
+                    let file = local.rsplit('/').next().unwrap();
+                    assert!(
+                        dir.join("seccomp").join(file).exists(),
+                        "{who}: {local} not generated"
+                    );
+                    assert!(c["resources"]["limits"]["memory"].is_string(), "{who}");
+                    assert!(c["resources"]["limits"]["cpu"].is_string(), "{who}");
+                    assert!(c["resources"]["requests"]["memory"].is_string(), "{who}");
+                    assert!(c["livenessProbe"]["exec"]["command"].is_sequence(), "{who}");
+                    assert!(
+                        c["readinessProbe"]["exec"]["command"].is_sequence(),
+                        "{who}"
+                    );
+                    for m in c["volumeMounts"].as_sequence().unwrap() {
+                        let path = m["mountPath"].as_str().unwrap();
+                        if path == "/tmp" || path == "/run" {
+                            let vol = pod["volumes"]
+                                .as_sequence()
+                                .unwrap()
+                                .iter()
+                                .find(|v| v["name"] == m["name"])
+                                .unwrap();
+                            assert_eq!(vol["emptyDir"]["medium"], "Memory", "{who}");
+                            assert!(vol["emptyDir"]["sizeLimit"].is_string(), "{who}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(pods >= 4, "{name}: {pods} pods");
+        // Secrets never appear in manifests: only generated from the secret files.
+        let k = fs::read_to_string(dir.join("kustomization.yaml")).unwrap();
+        assert!(k.contains("secretGenerator"), "{k}");
+        for (rel, (bytes, _)) in read_tree(&dir) {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains("kind: Secret\n"), "{rel} inlines a Secret");
+        }
+    }
+}
+
+#[test]
+fn kubernetes_refuses_what_restricted_forbids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("caps.toml");
+    fs::write(
+        &spec,
+        "[project]\nname = \"x\"\n[zones.app]\n[services.web]\nimage = \"nginx:1.27.0\"\nzones = [\"app\"]\ncap_add = [\"CHOWN\"]\nhealthcheck = { cmd = [\"true\"] }\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = hardgen(&[
+        "build",
+        spec.to_str().unwrap(),
+        "--target",
+        "kubernetes",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("service `web`: capability CHOWN is not allowed"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    // The same spec is fine for compose.
+    let o = hardgen(&[
+        "build",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn kubernetes_validate_accepts_the_manifests() {
+    let Some(kv) = tool("kubernetes-validate") else {
+        return;
+    };
+    for name in EXAMPLES {
+        let dir = root().join(format!("golden/{name}-kubernetes/kubernetes"));
+        let files: Vec<PathBuf> = read_tree(&dir).keys().map(|r| dir.join(r)).collect();
+        let (ok, out) = run(Command::new(&kv)
+            .args(["--strict", "-k", "1.33.0"])
+            .args(&files));
+        assert!(ok, "{name}: kubernetes-validate failed:\n{out}");
+        assert!(out.contains("passed for resource statefulset/"), "{out}");
+    }
+}
+
+#[test]
+fn swarm_stack_is_valid_and_says_what_it_cannot_enforce() {
+    for name in EXAMPLES {
+        let file = root().join(format!("golden/{name}-swarm/docker-stack.yml"));
+        let text = fs::read_to_string(&file).unwrap();
+        for gap in hardgen::targets::gaps(hardgen::targets::Target::Swarm) {
+            assert!(text.contains(&gap), "{name}: header lacks `{gap}`");
+        }
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        for (svc, s) in doc["services"].as_mapping().unwrap() {
+            let who = format!("{name}: {svc:?}");
+            assert!(s.get("security_opt").is_none(), "{who}");
+            assert!(
+                s["deploy"]["resources"]["limits"].get("pids").is_none(),
+                "{who}"
+            );
+            assert_eq!(s["cap_drop"][0], "ALL", "{who}");
+            assert_eq!(s["read_only"], true, "{who}");
+            assert!(
+                s["user"].as_str().unwrap().split(':').all(|x| x != "0"),
+                "{who}"
+            );
+        }
+        for (_, n) in doc["networks"].as_mapping().unwrap() {
+            assert_eq!(n["driver"], "overlay");
+            assert_eq!(n["driver_opts"]["encrypted"], "true");
+        }
+        let daemon =
+            fs::read_to_string(root().join(format!("golden/{name}-swarm/daemon.json"))).unwrap();
+        assert!(daemon.contains("\"no-new-privileges\": true"), "{daemon}");
+    }
+    // The stack loader of the Docker CLI accepts the files.
+    let Some(docker) = tool("docker") else { return };
+    for name in EXAMPLES {
+        let file = root().join(format!("golden/{name}-swarm/docker-stack.yml"));
+        let (ok, out) = run(Command::new(&docker)
+            .args(["stack", "config", "-c"])
+            .arg(&file));
+        assert!(ok, "{name}: docker stack config failed:\n{out}");
+    }
+}
+
+#[test]
+fn readme_table_of_controls_is_generated() {
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let start = "<!-- controls-table: generated by `hardgen targets`, checked by a test -->\n";
+    let begin = readme
+        .find(start)
+        .expect("README lacks the controls-table marker")
+        + start.len();
+    let end = begin
+        + readme[begin..]
+            .find("<!-- /controls-table -->")
+            .expect("no end marker");
+    assert_eq!(&readme[begin..end], hardgen::targets::markdown_table());
 }

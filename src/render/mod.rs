@@ -2,6 +2,8 @@
 
 pub mod compose;
 mod files;
+pub mod kubernetes;
+pub mod swarm;
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
@@ -11,6 +13,7 @@ use crate::caps;
 use crate::model::*;
 use crate::plan::Plan;
 use crate::seccomp;
+use crate::targets::Target;
 
 /// A template failed: always a bug in hardgen, never the user's fault.
 #[derive(Debug)]
@@ -109,40 +112,34 @@ pub fn header(model: &Model) -> String {
     )
 }
 
-pub fn render(plan: &Plan) -> Result<Artifacts, RenderBug> {
+pub fn render(plan: &Plan, target: Target) -> Result<Artifacts, RenderBug> {
     let env = environment();
-    let model = plan.model;
-    let header = header(model);
+    let header = header(plan.model);
     let mut out = Artifacts::new();
-
-    out.insert(
-        "docker-compose.yml",
-        Artifact::text(compose::render(plan, &format!("# {header}\n"))),
-    );
-    for (name, policy) in &plan.seccomp_profiles {
-        out.insert(
-            format!("seccomp/{name}.json"),
-            Artifact::text(seccomp::render_profile(policy)),
-        );
-    }
-    for ps in &plan.services {
-        if let (Source::Build(b), Some(path)) = (&ps.svc.source, &ps.dockerfile) {
-            let text = dockerfile(&env, &header, model, ps.svc, b)?;
-            out.insert(path.clone(), Artifact::text(text));
+    match target {
+        Target::Compose => compose_target(&env, &header, plan, &mut out)?,
+        Target::Kubernetes => {
+            for (path, text) in kubernetes::render(plan, &header) {
+                out.insert(path, Artifact::text(text));
+            }
+            seccomp_profiles(plan, &mut out);
+        }
+        Target::Swarm => {
             out.insert(
-                format!("{path}.dockerignore"),
-                Artifact::text(files::dockerignore(&header)),
+                "docker-stack.yml",
+                Artifact::text(swarm::render(plan, &header)),
             );
+            out.insert("daemon.json", Artifact::text(files::daemon_json()));
         }
     }
-    firewall(&env, &header, plan, &mut out)?;
+    // Every target needs the secret files and keeps them out of version control.
     out.insert(
         "scripts/generate-secrets.sh",
         Artifact::script(render_template(
             &env,
             "generate-secrets.sh.j2",
             minijinja::context! {
-                header, project => model.project.name,
+                header, project => plan.model.project.name,
                 secrets => plan.secrets.iter().map(|s| minijinja::context! {
                     name => s.name, bytes => s.bytes, owner => s.owner.to_string(),
                     mode => format!("0{:o}", s.mode), used_by => s.used_by,
@@ -151,18 +148,55 @@ pub fn render(plan: &Plan) -> Result<Artifacts, RenderBug> {
             },
         )?),
     );
-    out.insert(
-        "scripts/security-check.sh",
-        Artifact::script(security_check(&env, &header, plan)?),
-    );
-    out.insert("daemon.json", Artifact::text(files::daemon_json()));
     out.insert(".gitignore", Artifact::text(files::gitignore(&header)));
     out.insert(
         ".env.example",
         Artifact::text(files::env_example(&header, plan)),
     );
-    out.insert("README.md", Artifact::text(files::readme(&header, plan)));
     Ok(out)
+}
+
+fn seccomp_profiles(plan: &Plan, out: &mut Artifacts) {
+    for (name, policy) in &plan.seccomp_profiles {
+        out.insert(
+            format!("seccomp/{name}.json"),
+            Artifact::text(seccomp::render_profile(policy)),
+        );
+    }
+}
+
+fn compose_target(
+    env: &Environment,
+    header: &str,
+    plan: &Plan,
+    out: &mut Artifacts,
+) -> Result<(), RenderBug> {
+    let model = plan.model;
+    let header = header.to_string();
+
+    out.insert(
+        "docker-compose.yml",
+        Artifact::text(compose::render(plan, &format!("# {header}\n"))),
+    );
+    seccomp_profiles(plan, out);
+    for ps in &plan.services {
+        if let (Source::Build(b), Some(path)) = (&ps.svc.source, &ps.dockerfile) {
+            let text = dockerfile(env, &header, model, ps.svc, b)?;
+            out.insert(path.clone(), Artifact::text(text));
+            out.insert(
+                format!("{path}.dockerignore"),
+                Artifact::text(files::dockerignore(&header)),
+            );
+        }
+    }
+    firewall(env, &header, plan, out)?;
+    out.insert(
+        "scripts/security-check.sh",
+        Artifact::script(security_check(env, &header, plan)?),
+    );
+    out.insert("daemon.json", Artifact::text(files::daemon_json()));
+    out.insert("README.md", Artifact::text(files::readme(&header, plan)));
+    Ok(())
 }
 
 fn dockerfile(
