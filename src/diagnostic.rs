@@ -65,11 +65,14 @@ impl Diagnostic {
     /// Render like a compiler: `error[E007]: ...`, `--> file:line:col`, the source line with
     /// a caret under the span, and the help line.
     pub fn render(&self, origin: &str, source: &str) -> String {
+        // Nothing from the spec reaches the terminal raw (escape sequences, bidi overrides).
+        let (origin, source) = (&printable(origin), &printable(source));
+        let (title, label) = (printable(&self.message), printable(&self.label));
         let level = match self.severity {
             Severity::Error => Level::Error,
             Severity::Warning => Level::Warning,
         };
-        let mut message = level.title(&self.message).id(self.code);
+        let mut message = level.title(&title).id(self.code);
         if let Some(span) = &self.span {
             let span = clamp_span(source, span.clone());
             message = message.snippet(
@@ -77,12 +80,12 @@ impl Diagnostic {
                     .line_start(1)
                     .origin(origin)
                     .fold(true)
-                    .annotation(level.span(span).label(&self.label)),
+                    .annotation(level.span(span).label(&label)),
             );
         }
         let help;
         if let Some(h) = &self.help {
-            help = h.clone();
+            help = printable(h);
             message = message.footer(Level::Help.title(&help));
         }
         let mut out = Renderer::plain().render(message).to_string();
@@ -93,6 +96,33 @@ impl Diagnostic {
         out.push('\n');
         out
     }
+}
+
+/// Replace control characters (but line breaks and tabs) and invisible formatting characters
+/// by visible ones of the same UTF-8 length, so byte spans and columns stay right.
+fn printable(s: &str) -> String {
+    let bad = |c: char| {
+        (c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    };
+    if !s.chars().any(bad) && !s.contains('\r') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() != Some(&'\n') || bad(c) {
+            out.push(match c.len_utf8() {
+                1 => '?',
+                2 => '\u{BF}',
+                3 => '\u{FFFD}',
+                _ => '\u{1F5CB}',
+            });
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Keep a span inside the source and on char boundaries, so rendering can never panic.
@@ -229,6 +259,16 @@ mod tests {
         assert_eq!(line_col(s, 0), (1, 1));
         assert_eq!(line_col(s, 6), (2, 1));
         assert_eq!(line_col(s, 9), (2, 3));
+    }
+
+    #[test]
+    fn render_sends_no_control_character_to_the_terminal() {
+        let src = "a = 1\nx\u{1b}[31m\u{202e} = \u{85}2\n";
+        let d = Diagnostic::error("E001", "bad \u{1b}]0;t\u{7}").at(7..8, "here\u{1b}");
+        let out = d.render("f\u{1b}.toml", src);
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        assert!(!out.contains('\u{202e}'));
+        assert_eq!(printable(src).len(), src.len());
     }
 
     #[test]

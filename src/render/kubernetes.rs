@@ -195,14 +195,16 @@ fn container(plan: &Plan, ps: &PlannedService) -> Value {
             .expect("object")
             .remove("add");
     }
+    // Kubernetes expands `$(VAR)` in args and env values; `$$` is a literal `$`.
+    let lit = |v: &str| v.replace('$', "$$");
     if let Some(cmd) = &s.command {
-        c["args"] = json!(cmd);
+        c["args"] = json!(cmd.iter().map(|a| lit(a)).collect::<Vec<_>>());
     }
     if !s.environment.is_empty() {
         c["env"] = json!(s
             .environment
             .iter()
-            .map(|(k, v)| json!({"name": k, "value": v}))
+            .map(|(k, v)| json!({"name": k, "value": lit(v)}))
             .collect::<Vec<_>>());
     }
     let ports = container_ports(s);
