@@ -1,6 +1,7 @@
 //! The only code that touches the output directory: write atomically, compare with disk,
 //! and keep a manifest of what hardgen generated there.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -128,20 +129,28 @@ pub fn write_all(out: &Path, artifacts: &Artifacts) -> Result<WriteReport, Write
         fs::read_to_string(out.join(MANIFEST)).ok().as_deref() != Some(&manifest);
 
     let mut temps: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let pid = std::process::id();
     let staged = (|| {
         fs::create_dir_all(out).map_err(io_err(out, "create directory"))?;
+        let mut made: BTreeSet<PathBuf> = BTreeSet::new();
         for (path, a) in &pending {
             let target = out.join(path);
             let dir = target.parent().unwrap_or(out).to_path_buf();
-            fs::create_dir_all(&dir).map_err(io_err(&dir, "create directory"))?;
-            let tmp = stage(&dir, &target, &a.bytes, a.mode)?;
+            if made.insert(dir.clone()) {
+                fs::create_dir_all(&dir).map_err(io_err(&dir, "create directory"))?;
+            }
+            let tmp = stage(&dir, &target, &a.bytes, a.mode, pid)?;
             temps.push((tmp, target));
         }
         if manifest_changed {
             let target = out.join(MANIFEST);
-            let tmp = stage(out, &target, manifest.as_bytes(), 0o644)?;
+            let tmp = stage(out, &target, manifest.as_bytes(), 0o644, pid)?;
             temps.push((tmp, target));
         }
+        // No fsync: ext4 and tmpfs report a full disk at write() (space is reserved then), so
+        // it fails here, before anything is replaced; a crash can at worst leave an old or
+        // empty generated file, which the next build rewrites. Flushing cost more than all
+        // the rendering (BENCHMARKS.md).
         Ok::<(), IoError>(())
     })();
     if let Err(e) = staged {
@@ -181,17 +190,16 @@ pub fn write_all(out: &Path, artifacts: &Artifacts) -> Result<WriteReport, Write
     Ok(report)
 }
 
-fn stage(dir: &Path, target: &Path, bytes: &[u8], mode: u32) -> Result<PathBuf, IoError> {
+fn stage(dir: &Path, target: &Path, bytes: &[u8], mode: u32, pid: u32) -> Result<PathBuf, IoError> {
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.hardgen-{}.tmp", std::process::id()));
+    let tmp = dir.join(format!(".{name}.hardgen-{pid}.tmp"));
     let mut f = fs::File::create(&tmp).map_err(io_err(&tmp, "create"))?;
     let res = f
         .write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .and_then(|()| fs::set_permissions(&tmp, fs::Permissions::from_mode(mode)));
+        .and_then(|()| f.set_permissions(fs::Permissions::from_mode(mode)));
     if let Err(e) = res {
         let _ = fs::remove_file(&tmp);
         return Err(io_err(target, "write")(e));
