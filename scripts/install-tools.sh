@@ -34,7 +34,7 @@ PIP_PINS=(
   kubernetes-validate==1.37.0
 )
 
-APT_PKGS=(shellcheck iptables busybox-static debootstrap apparmor hyperfine)
+APT_PKGS=(shellcheck iptables busybox-static debootstrap apparmor hyperfine chromium)
 
 log() { printf 'install-tools: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::artifact::Artifacts;
+use crate::artifact::{Artifact, Artifacts};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::model::Model;
 use crate::output::{self, WriteError};
 use crate::targets::Target;
-use crate::{diff, plan, posture, render, spec, validate};
+use crate::{diff, plan, posture, render, report, spec, validate};
 
 /// How a command ended; `main` turns it into the exit code.
 #[derive(Debug, PartialEq, Eq)]
@@ -118,6 +118,16 @@ pub fn load_with(
     warnings: bool,
     err: &mut dyn std::io::Write,
 ) -> Option<Model> {
+    load_full(src, strict, warnings, err).map(|(m, _)| m)
+}
+
+/// The model and the spec lines of its relaxations (for the compliance report).
+pub fn load_full(
+    src: &SpecSource,
+    strict: bool,
+    warnings: bool,
+    err: &mut dyn std::io::Write,
+) -> Option<(Model, report::Lines)> {
     let origin = src.origin();
     let raw = match spec::parse(&src.text) {
         Ok(r) => r,
@@ -139,10 +149,20 @@ pub fn load_with(
             if errors == 1 { "" } else { "s" }
         );
     }
-    model
+    model.map(|m| (m, report::Lines::from_spec(&raw, &src.text)))
 }
 
 pub fn artifacts(model: &Model, target: Target, err: &mut dyn std::io::Write) -> Option<Artifacts> {
+    artifacts_with_report(model, &report::Lines::default(), target, err)
+}
+
+/// The artifacts of a target, with the compliance report (Markdown and HTML) among them.
+pub fn artifacts_with_report(
+    model: &Model,
+    lines: &report::Lines,
+    target: Target,
+    err: &mut dyn std::io::Write,
+) -> Option<Artifacts> {
     if target == Target::Kubernetes {
         let problems = render::kubernetes::check(model);
         for d in &problems {
@@ -159,7 +179,16 @@ pub fn artifacts(model: &Model, target: Target, err: &mut dyn std::io::Write) ->
     }
     let plan = plan::plan(model);
     match render::render(&plan, target) {
-        Ok(a) => Some(a),
+        Ok(mut a) => {
+            let m = report::matrix(&plan, lines, target);
+            let header = render::header(model);
+            a.insert(
+                "compliance.md",
+                Artifact::text(report::markdown(&m, &header)),
+            );
+            a.insert("compliance.html", Artifact::text(report::html(&m, &header)));
+            Some(a)
+        }
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
             None
@@ -189,10 +218,10 @@ pub fn build(
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
-    let Some(model) = load(&src, strict, err) else {
+    let Some((model, lines)) = load_full(&src, strict, true, err) else {
         return Outcome::Failed;
     };
-    let Some(artifacts) = artifacts(&model, target, err) else {
+    let Some(artifacts) = artifacts_with_report(&model, &lines, target, err) else {
         return Outcome::Failed;
     };
     for gap in crate::targets::gaps(target) {
@@ -326,10 +355,10 @@ pub fn diff_drift(
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
-    let Some(model) = load(&src, opts.strict, err) else {
+    let Some((model, lines)) = load_full(&src, opts.strict, true, err) else {
         return Outcome::Failed;
     };
-    let Some(artifacts) = artifacts(&model, opts.target, err) else {
+    let Some(artifacts) = artifacts_with_report(&model, &lines, opts.target, err) else {
         return Outcome::Failed;
     };
     let out = out.map_or_else(|| default_out(spec_path, opts.target), Path::to_path_buf);
@@ -425,9 +454,9 @@ pub fn diff_posture(
     stdout: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
 ) -> Outcome {
-    let (Some(old_m), Some(new_m)) = (
-        load_with(old, opts.strict, false, err),
-        load_with(new, opts.strict, false, err),
+    let (Some((old_m, old_l)), Some((new_m, new_l))) = (
+        load_full(old, opts.strict, false, err),
+        load_full(new, opts.strict, false, err),
     ) else {
         return Outcome::Failed;
     };
@@ -435,8 +464,8 @@ pub fn diff_posture(
     let mut new_as_old = new_m.clone();
     new_as_old.spec_name = old_m.spec_name.clone();
     let (Some(old_a), Some(new_a)) = (
-        artifacts(&old_m, opts.target, err),
-        artifacts(&new_as_old, opts.target, err),
+        artifacts_with_report(&old_m, &old_l, opts.target, err),
+        artifacts_with_report(&new_as_old, &new_l, opts.target, err),
     ) else {
         return Outcome::Failed;
     };
@@ -455,4 +484,33 @@ pub fn diff_posture(
     } else {
         Outcome::Ok
     }
+}
+
+/// `hardgen report SPEC`: the compliance matrix on standard output.
+pub fn report(
+    spec_path: &Path,
+    target: Target,
+    html: bool,
+    stdout: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> Outcome {
+    let Some(src) = read_spec(spec_path, err) else {
+        return Outcome::Failed;
+    };
+    let Some((model, lines)) = load_full(&src, false, false, err) else {
+        return Outcome::Failed;
+    };
+    if artifacts(&model, target, err).is_none() {
+        return Outcome::Failed;
+    }
+    let plan = plan::plan(&model);
+    let m = report::matrix(&plan, &lines, target);
+    let header = render::header(&model);
+    let text = if html {
+        report::html(&m, &header)
+    } else {
+        report::markdown(&m, &header)
+    };
+    let _ = stdout.write_all(text.as_bytes());
+    Outcome::Ok
 }

@@ -103,6 +103,16 @@ pub enum Command {
     },
     /// Print which hardening controls each target (compose, swarm, kubernetes) enforces.
     Targets,
+    /// Print the compliance report of SPEC: services × CIS Docker Benchmark v1.6.0 controls,
+    /// each satisfied, relaxed by the spec (with its line) or not applicable. `build` writes
+    /// it too, as compliance.md and compliance.html.
+    Report {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Self-contained HTML instead of Markdown.
+        #[arg(long)]
+        html: bool,
+    },
     /// Validate SPEC and report every problem; writes nothing.
     Check {
         #[command(flatten)]

@@ -12,6 +12,7 @@ pub mod output;
 pub mod plan;
 pub mod posture;
 pub mod render;
+pub mod report;
 pub mod seccomp;
 pub mod spec;
 pub mod targets;

@@ -72,6 +72,13 @@ fn main() -> ExitCode {
         Command::Check { spec } => {
             app::check(&spec.spec, spec.strict, spec.target.target(), &mut err)
         }
+        Command::Report { spec, html } => app::report(
+            &spec.spec,
+            spec.target.target(),
+            html,
+            &mut std::io::stdout().lock(),
+            &mut err,
+        ),
         Command::Targets => {
             print!("{}", hardgen::targets::markdown_table());
             Outcome::Ok

@@ -1087,3 +1087,145 @@ fn readme_table_of_controls_is_generated() {
             .expect("no end marker");
     assert_eq!(&readme[begin..end], hardgen::targets::markdown_table());
 }
+
+// ---------------------------------------------------------------- apparmor, report
+
+#[test]
+fn apparmor_profiles_compile() {
+    let Some(parser) = tool("apparmor_parser").or_else(|| {
+        let p = PathBuf::from("/sbin/apparmor_parser");
+        p.exists().then_some(p)
+    }) else {
+        return;
+    };
+    let profiles = golden_files(|r| r.starts_with("apparmor/"));
+    assert!(profiles.len() >= 2, "Arkalia asks for two profiles");
+    for p in profiles {
+        let (ok, out) = run(Command::new(&parser).args(["-q", "-Q", "-K"]).arg(&p));
+        assert!(ok, "{}: {out}", p.display());
+        let text = fs::read_to_string(&p).unwrap();
+        for rule in [
+            "deny mount,",
+            "deny ptrace,",
+            "deny pivot_root,",
+            "deny network raw,",
+            "deny /sys/** wklx,",
+        ] {
+            assert!(text.contains(rule), "{}: lacks `{rule}`", p.display());
+        }
+    }
+    // The compose file references each generated profile by name.
+    let compose = fs::read_to_string(root().join("golden/arkalia/docker-compose.yml")).unwrap();
+    assert!(compose.contains("apparmor:docker-sandozia"));
+    assert!(root()
+        .join("golden/arkalia/apparmor/docker-sandozia")
+        .exists());
+}
+
+#[test]
+fn report_marks_relaxations_with_their_spec_line() {
+    let o = hardgen(&["report", "tests/diff/weaker.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = stdout(&o);
+    assert!(md.contains("⚠️ runs as 0:0 (weaker.toml:39)"), "{md}");
+    assert!(md.contains("⚠️ writable root (weaker.toml:46)"), "{md}");
+    assert!(
+        md.contains("⚠️ published on 0.0.0.0 (weaker.toml:26)"),
+        "{md}"
+    );
+    let o = hardgen(&["report", "tests/diff/weaker.toml", "--target", "swarm"]);
+    assert!(
+        stdout(&o).contains("❌ stack deploy drops security_opt"),
+        "{}",
+        stdout(&o)
+    );
+    let o = hardgen(&["report", "examples/luna.toml", "--html"]);
+    let html = stdout(&o);
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for external in ["src=", "href=", "@import", "url("] {
+        assert!(
+            !html.contains(external),
+            "external asset reference `{external}`"
+        );
+    }
+}
+
+/// Counts pixels of an exact colour in a PNG screenshot.
+fn count_colour(png_path: &Path, rgb: [u8; 3]) -> usize {
+    let decoder = png::Decoder::new(fs::File::open(png_path).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let step = match info.color_type {
+        png::ColorType::Rgba => 4,
+        png::ColorType::Rgb => 3,
+        other => panic!("unexpected colour type {other:?}"),
+    };
+    buf[..info.buffer_size()]
+        .chunks(step)
+        .filter(|p| p[..3] == rgb)
+        .count()
+}
+
+#[test]
+fn report_html_renders_in_chromium() {
+    let Some(chromium) = tool("chromium") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let page = tmp.path().join("report.html");
+    let o = hardgen(&["report", "tests/diff/weaker.toml", "--html"]);
+    fs::write(&page, &o.stdout).unwrap();
+    let shot = tmp.path().join("shot.png");
+    let profile = tmp.path().join("profile");
+    let o = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1600,1200",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(shot.exists(), "no screenshot: {}", stderr(&o));
+    // The cells are painted in their status colours: satisfied (green), relaxed (amber),
+    // not applicable (grey) — what a reviewer sees, not only what the HTML says.
+    let ok = count_colour(&shot, [0xdf, 0xf3, 0xe4]);
+    let relaxed = count_colour(&shot, [0xff, 0xe8, 0xc7]);
+    let na = count_colour(&shot, [0xf5, 0xf6, 0xf8]);
+    assert!(ok > 20_000, "satisfied cells not rendered ({ok} px)");
+    assert!(relaxed > 2_000, "relaxed cells not rendered ({relaxed} px)");
+    assert!(na > 2_000, "not-applicable cells not rendered ({na} px)");
+    assert!(
+        ok > relaxed,
+        "more relaxed than satisfied pixels: {ok} vs {relaxed}"
+    );
+    // And the DOM the browser built holds the matrix.
+    let o = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let dom = stdout(&o);
+    assert!(
+        dom.contains("id=\"matrix\"") && dom.contains("relaxed by spec"),
+        "{dom}"
+    );
+}

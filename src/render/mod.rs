@@ -47,6 +47,9 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "apply-firewall.sh.j2",
     "generate-secrets.sh.j2",
     "security-check.sh.j2",
+    "apparmor.j2",
+    "apply-apparmor.sh.j2",
+    "incident.sh.j2",
 ];
 
 /// Quote a value for a Dockerfile double-quoted string (LABEL): `\`, `"` and `$` escaped.
@@ -196,7 +199,109 @@ fn compose_target(
     );
     out.insert("daemon.json", Artifact::text(files::daemon_json()));
     out.insert("README.md", Artifact::text(files::readme(&header, plan)));
+    apparmor(env, &header, plan, out)?;
+    out.insert(
+        "scripts/incident.sh",
+        Artifact::script(incident(env, &header, plan)?),
+    );
     Ok(())
+}
+
+/// Profile names Docker provides itself: referenced, never generated.
+const BUILTIN_APPARMOR: &[&str] = &["docker-default"];
+
+fn apparmor(
+    env: &Environment,
+    header: &str,
+    plan: &Plan,
+    out: &mut Artifacts,
+) -> Result<(), RenderBug> {
+    let mut names = Vec::new();
+    for ps in &plan.services {
+        let s = ps.svc;
+        let Some(name) = s.apparmor.as_deref() else {
+            continue;
+        };
+        if BUILTIN_APPARMOR.contains(&name) || names.iter().any(|n| n == name) {
+            continue;
+        }
+        let mut writable: Vec<String> = vec!["/tmp".into(), "/run".into()];
+        writable.extend(s.tmpfs.iter().map(|t| t.path.clone()));
+        writable.extend(
+            s.volumes
+                .iter()
+                .filter(|v| !v.read_only)
+                .map(|v| v.target.clone()),
+        );
+        writable.sort();
+        writable.dedup();
+        let mut executables: Vec<String> = s
+            .command
+            .iter()
+            .flatten()
+            .take(1)
+            .chain(s.health.iter().flat_map(|h| h.cmd.iter().take(1)))
+            .filter(|c| c.starts_with('/'))
+            .cloned()
+            .collect();
+        if let Source::Build(b) = &s.source {
+            executables.extend(
+                b.command
+                    .iter()
+                    .take(1)
+                    .filter(|c| c.starts_with('/'))
+                    .cloned(),
+            );
+        }
+        executables.sort();
+        executables.dedup();
+        let text = render_template(
+            env,
+            "apparmor.j2",
+            minijinja::context! {
+                header, name, service => s.name, project => plan.model.project.name,
+                raw_sockets => s.cap_add.contains("NET_RAW"),
+                capabilities => s.cap_add.iter().map(|c| c.to_lowercase()).collect::<Vec<_>>(),
+                app_dir => "/app", executables, writable,
+            },
+        )?;
+        out.insert(format!("apparmor/{name}"), Artifact::text(text));
+        names.push(name.to_string());
+    }
+    if !names.is_empty() {
+        out.insert(
+            "scripts/apply-apparmor.sh",
+            Artifact::script(render_template(
+                env,
+                "apply-apparmor.sh.j2",
+                minijinja::context! { header, project => plan.model.project.name, profiles => names },
+            )?),
+        );
+    }
+    Ok(())
+}
+
+fn incident(env: &Environment, header: &str, plan: &Plan) -> Result<String, RenderBug> {
+    let services: Vec<_> = plan
+        .services
+        .iter()
+        .map(|ps| {
+            minijinja::context! {
+                name => ps.svc.name,
+                networks => ps.networks.iter().map(|a| format!("{}={}", a.zone, a.address)).collect::<Vec<_>>().join(" "),
+            }
+        })
+        .collect();
+    let names: Vec<&str> = plan
+        .services
+        .iter()
+        .map(|ps| ps.svc.name.as_str())
+        .collect();
+    render_template(
+        env,
+        "incident.sh.j2",
+        minijinja::context! { header, project => plan.model.project.name, services, names => names.join(", ") },
+    )
 }
 
 fn dockerfile(

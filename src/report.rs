@@ -1,0 +1,404 @@
+//! Compliance report: services × CIS Docker Benchmark v1.6.0 controls, each cell satisfied,
+//! relaxed by the spec (with the spec line that relaxes it) or not applicable — as Markdown
+//! and as a self-contained HTML page.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::diagnostic::line_col;
+use crate::model::*;
+use crate::plan::Plan;
+use crate::spec::RawSpec;
+use crate::targets::Target;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Satisfied,
+    Relaxed,
+    NotApplicable,
+    /// The deployment target cannot enforce it (swarm, kubernetes): see `hardgen targets`.
+    NotEnforced,
+}
+
+impl Status {
+    fn word(self) -> &'static str {
+        match self {
+            Status::Satisfied => "satisfied",
+            Status::Relaxed => "relaxed by spec",
+            Status::NotApplicable => "not applicable",
+            Status::NotEnforced => "not enforced by target",
+        }
+    }
+    fn class(self) -> &'static str {
+        match self {
+            Status::Satisfied => "ok",
+            Status::Relaxed => "relaxed",
+            Status::NotApplicable => "na",
+            Status::NotEnforced => "gap",
+        }
+    }
+}
+
+pub struct Cell {
+    pub status: Status,
+    pub note: String,
+    /// 1-based line of the spec that relaxes the control.
+    pub line: Option<usize>,
+}
+
+/// Controls in CIS Docker Benchmark v1.6.0 numbering, as hardgen checks them per service.
+pub const CONTROLS: &[(&str, &str)] = &[
+    ("4.1", "non-root user"),
+    ("4.6, 5.27", "health check"),
+    ("4.10", "secrets not in the environment"),
+    ("5.2", "AppArmor profile"),
+    ("5.4", "capabilities restricted"),
+    ("5.5", "not privileged, no devices"),
+    ("5.6, 5.20, 5.32", "no sensitive host mounts"),
+    ("5.10, 5.16, 5.17, 5.21, 5.31", "no host namespaces"),
+    ("5.11, 5.12, 5.29", "memory, CPU and pids limits"),
+    ("5.13", "read-only root file system"),
+    ("5.14", "ports bound to a host address"),
+    ("5.15", "restart on-failure, at most 5"),
+    ("5.22", "seccomp profile"),
+    ("5.26", "no-new-privileges"),
+    ("5.30", "own networks only"),
+];
+
+pub struct Matrix {
+    pub project: String,
+    pub spec: String,
+    pub target: &'static str,
+    pub services: Vec<String>,
+    /// Row per control, column per service.
+    pub cells: Vec<Vec<Cell>>,
+}
+
+/// Spec lines of the settings that can relax a control, per service.
+#[derive(Default)]
+pub struct Lines {
+    map: BTreeMap<(String, &'static str), usize>,
+}
+
+impl Lines {
+    pub fn from_spec(raw: &RawSpec, text: &str) -> Lines {
+        let mut map = BTreeMap::new();
+        let line = |off: usize| line_col(text, off).0;
+        for (name, s) in &raw.services {
+            let mut put = |key: &'static str, span: Option<&std::ops::Range<usize>>| {
+                if let Some(sp) = span {
+                    map.entry((name.value.clone(), key))
+                        .or_insert(line(sp.start));
+                }
+            };
+            let unsafe_line = s
+                .unsafe_
+                .as_ref()
+                .and_then(|u| u.reason.as_ref())
+                .map(|r| &r.span);
+            put("user", s.user.as_ref().map(|u| &u.span).or(unsafe_line));
+            put("unsafe", unsafe_line.or(Some(&name.span)));
+            put("cap_add", s.cap_add.first().map(|c| &c.span));
+            put("ports", s.ports.first().map(|p| &p.span));
+            put("volumes", s.volumes.first().map(|v| &v.span));
+            put("restart", s.restart.as_ref().map(|r| &r.span));
+            put("syscalls_allow", s.syscalls_allow.first().map(|x| &x.span));
+        }
+        Lines { map }
+    }
+
+    fn get(&self, service: &str, key: &'static str) -> Option<usize> {
+        self.map.get(&(service.to_string(), key)).copied()
+    }
+}
+
+fn cell(status: Status, note: impl Into<String>, line: Option<usize>) -> Cell {
+    Cell {
+        status,
+        note: note.into(),
+        line,
+    }
+}
+
+fn evaluate(s: &Service, lines: &Lines, control: &str) -> Cell {
+    let n = s.name.as_str();
+    match control {
+        "4.1" => {
+            if s.user.uid == 0 || s.user.gid == 0 {
+                cell(
+                    Status::Relaxed,
+                    format!("runs as {}", s.user),
+                    lines.get(n, "user"),
+                )
+            } else {
+                cell(Status::Satisfied, format!("user {}", s.user), None)
+            }
+        }
+        "4.6, 5.27" => match &s.health {
+            Some(h) => cell(Status::Satisfied, format!("every {}", h.interval), None),
+            None => cell(Status::Relaxed, "no health check", lines.get(n, "unsafe")),
+        },
+        "4.10" => {
+            if s.secrets.is_empty() {
+                cell(Status::NotApplicable, "no secret", None)
+            } else {
+                cell(
+                    Status::Satisfied,
+                    format!("{} file secret(s)", s.secrets.len()),
+                    None,
+                )
+            }
+        }
+        "5.2" => match &s.apparmor {
+            Some(p) => cell(Status::Satisfied, format!("profile {p}"), None),
+            None => cell(Status::NotApplicable, "no profile requested", None),
+        },
+        "5.4" => {
+            if s.cap_add.is_empty() {
+                cell(Status::Satisfied, "all dropped", None)
+            } else {
+                let caps: Vec<&str> = s.cap_add.iter().map(String::as_str).collect();
+                cell(
+                    Status::Relaxed,
+                    format!("adds {}", caps.join(", ")),
+                    lines.get(n, "cap_add"),
+                )
+            }
+        }
+        "5.5" => cell(Status::Satisfied, "never privileged", None),
+        "5.6, 5.20, 5.32" => {
+            let host: Vec<&Volume> = s
+                .volumes
+                .iter()
+                .filter(|v| matches!(&v.source, VolumeSource::Host(p) if p.starts_with('/')))
+                .collect();
+            if host.is_empty() {
+                cell(Status::Satisfied, "no absolute host path", None)
+            } else {
+                cell(
+                    Status::Relaxed,
+                    "absolute host path mounted",
+                    lines.get(n, "volumes"),
+                )
+            }
+        }
+        "5.10, 5.16, 5.17, 5.21, 5.31" => cell(Status::Satisfied, "own namespaces", None),
+        "5.11, 5.12, 5.29" => cell(
+            Status::Satisfied,
+            format!("{} / {} CPU / {} pids", s.memory, s.cpus, s.pids),
+            None,
+        ),
+        "5.13" => {
+            if s.read_only {
+                cell(Status::Satisfied, "read-only", None)
+            } else {
+                cell(Status::Relaxed, "writable root", lines.get(n, "unsafe"))
+            }
+        }
+        "5.14" => {
+            if s.ports.is_empty() {
+                cell(Status::NotApplicable, "nothing published", None)
+            } else if s.ports.iter().any(|p| p.host_ip.is_unspecified()) {
+                cell(
+                    Status::Relaxed,
+                    "published on 0.0.0.0",
+                    lines.get(n, "ports"),
+                )
+            } else {
+                let ips: Vec<String> = s.ports.iter().map(|p| p.host_ip.to_string()).collect();
+                cell(Status::Satisfied, format!("on {}", ips.join(", ")), None)
+            }
+        }
+        "5.15" => match s.restart {
+            Restart::OnFailure(Some(k)) if k <= 5 => {
+                cell(Status::Satisfied, s.restart.to_string(), None)
+            }
+            r => cell(Status::Relaxed, r.to_string(), lines.get(n, "restart")),
+        },
+        "5.22" => {
+            let preset = format!("{:?}", s.seccomp.preset).to_lowercase();
+            if s.seccomp.allow.is_empty() {
+                cell(Status::Satisfied, format!("{preset} preset"), None)
+            } else {
+                cell(
+                    Status::Relaxed,
+                    format!("{preset} + {} extra syscall(s)", s.seccomp.allow.len()),
+                    lines.get(n, "syscalls_allow"),
+                )
+            }
+        }
+        "5.26" => {
+            if s.no_new_privileges {
+                cell(Status::Satisfied, "set", None)
+            } else {
+                cell(Status::Relaxed, "not set", lines.get(n, "unsafe"))
+            }
+        }
+        "5.30" => cell(
+            Status::Satisfied,
+            format!("zones: {}", s.zones.join(", ")),
+            None,
+        ),
+        _ => cell(Status::NotApplicable, "", None),
+    }
+}
+
+/// What a target cannot enforce of a control, for a service that asks for it.
+fn target_gap(target: Target, control: &str, s: &Service) -> Option<&'static str> {
+    match (target, control) {
+        (Target::Compose, _) => None,
+        (Target::Swarm, "5.22") => Some("stack deploy drops security_opt: daemon default seccomp"),
+        (Target::Swarm, "5.26") => {
+            Some("stack deploy drops security_opt: only daemon-wide (daemon.json)")
+        }
+        (Target::Swarm | Target::Kubernetes, "5.2") if s.apparmor.is_some() => {
+            Some("AppArmor is not rendered for this target")
+        }
+        (Target::Swarm, "5.11, 5.12, 5.29") => {
+            Some("memory and CPU limited; pids limit rejected by stack deploy")
+        }
+        (Target::Kubernetes, "5.11, 5.12, 5.29") => {
+            Some("memory and CPU limited; pids limit is a kubelet setting")
+        }
+        (Target::Swarm, "5.14") if !s.ports.is_empty() => Some("published on every node address"),
+        _ => None,
+    }
+}
+
+pub fn matrix(plan: &Plan, lines: &Lines, target: Target) -> Matrix {
+    let services: Vec<&Service> = plan.services.iter().map(|p| p.svc).collect();
+    Matrix {
+        project: plan.model.project.name.clone(),
+        spec: plan.model.spec_name.clone(),
+        target: target.name(),
+        services: services.iter().map(|s| s.name.clone()).collect(),
+        cells: CONTROLS
+            .iter()
+            .map(|(id, _)| {
+                services
+                    .iter()
+                    .map(|s| match target_gap(target, id, s) {
+                        Some(gap) => cell(Status::NotEnforced, gap, None),
+                        None => evaluate(s, lines, id),
+                    })
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+fn cell_text(m: &Matrix, c: &Cell) -> String {
+    match c.line {
+        Some(l) => format!("{} ({}:{l})", c.note, m.spec),
+        None => c.note.clone(),
+    }
+}
+
+fn count(m: &Matrix, s: Status) -> usize {
+    m.cells.iter().flatten().filter(|c| c.status == s).count()
+}
+
+pub fn markdown(m: &Matrix, header: &str) -> String {
+    let mut s = format!(
+        "<!-- {header} -->\n# Compliance of {}: CIS Docker Benchmark v1.6.0 ({} target)\n\n{} satisfied, {} relaxed by the spec, {} not applicable, {} not enforced by the target.\n\n",
+        m.project,
+        m.target,
+        count(m, Status::Satisfied),
+        count(m, Status::Relaxed),
+        count(m, Status::NotApplicable),
+        count(m, Status::NotEnforced)
+    );
+    let _ = writeln!(s, "| CIS | control | {} |", m.services.join(" | "));
+    let _ = writeln!(s, "|---|---|{}", "---|".repeat(m.services.len()));
+    for ((id, name), row) in CONTROLS.iter().zip(&m.cells) {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|c| {
+                let mark = match c.status {
+                    Status::Satisfied => "✅",
+                    Status::Relaxed => "⚠️",
+                    Status::NotApplicable => "—",
+                    Status::NotEnforced => "❌",
+                };
+                format!("{mark} {}", cell_text(m, c).replace('|', "\\|"))
+            })
+            .collect();
+        let _ = writeln!(s, "| {id} | {name} | {} |", cells.join(" | "));
+    }
+    s.push_str("\n✅ satisfied · ⚠️ relaxed by the spec (at the line shown) · — not applicable · ❌ not enforced by the target\n");
+    s
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A self-contained page: inline CSS, no script, no external asset.
+pub fn html(m: &Matrix, header: &str) -> String {
+    let mut s = format!(
+        r#"<!DOCTYPE html>
+<!-- {header} -->
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Compliance of {project}</title>
+<style>
+body {{ font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #1d232a; background: #fff; }}
+h1 {{ font-size: 20px; margin: 0 0 4px; }}
+.summary {{ margin: 0 0 16px; color: #4a5560; }}
+.summary b.ok {{ color: #1b7f3b; }} .summary b.relaxed {{ color: #a45a00; }}
+table {{ border-collapse: collapse; }}
+th, td {{ border: 1px solid #d5dae0; padding: 6px 8px; text-align: left; vertical-align: top; }}
+thead th {{ background: #f2f4f7; position: sticky; top: 0; }}
+th.cis {{ white-space: nowrap; color: #4a5560; font-weight: normal; }}
+td.ok {{ background: #dff3e4; }}
+td.relaxed {{ background: #ffe8c7; }}
+td.na {{ background: #f5f6f8; color: #8a939c; }}
+td.gap {{ background: #fbd5d5; }}
+td.gap .state {{ color: #a11d1d; }}
+td .state {{ display: block; font-weight: 600; font-size: 12px; text-transform: uppercase; letter-spacing: .02em; }}
+td.ok .state {{ color: #1b7f3b; }} td.relaxed .state {{ color: #a45a00; }}
+.legend span {{ display: inline-block; padding: 2px 8px; margin-right: 8px; border: 1px solid #d5dae0; }}
+</style>
+</head>
+<body>
+<h1>Compliance of {project}</h1>
+<p class="summary">CIS Docker Benchmark v1.6.0, {target} target, generated from <code>{spec}</code>:
+<b class="ok" id="n-ok">{ok}</b> satisfied, <b class="relaxed" id="n-relaxed">{relaxed}</b> relaxed by the spec,
+<b id="n-na">{na}</b> not applicable, <b id="n-gap">{gap}</b> not enforced by the target.</p>
+<table id="matrix">
+<thead><tr><th>CIS</th><th>control</th>"#,
+        project = esc(&m.project),
+        spec = esc(&m.spec),
+        ok = count(m, Status::Satisfied),
+        relaxed = count(m, Status::Relaxed),
+        na = count(m, Status::NotApplicable),
+        gap = count(m, Status::NotEnforced),
+        target = m.target,
+    );
+    for svc in &m.services {
+        let _ = write!(s, "<th>{}</th>", esc(svc));
+    }
+    s.push_str("</tr></thead>\n<tbody>\n");
+    for ((id, name), row) in CONTROLS.iter().zip(&m.cells) {
+        let _ = write!(s, "<tr><th class=\"cis\">{id}</th><th>{}</th>", esc(name));
+        for c in row {
+            let _ = write!(
+                s,
+                "<td class=\"{}\"><span class=\"state\">{}</span>{}</td>",
+                c.status.class(),
+                c.status.word(),
+                esc(&cell_text(m, c))
+            );
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str(
+        "</tbody>\n</table>\n<p class=\"legend\"><span style=\"background:#dff3e4\">satisfied</span><span style=\"background:#ffe8c7\">relaxed by the spec</span><span style=\"background:#f5f6f8\">not applicable</span><span style=\"background:#fbd5d5\">not enforced by the target</span></p>\n</body>\n</html>\n",
+    );
+    s
+}
