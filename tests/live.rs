@@ -1,0 +1,2093 @@
+//! Live tests: generated deployments brought up on the real Docker engine, and their hardening
+//! proven from the outside (`docker inspect`, the host's `/proc` and cgroup files, probes from
+//! inside the containers, iptables).
+//!
+//! Opt-in: every test returns early, printing "skipped: HARDGEN_LIVE not set", unless
+//! `HARDGEN_LIVE=1`. Then it needs root, a running engine (`scripts/docker-engine.sh`), the
+//! local base images (`scripts/test-images.sh`), Debian's `busybox-static` on the host and
+//! iptables (`scripts/test.sh` with `HARDGEN_LIVE=1` prepares all of that). Nothing is pulled:
+//! images are built locally, and the Luna test builds stand-ins for the images it names
+//! (`tests/live/stand-ins/`), removed afterwards.
+//!
+//! The tests share the engine and compare iptables snapshots, so they run one at a time (a
+//! static lock). Everything a run creates is removed by a guard's `Drop`, also on failure.
+//! Property checks do not stop at the first failure: the test ends with the list of every
+//! service and property that failed, each with the command output that shows it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+static ENGINE: Mutex<()> = Mutex::new(());
+
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Label carried by the stand-in images the Luna test builds; a tag without it is never touched.
+const STAND_IN_LABEL: &str = "org.hardgen.live-stand-in";
+const BUSYBOX_IMAGE: &str = "hardgen-test/busybox:1";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The engine lock when `HARDGEN_LIVE=1`, after checking what the live tests need.
+fn live() -> Option<MutexGuard<'static, ()>> {
+    if std::env::var("HARDGEN_LIVE").as_deref() != Ok("1") {
+        println!("skipped: HARDGEN_LIVE not set");
+        return None;
+    }
+    // A test that failed while holding the lock still released the engine (its guard ran).
+    let guard = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let id = run(10, &["id", "-u"]);
+    assert_eq!(
+        id.stdout.trim(),
+        "0",
+        "the live tests must run as root\n{id}"
+    );
+    let info = run(30, &["docker", "info", "--format", "{{.ServerVersion}}"]);
+    assert!(
+        info.ok(),
+        "no Docker engine: run scripts/docker-engine.sh\n{info}"
+    );
+    for image in [BUSYBOX_IMAGE, "debian:bookworm-slim"] {
+        let o = run(
+            30,
+            &["docker", "image", "inspect", "--format", "{{.Id}}", image],
+        );
+        assert!(
+            o.ok(),
+            "image {image} missing: run scripts/test-images.sh\n{o}"
+        );
+    }
+    assert!(
+        Path::new("/bin/busybox").exists(),
+        "/bin/busybox missing: install Debian's busybox-static (scripts/install-tools.sh)"
+    );
+    let ipt = run(30, &["iptables", "-w", "-S", "DOCKER-USER"]);
+    assert!(
+        ipt.ok(),
+        "no DOCKER-USER chain (iptables backend of the engine needed)\n{ipt}"
+    );
+    Some(guard)
+}
+
+// ------------------------------------------------------------------ commands
+
+/// What a command did, printable as evidence.
+struct Out {
+    cmd: String,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+impl std::fmt::Display for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn tail(s: &str) -> String {
+            let lines: Vec<&str> = s.trim_end().lines().collect();
+            let skip = lines.len().saturating_sub(60);
+            let mut t = lines[skip..].join("\n      ");
+            if skip > 0 {
+                t = format!("[{skip} lines cut]\n      {t}");
+            }
+            t
+        }
+        write!(
+            f,
+            "    $ {}\n    exit: {}\n    stdout: {}\n    stderr: {}",
+            self.cmd,
+            self.code
+                .map_or_else(|| "killed".to_string(), |c| c.to_string()),
+            tail(&self.stdout),
+            tail(&self.stderr)
+        )
+    }
+}
+
+/// Runs `argv` with stdin closed, killed after `secs` seconds (coreutils `timeout`).
+fn run(secs: u64, argv: &[&str]) -> Out {
+    run_in(None, secs, argv)
+}
+
+fn run_in(dir: Option<&Path>, secs: u64, argv: &[&str]) -> Out {
+    let mut c = Command::new("timeout");
+    c.args(["-k", "5", &secs.to_string()])
+        .args(argv)
+        .env("PATH", PATH)
+        .stdin(Stdio::null());
+    if let Some(d) = dir {
+        c.current_dir(d);
+    }
+    let o = c
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {argv:?}: {e}"));
+    Out {
+        cmd: argv.join(" "),
+        code: o.status.code().filter(|c| *c != 124 && *c != 137),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn must(out: Out, what: &str) -> Out {
+    assert!(out.ok(), "{what} failed\n{out}");
+    out
+}
+
+fn inspect(id: &str) -> Value {
+    let o = must(run(30, &["docker", "inspect", id]), "docker inspect");
+    let mut v: Value = serde_json::from_str(&o.stdout).expect("docker inspect prints JSON");
+    v[0].take()
+}
+
+fn image_label(image: &str) -> Option<String> {
+    let o = run(
+        30,
+        &[
+            "docker",
+            "image",
+            "inspect",
+            "--format",
+            &format!("{{{{index .Config.Labels \"{STAND_IN_LABEL}\"}}}}"),
+            image,
+        ],
+    );
+    o.ok().then(|| o.stdout.trim().to_string())
+}
+
+// ------------------------------------------------------------------ checks
+
+/// Collects property results; `finish` fails the test with every failed property.
+#[derive(Default)]
+struct Checks {
+    passed: usize,
+    failures: Vec<String>,
+}
+
+impl Checks {
+    fn check(&mut self, who: &str, property: &str, ok: bool, evidence: impl FnOnce() -> String) {
+        if ok {
+            self.passed += 1;
+            println!("ok   {who}: {property}");
+        } else {
+            let e = evidence();
+            println!("FAIL {who}: {property}\n{e}");
+            self.failures.push(format!("{who}: {property}\n{e}"));
+        }
+    }
+
+    fn eq<T: PartialEq + std::fmt::Debug>(&mut self, who: &str, property: &str, got: T, want: T) {
+        let ok = got == want;
+        self.check(who, property, ok, || {
+            format!("    got:  {got:?}\n    want: {want:?}")
+        });
+    }
+
+    fn finish(self, test: &str, t0: Instant) {
+        println!(
+            "{test}: {} properties passed, {} failed, {:.1}s",
+            self.passed,
+            self.failures.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        if !self.failures.is_empty() {
+            panic!(
+                "{test}: {} of {} properties failed:\n\n{}",
+                self.failures.len(),
+                self.passed + self.failures.len(),
+                self.failures.join("\n\n")
+            );
+        }
+    }
+}
+
+/// Wall time of the phases of a test, printed at its end.
+struct Phases {
+    t0: Instant,
+    last: Instant,
+    done: Vec<(String, Duration)>,
+}
+
+impl Phases {
+    fn new() -> Self {
+        let now = Instant::now();
+        Phases {
+            t0: now,
+            last: now,
+            done: Vec::new(),
+        }
+    }
+    fn mark(&mut self, name: &str) {
+        let now = Instant::now();
+        self.done.push((name.to_string(), now - self.last));
+        self.last = now;
+    }
+    fn print(&self, test: &str) {
+        let parts: Vec<String> = self
+            .done
+            .iter()
+            .map(|(n, d)| format!("{n} {:.1}s", d.as_secs_f64()))
+            .collect();
+        println!(
+            "{test}: wall time {:.1}s ({})",
+            self.t0.elapsed().as_secs_f64(),
+            parts.join(", ")
+        );
+    }
+}
+
+// ------------------------------------------------------------------ deployment guard
+
+/// A generated deployment in a temporary directory, and everything the test starts around it.
+/// Dropping it removes all of it: host listeners, the firewall policy, the stack with its
+/// volumes and built images, extra containers and networks, stand-in images.
+struct Deployment {
+    project: String,
+    dir: tempfile::TempDir,
+    compose: Vec<String>,
+    firewall_loaded: bool,
+    listeners: Vec<Child>,
+    containers: Vec<String>,
+    networks: Vec<String>,
+    stand_ins: Vec<String>,
+}
+
+impl Deployment {
+    /// `hardgen build SPEC --out <tmp>`; leftovers of an interrupted run of the same project
+    /// are removed first.
+    fn generate(spec: &str, project: &str) -> Deployment {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("hardgen-live-{project}-"))
+            .tempdir()
+            .expect("temporary directory");
+        let o = Command::new(env!("CARGO_BIN_EXE_hardgen"))
+            .args(["build", spec, "--out"])
+            .arg(dir.path())
+            .current_dir(root())
+            .output()
+            .expect("run hardgen");
+        assert!(
+            o.status.success(),
+            "hardgen build {spec} failed:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let d = Deployment {
+            project: project.to_string(),
+            dir,
+            compose: compose_command(),
+            firewall_loaded: false,
+            listeners: Vec::new(),
+            containers: Vec::new(),
+            networks: Vec::new(),
+            stand_ins: Vec::new(),
+        };
+        d.compose_run(
+            120,
+            &["down", "--volumes", "--remove-orphans", "--timeout", "3"],
+        );
+        d.script(60, "apply-firewall.sh", &["--remove"]);
+        d
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn compose_run(&self, secs: u64, args: &[&str]) -> Out {
+        let mut argv: Vec<&str> = self.compose.iter().map(String::as_str).collect();
+        argv.extend(["-f", "docker-compose.yml"]);
+        argv.extend(args);
+        run_in(Some(self.path()), secs, &argv)
+    }
+
+    fn script(&self, secs: u64, name: &str, args: &[&str]) -> Out {
+        let path = format!("scripts/{name}");
+        let mut argv = vec!["sh", path.as_str()];
+        argv.extend(args);
+        run_in(Some(self.path()), secs, &argv)
+    }
+
+    /// `docker compose up -d --wait`; on failure, the test fails with compose's output, the
+    /// state of every container and its last log lines.
+    fn up(&self) {
+        let o = self.compose_run(
+            600,
+            &[
+                "up",
+                "--detach",
+                "--wait",
+                "--wait-timeout",
+                "300",
+                "--pull",
+                "never",
+            ],
+        );
+        if !o.ok() {
+            let ps = self.compose_run(30, &["ps", "--all"]);
+            let logs = self.compose_run(30, &["logs", "--no-color", "--tail", "20"]);
+            panic!(
+                "{}: docker compose up --wait failed\n{o}\n{ps}\n{logs}",
+                self.project
+            );
+        }
+    }
+
+    fn container(&self, service: &str) -> String {
+        let o = must(
+            run(
+                30,
+                &[
+                    "docker",
+                    "ps",
+                    "--quiet",
+                    "--no-trunc",
+                    "--filter",
+                    &format!("label=com.docker.compose.project={}", self.project),
+                    "--filter",
+                    &format!("label=com.docker.compose.service={service}"),
+                ],
+            ),
+            "docker ps",
+        );
+        let id = o.stdout.lines().next().unwrap_or("").trim().to_string();
+        assert!(
+            !id.is_empty(),
+            "{}: no running container for service {service}",
+            self.project
+        );
+        id
+    }
+
+    /// A host listener (`busybox httpd`) on ADDR:PORT, stopped with the deployment.
+    fn listen_on_host(&mut self, addr: &str, port: u16) {
+        let www = self.path().join("host-www");
+        fs::create_dir_all(&www).unwrap();
+        let child = Command::new("/bin/busybox")
+            .args(["httpd", "-f", "-p", &format!("{addr}:{port}"), "-h"])
+            .arg(&www)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start busybox httpd on the host");
+        self.listeners.push(child);
+        for _ in 0..50 {
+            if probe_host(addr, port) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("host listener on {addr}:{port} does not accept connections");
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        let mut problems = Vec::new();
+        for mut l in self.listeners.drain(..) {
+            let _ = l.kill();
+            let _ = l.wait();
+        }
+        if self.firewall_loaded {
+            let o = self.script(60, "apply-firewall.sh", &["--remove"]);
+            if !o.ok() {
+                problems.push(o.to_string());
+            }
+        }
+        let o = self.compose_run(
+            180,
+            &[
+                "down",
+                "--volumes",
+                "--remove-orphans",
+                "--rmi",
+                "local",
+                "--timeout",
+                "3",
+            ],
+        );
+        if !o.ok() {
+            problems.push(o.to_string());
+        }
+        for c in &self.containers {
+            let _ = run(60, &["docker", "rm", "--force", "--volumes", c]);
+        }
+        for n in &self.networks {
+            let _ = run(60, &["docker", "network", "rm", n]);
+        }
+        for image in &self.stand_ins {
+            if image_label(image).is_some_and(|l| !l.is_empty()) {
+                let o = run(60, &["docker", "image", "rm", image]);
+                if !o.ok() {
+                    problems.push(o.to_string());
+                }
+            }
+        }
+        if !problems.is_empty() {
+            eprintln!(
+                "{}: cleanup problems:\n{}",
+                self.project,
+                problems.join("\n")
+            );
+        }
+    }
+}
+
+/// The real Compose v2 binary: the one install-tools.sh links into .tools/bin, else the
+/// `docker compose` plugin.
+fn compose_command() -> Vec<String> {
+    let tools = std::env::var_os("HARDGEN_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".tools"));
+    let bin = tools.join("bin/docker-compose");
+    if bin.exists() && run(30, &[bin.to_str().unwrap(), "version"]).ok() {
+        vec![bin.to_string_lossy().into_owned()]
+    } else {
+        vec!["docker".into(), "compose".into()]
+    }
+}
+
+// ------------------------------------------------------------------ expectations
+
+/// What the test expects of one service, written from the spec by hand (not from hardgen's
+/// output, so that a wrong rendering cannot make its own expectation).
+struct Svc {
+    name: &'static str,
+    uid: u32,
+    gid: u32,
+    /// Supplementary groups besides `gid` (group-readable shared secrets).
+    groups: &'static [u32],
+    caps: &'static [&'static str],
+    memory: u64,
+    pids: i64,
+    nano_cpus: i64,
+    /// (container port, host address, host port)
+    ports: &'static [(&'static str, &'static str, &'static str)],
+    secrets: &'static [&'static str],
+    /// Secrets of the stack this service must not see.
+    not_secrets: &'static [&'static str],
+    /// How to run busybox applets in the container: `["/app/busybox"]`, `["busybox"]` or
+    /// `[]` (applets on PATH).
+    bb: &'static [&'static str],
+    /// tmpfs size as the kernel shows it in mountinfo (`size=8192k`).
+    tmpfs_kib: u64,
+    /// Memory reservation in bytes, 0 for none.
+    mem_reservation: u64,
+    /// Built from a generated Dockerfile (`build =`): the image itself is checked too.
+    built: bool,
+    /// The runtime stage is `scratch`: the image holds the application binary only.
+    scratch: bool,
+}
+
+impl Svc {
+    fn applet(&self, argv: &[&str]) -> Vec<String> {
+        self.bb.iter().chain(argv).map(|s| s.to_string()).collect()
+    }
+}
+
+const CAPS: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+fn cap_mask(caps: &[&str]) -> u64 {
+    caps.iter()
+        .map(|c| {
+            let bit = CAPS
+                .iter()
+                .position(|k| k == c)
+                .unwrap_or_else(|| panic!("unknown capability {c}"));
+            1u64 << bit
+        })
+        .fold(0, |m, b| m | b)
+}
+
+// ------------------------------------------------------------------ host views
+
+fn proc_status(pid: u32) -> BTreeMap<String, String> {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// The cgroup directory of `pid` for a v1 controller, or the v2 unified one.
+fn cgroup_dir(pid: u32, controller: &str) -> Option<PathBuf> {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+        if ctrls.split(',').any(|c| c == controller) {
+            return Some(PathBuf::from(format!("/sys/fs/cgroup/{controller}{path}")));
+        }
+    }
+    let v2 = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    Some(PathBuf::from(format!("/sys/fs/cgroup{v2}")))
+}
+
+fn read_trim(p: &Path) -> String {
+    fs::read_to_string(p)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|e| format!("<{}: {e}>", p.display()))
+}
+
+/// (mount point, mount options, file system type, super options) from /proc/PID/mountinfo.
+fn mounts(pid: u32) -> Vec<(String, String, String, String)> {
+    fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let f: Vec<&str> = left.split(' ').collect();
+            let r: Vec<&str> = right.split(' ').collect();
+            Some((
+                f.get(4)?.to_string(),
+                f.get(5)?.to_string(),
+                r.first()?.to_string(),
+                r.get(2).unwrap_or(&"").to_string(),
+            ))
+        })
+        .collect()
+}
+
+fn hex(s: &str) -> u64 {
+    u64::from_str_radix(s, 16).unwrap_or(u64::MAX)
+}
+
+fn probe_host(addr: &str, port: u16) -> bool {
+    run(
+        10,
+        &["/bin/busybox", "nc", "-w", "2", addr, &port.to_string()],
+    )
+    .ok()
+}
+
+// ------------------------------------------------------------------ per-service properties
+
+/// Every hardening property of one running service, from inspect, /proc and cgroups on the
+/// host, and commands run inside the container.
+fn check_service(c: &mut Checks, d: &Deployment, s: &Svc) {
+    let who = s.name;
+    let id = d.container(s.name);
+    let v = inspect(&id);
+    let hc = &v["HostConfig"];
+    let ev = |key: &str| format!("    docker inspect .{key} = {}", pointer(&v, key));
+
+    c.eq(who, "running", v["State"]["Running"].as_bool(), Some(true));
+    c.eq(
+        who,
+        "health",
+        v["State"]["Health"]["Status"].as_str(),
+        Some("healthy"),
+    );
+    c.eq(
+        who,
+        "configured user (Config.User)",
+        v["Config"]["User"].as_str().unwrap_or(""),
+        format!("{}:{}", s.uid, s.gid).as_str(),
+    );
+    c.eq(
+        who,
+        "read-only root (ReadonlyRootfs)",
+        hc["ReadonlyRootfs"].as_bool(),
+        Some(true),
+    );
+    c.eq(
+        who,
+        "not privileged",
+        hc["Privileged"].as_bool(),
+        Some(false),
+    );
+    let cap_drop: Vec<&str> = array_str(&hc["CapDrop"]);
+    c.eq(who, "cap_drop ALL", cap_drop, vec!["ALL"]);
+    let mut cap_add: Vec<String> = array_str(&hc["CapAdd"])
+        .iter()
+        .map(|c| c.trim_start_matches("CAP_").to_string())
+        .collect();
+    cap_add.sort();
+    let mut want_caps: Vec<String> = s.caps.iter().map(|c| c.to_string()).collect();
+    want_caps.sort();
+    c.eq(who, "cap_add exactly as in the spec", cap_add, want_caps);
+    let sec: Vec<&str> = array_str(&hc["SecurityOpt"]);
+    c.check(
+        who,
+        "no-new-privileges in SecurityOpt",
+        sec.iter().any(|o| {
+            matches!(
+                *o,
+                "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"
+            )
+        }),
+        || ev("HostConfig.SecurityOpt"),
+    );
+    c.check(
+        who,
+        "a seccomp profile in SecurityOpt, not unconfined",
+        sec.iter()
+            .any(|o| o.starts_with("seccomp") && !o.contains("unconfined")),
+        || format!("    SecurityOpt = {sec:?}"),
+    );
+    // (CgroupnsMode is "host" by default on cgroup v1 hosts; it is not one of the controls.)
+    for ns in ["NetworkMode", "PidMode", "IpcMode", "UTSMode", "UsernsMode"] {
+        c.check(
+            who,
+            &format!("{ns} is not host"),
+            hc[ns].as_str() != Some("host"),
+            || ev(&format!("HostConfig.{ns}")),
+        );
+    }
+    c.eq(
+        who,
+        "memory limit (HostConfig.Memory)",
+        hc["Memory"].as_u64(),
+        Some(s.memory),
+    );
+    c.eq(
+        who,
+        "no swap (HostConfig.MemorySwap = Memory)",
+        hc["MemorySwap"].as_u64(),
+        Some(s.memory),
+    );
+    c.eq(
+        who,
+        "pids limit (HostConfig.PidsLimit)",
+        hc["PidsLimit"].as_i64(),
+        Some(s.pids),
+    );
+    c.eq(
+        who,
+        "CPU limit (HostConfig.NanoCpus)",
+        hc["NanoCpus"].as_i64(),
+        Some(s.nano_cpus),
+    );
+
+    c.eq(
+        who,
+        "memory reservation (HostConfig.MemoryReservation)",
+        hc["MemoryReservation"].as_u64(),
+        Some(s.mem_reservation),
+    );
+    c.eq(
+        who,
+        "init process (HostConfig.Init)",
+        hc["Init"].as_bool(),
+        Some(true),
+    );
+    c.eq(
+        who,
+        "restart policy on-failure:5",
+        (
+            hc["RestartPolicy"]["Name"].as_str(),
+            hc["RestartPolicy"]["MaximumRetryCount"].as_i64(),
+        ),
+        (Some("on-failure"), Some(5)),
+    );
+    c.eq(
+        who,
+        "bounded json-file logs (10m x 3)",
+        (
+            hc["LogConfig"]["Type"].as_str(),
+            hc["LogConfig"]["Config"]["max-size"].as_str(),
+            hc["LogConfig"]["Config"]["max-file"].as_str(),
+        ),
+        (Some("json-file"), Some("10m"), Some("3")),
+    );
+    if s.built {
+        let image = inspect(v["Image"].as_str().unwrap_or(""));
+        c.eq(
+            who,
+            "built image: USER is the numeric service user",
+            image["Config"]["User"].as_str().unwrap_or(""),
+            format!("{}:{}", s.uid, s.gid).as_str(),
+        );
+        if s.scratch {
+            c.eq(
+                who,
+                "built image: scratch runtime with one layer (the binary)",
+                image["RootFS"]["Layers"].as_array().map(Vec::len),
+                Some(1),
+            );
+        }
+        c.eq(
+            who,
+            "built image: exec-form HEALTHCHECK",
+            image["Config"]["Healthcheck"]["Test"][0].as_str(),
+            Some("CMD"),
+        );
+    }
+
+    // Published ports: exactly the spec's, never on every address.
+    let mut got_ports = BTreeSet::new();
+    if let Some(m) = v["NetworkSettings"]["Ports"].as_object() {
+        for (port, binds) in m {
+            for b in binds.as_array().into_iter().flatten() {
+                got_ports.insert((
+                    port.clone(),
+                    b["HostIp"].as_str().unwrap_or("").to_string(),
+                    b["HostPort"].as_str().unwrap_or("").to_string(),
+                ));
+            }
+        }
+    }
+    let want_ports: BTreeSet<(String, String, String)> = s
+        .ports
+        .iter()
+        .map(|(p, ip, hp)| (p.to_string(), ip.to_string(), hp.to_string()))
+        .collect();
+    c.check(
+        who,
+        "published ports never bound to every address",
+        got_ports
+            .iter()
+            .all(|(_, ip, _)| !matches!(ip.as_str(), "" | "0.0.0.0" | "::")),
+        || format!("    NetworkSettings.Ports = {got_ports:?}"),
+    );
+    c.eq(
+        who,
+        "published ports and host addresses",
+        got_ports,
+        want_ports,
+    );
+
+    // Secrets: nowhere in the environment.
+    let env: Vec<&str> = array_str(&v["Config"]["Env"]);
+    let secret_values: Vec<(String, String)> = s
+        .secrets
+        .iter()
+        .chain(s.not_secrets)
+        .map(|n| {
+            let p = d.path().join("secrets").join(n);
+            (n.to_string(), fs::read_to_string(&p).unwrap_or_default())
+        })
+        .collect();
+    for (name, value) in &secret_values {
+        c.check(
+            who,
+            &format!("secret {name} absent from the environment (Config.Env)"),
+            !value.is_empty() && !env.iter().any(|e| e.contains(value.as_str())),
+            || format!("    secret file empty or its value is in Config.Env = {env:?}"),
+        );
+    }
+
+    // The kernel's view of every process of the container.
+    let pid = v["State"]["Pid"].as_u64().unwrap_or(0) as u32;
+    let mask = cap_mask(s.caps);
+    let pids: Vec<u32> = cgroup_dir(pid, "pids")
+        .map(|dir| read_trim(&dir.join("cgroup.procs")))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    c.check(
+        who,
+        "processes found in the container's cgroup",
+        !pids.is_empty(),
+        || {
+            format!(
+                "    PID 1 on the host: {pid}, cgroup: {:?}",
+                cgroup_dir(pid, "pids")
+            )
+        },
+    );
+    let mut want_groups: BTreeSet<u32> = s.groups.iter().copied().collect();
+    want_groups.insert(s.gid);
+    for p in &pids {
+        let st = proc_status(*p);
+        let cmd = fs::read_to_string(format!("/proc/{p}/cmdline"))
+            .unwrap_or_default()
+            .replace('\0', " ");
+        let pw = format!("{who} pid {p} ({})", cmd.trim());
+        let ids = |k: &str| -> Vec<u32> {
+            st.get(k)
+                .map(|v| {
+                    v.split_whitespace()
+                        .filter_map(|x| x.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        c.eq(
+            &pw,
+            "real/effective/saved/fs UID",
+            ids("Uid"),
+            vec![s.uid; 4],
+        );
+        c.eq(
+            &pw,
+            "real/effective/saved/fs GID",
+            ids("Gid"),
+            vec![s.gid; 4],
+        );
+        c.eq(
+            &pw,
+            "groups",
+            ids("Groups").into_iter().collect::<BTreeSet<_>>(),
+            want_groups.clone(),
+        );
+        let cap = |k: &str| hex(st.get(k).map(String::as_str).unwrap_or("?"));
+        let caps_ev = || {
+            format!(
+                "    CapInh {:?} CapPrm {:?} CapEff {:?} CapBnd {:?} CapAmb {:?}, spec mask {mask:016x}",
+                st.get("CapInh"),
+                st.get("CapPrm"),
+                st.get("CapEff"),
+                st.get("CapBnd"),
+                st.get("CapAmb")
+            )
+        };
+        c.check(
+            &pw,
+            "bounding set (CapBnd) is exactly the added capabilities",
+            cap("CapBnd") == mask,
+            caps_ev,
+        );
+        c.check(
+            &pw,
+            "effective capabilities (CapEff) zero or exactly the added ones",
+            cap("CapEff") == 0 || cap("CapEff") == mask,
+            caps_ev,
+        );
+        c.check(
+            &pw,
+            "no capability outside the added ones (CapPrm, CapInh, CapAmb)",
+            ["CapPrm", "CapInh", "CapAmb"]
+                .iter()
+                .all(|k| cap(k) & !mask == 0),
+            caps_ev,
+        );
+        c.eq(
+            &pw,
+            "NoNewPrivs",
+            st.get("NoNewPrivs").map(String::as_str),
+            Some("1"),
+        );
+        c.eq(
+            &pw,
+            "Seccomp (2 = filter)",
+            st.get("Seccomp").map(String::as_str),
+            Some("2"),
+        );
+    }
+
+    // cgroup limits as the kernel enforces them.
+    if let Some(dir) = cgroup_dir(pid, "memory") {
+        let v1 = dir.join("memory.limit_in_bytes");
+        if v1.exists() {
+            c.eq(
+                who,
+                "cgroup memory.limit_in_bytes",
+                read_trim(&v1),
+                s.memory.to_string(),
+            );
+            let sw = dir.join("memory.memsw.limit_in_bytes");
+            if sw.exists() {
+                c.eq(
+                    who,
+                    "cgroup memory.memsw.limit_in_bytes",
+                    read_trim(&sw),
+                    s.memory.to_string(),
+                );
+            }
+        } else {
+            c.eq(
+                who,
+                "cgroup memory.max",
+                read_trim(&dir.join("memory.max")),
+                s.memory.to_string(),
+            );
+        }
+    }
+    if let Some(dir) = cgroup_dir(pid, "pids") {
+        c.eq(
+            who,
+            "cgroup pids.max",
+            read_trim(&dir.join("pids.max")),
+            s.pids.to_string(),
+        );
+    }
+
+    // Mounts.
+    let m = mounts(pid);
+    let root_opts = m
+        .iter()
+        .find(|(mp, ..)| mp == "/")
+        .map(|(_, o, ..)| o.clone())
+        .unwrap_or_default();
+    c.check(
+        who,
+        "/ mounted read-only (mountinfo)",
+        root_opts.split(',').any(|o| o == "ro"),
+        || format!("    / options: {root_opts:?}"),
+    );
+    for t in ["/tmp", "/run"] {
+        let e = m.iter().rev().find(|(mp, ..)| mp == t);
+        c.check(
+            who,
+            &format!("{t} is a noexec,nosuid,nodev tmpfs of the spec's size"),
+            e.is_some_and(|(_, o, fs, so)| {
+                let o: Vec<&str> = o.split(',').collect();
+                fs == "tmpfs"
+                    && ["noexec", "nosuid", "nodev"].iter().all(|f| o.contains(f))
+                    && (t != "/tmp" || so.split(',').any(|x| x == format!("size={}k", s.tmpfs_kib)))
+            }),
+            || format!("    mountinfo entry: {e:?}"),
+        );
+    }
+
+    // Inside the container.
+    let exec = |argv: &[String]| -> Out {
+        let mut a = vec!["docker", "exec", id.as_str()];
+        a.extend(argv.iter().map(String::as_str));
+        run(30, &a)
+    };
+    let o = exec(&s.applet(&["id", "-u"]));
+    c.check(
+        who,
+        "docker exec runs as the service UID",
+        o.stdout.trim() == s.uid.to_string(),
+        || o.to_string(),
+    );
+    let o = exec(&s.applet(&["sh", "-c", "echo x > /hardgen-live-probe"]));
+    c.check(
+        who,
+        "writing to / fails (read-only file system)",
+        !o.ok() && o.stderr.contains("Read-only file system"),
+        || o.to_string(),
+    );
+    let o = exec(&s.applet(&[
+        "sh",
+        "-c",
+        "echo x > /tmp/hardgen-live-probe && cat /tmp/hardgen-live-probe",
+    ]));
+    c.check(
+        who,
+        "/tmp is writable",
+        o.ok() && o.stdout.trim() == "x",
+        || o.to_string(),
+    );
+    // busybox's own shell resolves `busybox` as an applet: look for the file instead.
+    let cp = "for b in /app/busybox /bin/busybox /usr/local/bin/busybox; do \
+              [ -f $b ] && break; done; \
+              cp $b /tmp/hardgen-live-exe && /tmp/hardgen-live-exe true";
+    let o = exec(&s.applet(&["sh", "-c", cp]));
+    c.check(
+        who,
+        "a program copied to /tmp cannot be executed (noexec)",
+        !o.ok() && o.stderr.contains("Permission denied"),
+        || o.to_string(),
+    );
+    let _ = exec(&s.applet(&[
+        "rm",
+        "-f",
+        "/tmp/hardgen-live-probe",
+        "/tmp/hardgen-live-exe",
+    ]));
+    if s.scratch {
+        let o = exec(&s.applet(&[
+            "sh",
+            "-c",
+            // /sbin/docker-init is Docker's init, bind-mounted (init: true).
+            "for f in /bin /usr /lib /lib64 /etc/apt /var/lib/dpkg /sbin/*; do \
+             [ -e $f ] && [ $f != /sbin/docker-init ] && echo $f; done; true",
+        ]));
+        c.check(
+            who,
+            "scratch runtime: no shell, libraries or package manager shipped",
+            o.ok() && o.stdout.trim().is_empty(),
+            || o.to_string(),
+        );
+    }
+    for (name, value) in secret_values
+        .iter()
+        .filter(|(n, _)| s.secrets.contains(&n.as_str()))
+    {
+        let path = format!("/run/secrets/{name}");
+        let o = exec(&s.applet(&["cat", &path]));
+        c.check(
+            who,
+            &format!("secret {name} readable by the service user in the container"),
+            o.ok() && o.stdout == *value,
+            || o.to_string(),
+        );
+        let o = exec(&s.applet(&["sh", "-c", &format!("echo x >> {path}")]));
+        c.check(who, &format!("secret {name} is read-only"), !o.ok(), || {
+            o.to_string()
+        });
+        let meta = fs::metadata(d.path().join("secrets").join(name));
+        c.check(
+            who,
+            &format!("secret file {name} not readable by others on the host"),
+            meta.as_ref().is_ok_and(|m| m.mode() & 0o007 == 0),
+            || format!("    {meta:?}"),
+        );
+    }
+    for name in s.not_secrets {
+        let o = exec(&s.applet(&["cat", &format!("/run/secrets/{name}")]));
+        c.check(who, &format!("secret {name} not mounted"), !o.ok(), || {
+            o.to_string()
+        });
+    }
+}
+
+/// A syscall the profile denies fails with EPERM inside the container while the service keeps
+/// running; the same command under `seccomp=unconfined` (same user, no capabilities,
+/// no-new-privileges) succeeds, so the filter is what denies it.
+fn check_seccomp_bites(c: &mut Checks, d: &Deployment, s: &Svc) {
+    let who = s.name;
+    let id = d.container(s.name);
+    let before = inspect(&id);
+    let argv = s.applet(&["unshare", "-U", "true"]);
+    let mut a = vec!["docker", "exec", id.as_str()];
+    a.extend(argv.iter().map(String::as_str));
+    let o = run(30, &a);
+    c.check(
+        who,
+        "seccomp denies unshare(CLONE_NEWUSER) with EPERM (Operation not permitted)",
+        !o.ok() && o.stderr.contains("Operation not permitted"),
+        || o.to_string(),
+    );
+    let image = before["Image"].as_str().unwrap_or("").to_string();
+    let user = format!("{}:{}", s.uid, s.gid);
+    let mut ctl = vec![
+        "docker",
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--network",
+        "none",
+        "--user",
+        user.as_str(),
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges:true",
+        "--security-opt",
+        "seccomp=unconfined",
+        "--entrypoint",
+        argv[0].as_str(),
+        image.as_str(),
+    ];
+    ctl.extend(argv[1..].iter().map(String::as_str));
+    let o = run(60, &ctl);
+    c.check(
+        who,
+        "control: the same unshare succeeds without the seccomp filter",
+        o.ok(),
+        || o.to_string(),
+    );
+    let after = inspect(&id);
+    c.check(
+        who,
+        "still running after the denied syscall (same PID 1, no restart)",
+        after["State"]["Running"].as_bool() == Some(true)
+            && after["State"]["Pid"] == before["State"]["Pid"]
+            && after["RestartCount"] == before["RestartCount"]
+            && after["State"]["Health"]["Status"].as_str() == Some("healthy"),
+        || {
+            format!(
+                "    before: {} {}\n    after:  {} {}",
+                before["State"], before["RestartCount"], after["State"], after["RestartCount"]
+            )
+        },
+    );
+}
+
+fn pointer<'a>(v: &'a Value, dotted: &str) -> &'a Value {
+    v.pointer(&format!("/{}", dotted.replace('.', "/")))
+        .unwrap_or(&Value::Null)
+}
+
+fn array_str(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+/// Runs the generated security-check.sh; it must pass and say "N passed, 0 failed".
+fn check_security_script(c: &mut Checks, d: &Deployment) {
+    let o = d.script(120, "security-check.sh", &[]);
+    let summary = o
+        .stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains(" passed, "))
+        .unwrap_or("")
+        .to_string();
+    println!("security-check.sh: {summary}");
+    let failed: Vec<&str> = o.stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+    c.check(
+        "scripts/security-check.sh",
+        "passes (exit 0, 0 failed)",
+        o.ok() && summary.ends_with(" 0 failed"),
+        || {
+            format!(
+                "    $ {}\n    exit: {:?}\n    {summary}\n    {}\n    stderr: {}",
+                o.cmd,
+                o.code,
+                failed.join("\n    "),
+                o.stderr.trim()
+            )
+        },
+    );
+}
+
+// ------------------------------------------------------------------ network probes
+
+/// A TCP connection attempt from a service (or the host) and whether it must connect.
+struct Probe {
+    label: String,
+    from: Option<String>, // container id; None = the host
+    nc: Vec<String>,
+    addr: String,
+    port: u16,
+}
+
+impl Probe {
+    fn service(d: &Deployment, s: &Svc, addr: &str, port: u16, label: &str) -> Probe {
+        Probe {
+            label: format!("{} -> {addr}:{port} ({label})", s.name),
+            from: Some(d.container(s.name)),
+            nc: s.applet(&["nc"]),
+            addr: addr.to_string(),
+            port,
+        }
+    }
+    fn host(addr: &str, port: u16, label: &str) -> Probe {
+        Probe {
+            label: format!("host -> {addr}:{port} ({label})"),
+            from: None,
+            nc: vec!["/bin/busybox".into(), "nc".into()],
+            addr: addr.to_string(),
+            port,
+        }
+    }
+    fn connect(&self) -> Out {
+        let port = self.port.to_string();
+        let mut argv: Vec<&str> = Vec::new();
+        if let Some(id) = &self.from {
+            argv.extend(["docker", "exec", id.as_str()]);
+        }
+        argv.extend(self.nc.iter().map(String::as_str));
+        argv.extend(["-w", "2", self.addr.as_str(), port.as_str()]);
+        run(15, &argv)
+    }
+}
+
+/// Runs the probes in parallel; `want` says for each whether it must connect.
+fn check_probes(c: &mut Checks, phase: &str, probes: &[(Probe, bool)]) {
+    let results: Vec<Out> = std::thread::scope(|sc| {
+        let hs: Vec<_> = probes
+            .iter()
+            .map(|(p, _)| sc.spawn(move || p.connect()))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for ((p, want), o) in probes.iter().zip(results) {
+        let verb = if *want { "connects" } else { "is blocked" };
+        c.check(
+            phase,
+            &format!("{} {verb}", p.label),
+            o.ok() == *want,
+            || o.to_string(),
+        );
+    }
+}
+
+fn network_ip(v: &Value, network: &str) -> String {
+    v["NetworkSettings"]["Networks"][network]["IPAddress"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no address on network {network}"))
+        .to_string()
+}
+
+fn gateway(network: &str) -> String {
+    let o = must(
+        run(
+            30,
+            &[
+                "docker",
+                "network",
+                "inspect",
+                "--format",
+                "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+                network,
+            ],
+        ),
+        "docker network inspect",
+    );
+    o.stdout.trim().to_string()
+}
+
+/// Whether the engine carries this published port with docker-proxy (userland proxy on).
+fn docker_proxy_serves(port: u16) -> bool {
+    let needle = format!("-host-port\0{port}\0");
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            fs::read(e.path().join("cmdline")).is_ok_and(|b| {
+                let s = String::from_utf8_lossy(&b);
+                s.contains("docker-proxy") && s.contains(&needle)
+            })
+        })
+}
+
+// ------------------------------------------------------------------ firewall
+
+fn iptables_state() -> (Vec<String>, Vec<String>) {
+    let f = must(run(30, &["iptables", "-w", "-S"]), "iptables -S");
+    let n = must(
+        run(30, &["iptables", "-w", "-t", "nat", "-S"]),
+        "iptables -t nat -S",
+    );
+    let lines = |s: &str| s.lines().map(str::to_string).collect::<Vec<_>>();
+    (lines(&f.stdout), lines(&n.stdout))
+}
+
+fn chain_rules<'a>(filter: &'a [String], chain: &str) -> Vec<&'a str> {
+    let p = format!("-A {chain} ");
+    filter
+        .iter()
+        .filter(|l| l.starts_with(&p))
+        .map(String::as_str)
+        .collect()
+}
+
+/// Loads the generated policy twice and checks what it changed: only hardgen's own chains
+/// and one jump each from DOCKER-USER and INPUT, first in those chains, nothing of Docker's
+/// rules or the nat table; the second load changes nothing. Returns the state before.
+fn apply_firewall(c: &mut Checks, d: &mut Deployment) -> (Vec<String>, Vec<String>) {
+    let who = "scripts/apply-firewall.sh";
+    let fwd = format!("HG-{}-FWD", d.project);
+    let inp = format!("HG-{}-IN", d.project);
+    let before = iptables_state();
+    d.firewall_loaded = true;
+    let o = d.script(60, "apply-firewall.sh", &[]);
+    c.check(who, "loads (exit 0)", o.ok(), || o.to_string());
+    let after = iptables_state();
+    let added: Vec<&String> = after.0.iter().filter(|l| !before.0.contains(l)).collect();
+    let removed: Vec<&String> = before.0.iter().filter(|l| !after.0.contains(l)).collect();
+    let jump_fwd = format!("-A DOCKER-USER -j {fwd}");
+    let jump_inp = format!("-A INPUT -j {inp}");
+    let foreign: Vec<&&String> = added
+        .iter()
+        .filter(|l| {
+            !(l.starts_with(&format!("-N {fwd}"))
+                || l.starts_with(&format!("-N {inp}"))
+                || l.starts_with(&format!("-A {fwd} "))
+                || l.starts_with(&format!("-A {inp} "))
+                || **l == &jump_fwd
+                || **l == &jump_inp)
+        })
+        .collect();
+    c.check(
+        who,
+        "adds only its own chains and the two jumps",
+        foreign.is_empty(),
+        || format!("    added outside its chains: {foreign:?}"),
+    );
+    c.check(
+        who,
+        "removes no existing rule (Docker's chains intact)",
+        removed.is_empty(),
+        || format!("    removed: {removed:?}"),
+    );
+    c.eq(who, "nat table unchanged", &after.1, &before.1);
+    let du_before = chain_rules(&before.0, "DOCKER-USER");
+    let du_after = chain_rules(&after.0, "DOCKER-USER");
+    let mut want_du = vec![jump_fwd.as_str()];
+    want_du.extend(du_before.iter().filter(|l| **l != jump_fwd));
+    c.eq(
+        who,
+        "DOCKER-USER = its jump first, then the rules it had",
+        du_after,
+        want_du,
+    );
+    let in_after = chain_rules(&after.0, "INPUT");
+    c.eq(
+        who,
+        "INPUT starts with its single jump",
+        in_after.first().copied(),
+        Some(jump_inp.as_str()),
+    );
+    c.eq(
+        who,
+        "exactly one jump to its INPUT chain",
+        in_after.iter().filter(|l| **l == jump_inp).count(),
+        1,
+    );
+    c.check(
+        who,
+        "its chains hold rules",
+        !chain_rules(&after.0, &fwd).is_empty() && !chain_rules(&after.0, &inp).is_empty(),
+        || format!("    {:?}", after.0),
+    );
+    let o = d.script(60, "apply-firewall.sh", &[]);
+    c.check(who, "loads again (exit 0)", o.ok(), || o.to_string());
+    let again = iptables_state();
+    c.eq(
+        who,
+        "idempotent: a second load changes no rule (filter)",
+        &again.0,
+        &after.0,
+    );
+    c.eq(
+        who,
+        "idempotent: a second load changes no rule (nat)",
+        &again.1,
+        &after.1,
+    );
+    before
+}
+
+/// `apply-firewall.sh --remove` brings iptables back to the state before the first load.
+fn remove_firewall(c: &mut Checks, d: &mut Deployment, before: &(Vec<String>, Vec<String>)) {
+    let who = "scripts/apply-firewall.sh --remove";
+    let o = d.script(60, "apply-firewall.sh", &["--remove"]);
+    c.check(who, "exit 0", o.ok(), || o.to_string());
+    let now = iptables_state();
+    c.eq(
+        who,
+        "filter table as before the policy was loaded",
+        &now.0,
+        &before.0,
+    );
+    c.eq(
+        who,
+        "nat table as before the policy was loaded",
+        &now.1,
+        &before.1,
+    );
+    if o.ok() {
+        d.firewall_loaded = false;
+    }
+}
+
+// ------------------------------------------------------------------ basic stack
+
+const MIB: u64 = 1024 * 1024;
+
+const WEB: Svc = Svc {
+    name: "web",
+    uid: 10001,
+    gid: 10001,
+    groups: &[30000],
+    caps: &["NET_BIND_SERVICE"],
+    memory: 64 * MIB,
+    pids: 32,
+    nano_cpus: 250_000_000,
+    ports: &[
+        ("80/tcp", "127.0.0.1", "28480"),
+        ("80/tcp", "10.231.0.1", "28481"),
+    ],
+    secrets: &["web_key", "shared_token"],
+    not_secrets: &[],
+    bb: &["/app/busybox"],
+    tmpfs_kib: 8192,
+    mem_reservation: 0,
+    built: true,
+    scratch: true,
+};
+
+const API: Svc = Svc {
+    name: "api",
+    uid: 10002,
+    gid: 10002,
+    groups: &[30000],
+    caps: &[],
+    memory: 48 * MIB,
+    pids: 24,
+    nano_cpus: 500_000_000,
+    ports: &[],
+    secrets: &["shared_token"],
+    not_secrets: &["web_key"],
+    bb: &[],
+    tmpfs_kib: 8192,
+    mem_reservation: 0,
+    built: false,
+    scratch: false,
+};
+
+const PROBE: Svc = Svc {
+    name: "probe",
+    uid: 10001,
+    gid: 10001,
+    groups: &[],
+    caps: &[],
+    memory: 32 * MIB,
+    pids: 128,
+    nano_cpus: 500_000_000,
+    ports: &[],
+    secrets: &[],
+    not_secrets: &["web_key", "shared_token"],
+    bb: &[],
+    tmpfs_kib: 4096,
+    mem_reservation: 0,
+    built: false,
+    scratch: false,
+};
+
+/// tests/live/basic.toml: build (static runtime), up --wait, the generated security check,
+/// every property of every service from the host, seccomp, and the zones with the generated
+/// firewall (before it as a control, after it, idempotence, removal).
+#[test]
+fn basic_stack_is_hardened_on_the_engine() {
+    let Some(_engine) = live() else { return };
+    let test = "live basic";
+    let mut t = Phases::new();
+    let mut c = Checks::default();
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", 28480)).is_ok(),
+        "127.0.0.1:28480 is in use: tests/live/basic.toml publishes it"
+    );
+    let mut d = Deployment::generate("tests/live/basic.toml", "hglive");
+
+    // The static runtime's build context: Debian's static busybox as the app binary.
+    let ctx = d.path().join("src/web");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::copy("/bin/busybox", ctx.join("busybox")).expect("copy /bin/busybox");
+    let o = run(10, &["dpkg-query", "-W", "-f=${Status}", "busybox-static"]);
+    assert!(
+        o.stdout.contains("installed"),
+        "busybox-static not installed (a dynamic busybox cannot run FROM scratch)\n{o}"
+    );
+
+    // Our own "outside": a non-internal network and a busybox httpd on it, not in the stack.
+    let _ = run(30, &["docker", "rm", "--force", "hglive-outside"]);
+    let _ = run(30, &["docker", "network", "rm", "hglive-outside"]);
+    d.networks.push("hglive-outside".into());
+    d.containers.push("hglive-outside".into());
+    must(
+        run(
+            60,
+            &[
+                "docker",
+                "network",
+                "create",
+                "--driver",
+                "bridge",
+                "--subnet",
+                "10.232.0.0/24",
+                "--opt",
+                "com.docker.network.bridge.name=hglive-out",
+                "hglive-outside",
+            ],
+        ),
+        "create the outside network",
+    );
+    must(
+        run(
+            60,
+            &[
+                "docker",
+                "run",
+                "--detach",
+                "--name",
+                "hglive-outside",
+                "--pull",
+                "never",
+                "--network",
+                "hglive-outside",
+                "--ip",
+                "10.232.0.10",
+                "--user",
+                "10001:10001",
+                "--read-only",
+                "--cap-drop",
+                "ALL",
+                "--security-opt",
+                "no-new-privileges:true",
+                BUSYBOX_IMAGE,
+                "httpd",
+                "-f",
+                "-p",
+                "8090",
+                "-h",
+                "/tmp",
+            ],
+        ),
+        "start the outside container",
+    );
+    t.mark("setup");
+
+    let o = d.script(60, "generate-secrets.sh", &[]);
+    assert!(o.ok(), "generate-secrets.sh failed\n{o}");
+    d.up();
+    t.mark("build+up --wait");
+
+    check_security_script(&mut c, &d);
+    for s in [&WEB, &API, &PROBE] {
+        check_service(&mut c, &d, s);
+    }
+    t.mark("properties");
+    for s in [&WEB, &API, &PROBE] {
+        check_seccomp_bites(&mut c, &d, s);
+    }
+    t.mark("seccomp");
+
+    // Zones. Addresses as the engine assigned them.
+    let web = inspect(&d.container("web"));
+    let api = inspect(&d.container("api"));
+    let api_ip = network_ip(&api, "hglive_back");
+    let web_back_ip = network_ip(&web, "hglive_back");
+    let web_front_ip = network_ip(&web, "hglive_front");
+    let gw_back = gateway("hglive_back");
+    let gw_front = gateway("hglive_front");
+    let gw_side = gateway("hglive_side");
+    let outside = "10.232.0.10";
+    for gw in [&gw_back, &gw_front, &gw_side] {
+        d.listen_on_host(gw, 28490);
+    }
+    let proxy = docker_proxy_serves(28481);
+    println!(
+        "userland proxy: {} (published ports reached from a zone through a host address go {})",
+        if proxy { "on" } else { "off" },
+        if proxy {
+            "through docker-proxy, INPUT"
+        } else {
+            "through DNAT, FORWARD"
+        }
+    );
+
+    // Before the policy: controls showing each probe can connect when nothing blocks it.
+    let controls = vec![
+        (
+            Probe::host(outside, 8090, "the outside container is up"),
+            true,
+        ),
+        (
+            Probe::service(&d, &API, &gw_back, 28490, "internal zone to a host service"),
+            true,
+        ),
+        (
+            Probe::service(&d, &WEB, &gw_front, 28490, "egress zone to a host service"),
+            true,
+        ),
+        (
+            Probe::service(&d, &PROBE, &gw_side, 28490, "egress zone to a host service"),
+            true,
+        ),
+        (
+            Probe::service(
+                &d,
+                &WEB,
+                &api_ip,
+                8081,
+                "same bridge, port outside the flow",
+            ),
+            true,
+        ),
+        (
+            Probe::service(&d, &API, &web_back_ip, 80, "service to its flow client"),
+            true,
+        ),
+    ];
+    check_probes(&mut c, "before the firewall (control)", &controls);
+    if proxy {
+        check_probes(
+            &mut c,
+            "before the firewall (control)",
+            &[(
+                Probe::service(
+                    &d,
+                    &PROBE,
+                    &gw_back,
+                    28481,
+                    "another zone's published port through a host address, via docker-proxy",
+                ),
+                true,
+            )],
+        );
+    }
+    t.mark("control probes");
+
+    let iptables_before = apply_firewall(&mut c, &mut d);
+    let after = vec![
+        (
+            Probe::service(&d, &WEB, &api_ip, 8080, "allowed flow front -> back 8080"),
+            true,
+        ),
+        (
+            Probe::service(
+                &d,
+                &WEB,
+                &api_ip,
+                8081,
+                "same target, port the flow does not allow",
+            ),
+            false,
+        ),
+        (
+            Probe::service(
+                &d,
+                &API,
+                &web_back_ip,
+                80,
+                "a service opening a connection to its flow client",
+            ),
+            false,
+        ),
+        (
+            Probe::service(
+                &d,
+                &API,
+                outside,
+                8090,
+                "internal zone to the outside container",
+            ),
+            false,
+        ),
+        (
+            Probe::service(
+                &d,
+                &API,
+                &gw_back,
+                28490,
+                "internal zone to a host service on its gateway",
+            ),
+            false,
+        ),
+        (
+            Probe::service(
+                &d,
+                &WEB,
+                &gw_front,
+                28490,
+                "egress zone to a host service on its gateway",
+            ),
+            false,
+        ),
+        (
+            Probe::service(
+                &d,
+                &PROBE,
+                &gw_side,
+                28490,
+                "egress zone to a host service on its gateway",
+            ),
+            false,
+        ),
+        (
+            Probe::service(
+                &d,
+                &PROBE,
+                &gw_back,
+                28481,
+                "another zone's published port through a host address",
+            ),
+            false,
+        ),
+        (
+            Probe::service(
+                &d,
+                &API,
+                &gw_back,
+                28481,
+                "internal zone to another zone's published port on its gateway",
+            ),
+            false,
+        ),
+        (
+            Probe::service(&d, &PROBE, &api_ip, 8080, "zone without a flow to back"),
+            false,
+        ),
+        (
+            Probe::service(
+                &d,
+                &PROBE,
+                &web_front_ip,
+                80,
+                "zone without a flow to front",
+            ),
+            false,
+        ),
+        (
+            Probe::host("127.0.0.1", 28480, "published port on 127.0.0.1"),
+            true,
+        ),
+        (
+            Probe::host(&gw_front, 28480, "the same port on another host address"),
+            false,
+        ),
+    ];
+    check_probes(&mut c, "with the firewall", &after);
+    t.mark("firewall+probes");
+    remove_firewall(&mut c, &mut d, &iptables_before);
+
+    drop(d);
+    t.mark("cleanup");
+    t.print(test);
+    c.finish(test, t.t0);
+}
+
+// ------------------------------------------------------------------ Luna example
+
+const LUNA: Svc = Svc {
+    name: "luna-consciousness",
+    uid: 1000,
+    gid: 1000,
+    groups: &[30000],
+    caps: &[],
+    memory: 1024 * MIB,
+    pids: 128,
+    nano_cpus: 2_000_000_000,
+    ports: &[
+        ("3000/tcp", "127.0.0.1", "3000"),
+        ("8000/tcp", "127.0.0.1", "8000"),
+        ("9100/tcp", "127.0.0.1", "9100"),
+    ],
+    secrets: &["redis_password", "luna_master_key"],
+    not_secrets: &["gf_admin_password"],
+    bb: &["busybox"],
+    tmpfs_kib: 100 * 1024,
+    mem_reservation: 256 * MIB,
+    built: true,
+    scratch: false,
+};
+
+const REDIS: Svc = Svc {
+    name: "redis",
+    uid: 999,
+    gid: 999,
+    groups: &[30000],
+    caps: &[],
+    memory: 512 * MIB,
+    pids: 128,
+    nano_cpus: 500_000_000,
+    ports: &[],
+    secrets: &["redis_password"],
+    not_secrets: &["luna_master_key", "gf_admin_password"],
+    bb: &[],
+    tmpfs_kib: 64 * 1024,
+    mem_reservation: 0,
+    built: false,
+    scratch: false,
+};
+
+const PROMETHEUS: Svc = Svc {
+    name: "prometheus",
+    uid: 65534,
+    gid: 65534,
+    groups: &[],
+    caps: &[],
+    memory: 512 * MIB,
+    pids: 128,
+    nano_cpus: 500_000_000,
+    ports: &[],
+    secrets: &[],
+    not_secrets: &["redis_password", "luna_master_key", "gf_admin_password"],
+    bb: &[],
+    tmpfs_kib: 64 * 1024,
+    mem_reservation: 0,
+    built: false,
+    scratch: false,
+};
+
+const GRAFANA: Svc = Svc {
+    name: "grafana",
+    uid: 472,
+    gid: 472,
+    groups: &[],
+    caps: &[],
+    memory: 512 * MIB,
+    pids: 128,
+    nano_cpus: 500_000_000,
+    ports: &[("3000/tcp", "127.0.0.1", "3001")],
+    secrets: &["gf_admin_password"],
+    not_secrets: &["redis_password", "luna_master_key"],
+    bb: &[],
+    tmpfs_kib: 64 * 1024,
+    mem_reservation: 0,
+    built: false,
+    scratch: false,
+};
+
+/// (stand-in directory under tests/live/stand-ins, image the Luna spec names)
+const STAND_INS: &[(&str, &str)] = &[
+    ("python", "python:3.11-slim-bookworm"),
+    ("redis", "redis:7.2.5-bookworm"),
+    ("prometheus", "prom/prometheus:v2.53.0"),
+    ("grafana", "grafana/grafana:11.1.0"),
+];
+
+/// examples/luna.toml with stand-in images of the same users, ports, volumes and commands:
+/// every service healthy, the generated security check green, every property from the host,
+/// writable volumes, seccomp, and the two flows with the generated firewall.
+#[test]
+fn luna_example_is_hardened_on_the_engine() {
+    let Some(_engine) = live() else { return };
+    let test = "live luna";
+    let mut t = Phases::new();
+    let mut c = Checks::default();
+    for port in [3000, 3001, 8000, 9100] {
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "127.0.0.1:{port} is in use: the Luna example publishes it"
+        );
+    }
+    let mut d = Deployment::generate("examples/luna.toml", "luna");
+
+    for (dir, image) in STAND_INS {
+        match image_label(image) {
+            Some(l) if l.is_empty() => panic!(
+                "image {image} exists and is not a stand-in of this test: it will not be retagged"
+            ),
+            _ => {}
+        }
+        let ctx = d.path().join(format!("stand-in-{dir}"));
+        copy_tree(&root().join("tests/live/stand-ins").join(dir), &ctx);
+        if *dir == "python" {
+            fs::copy("/bin/busybox", ctx.join("busybox")).expect("copy /bin/busybox");
+        }
+        d.stand_ins.push(image.to_string());
+        must(
+            // The client here has no buildx: the legacy builder (as scripts/test-images.sh).
+            run(
+                300,
+                &[
+                    "env",
+                    "DOCKER_BUILDKIT=0",
+                    "docker",
+                    "build",
+                    "--quiet",
+                    "--tag",
+                    image,
+                    ctx.to_str().unwrap(),
+                ],
+            ),
+            &format!("docker build of the stand-in {image}"),
+        );
+    }
+    let app = d.path().join("src/luna-consciousness");
+    copy_tree(&root().join("tests/live/luna-app"), &app);
+    fs::create_dir_all(d.path().join("config")).unwrap();
+    fs::copy(
+        root().join("tests/live/luna-prometheus.yml"),
+        d.path().join("config/prometheus.yml"),
+    )
+    .unwrap();
+    t.mark("stand-ins");
+
+    let o = d.script(60, "generate-secrets.sh", &[]);
+    assert!(o.ok(), "generate-secrets.sh failed\n{o}");
+    d.up();
+    t.mark("build+up --wait");
+
+    check_security_script(&mut c, &d);
+    for s in [&LUNA, &REDIS, &PROMETHEUS, &GRAFANA] {
+        check_service(&mut c, &d, s);
+    }
+    // The writable places are the volumes (and tmpfs), as the spec lists them.
+    for (s, dirs) in [
+        (
+            &LUNA,
+            &[
+                "/app/data/memories",
+                "/app/data/consciousness",
+                "/app/logs",
+                "/app/memory_fractal/roots",
+                "/app/memory_fractal/branchs",
+                "/app/memory_fractal/leaves",
+                "/app/memory_fractal/seeds",
+            ][..],
+        ),
+        (&REDIS, &["/data"][..]),
+        (&PROMETHEUS, &["/prometheus"][..]),
+        (&GRAFANA, &["/var/lib/grafana"][..]),
+    ] {
+        let id = d.container(s.name);
+        for dir in dirs {
+            let script = format!("echo x > {dir}/.hardgen-live && rm {dir}/.hardgen-live");
+            let argv = s.applet(&["sh", "-c", &script]);
+            let mut a = vec!["docker", "exec", id.as_str()];
+            a.extend(argv.iter().map(String::as_str));
+            let o = run(30, &a);
+            c.check(
+                s.name,
+                &format!("volume directory {dir} writable by the service user"),
+                o.ok(),
+                || o.to_string(),
+            );
+        }
+    }
+    t.mark("properties");
+    for s in [&LUNA, &REDIS, &PROMETHEUS, &GRAFANA] {
+        check_seccomp_bites(&mut c, &d, s);
+    }
+    t.mark("seccomp");
+
+    let luna = inspect(&d.container("luna-consciousness"));
+    let redis = inspect(&d.container("redis"));
+    let luna_app_ip = network_ip(&luna, "luna_app");
+    let luna_data_ip = network_ip(&luna, "luna_data");
+    let redis_ip = network_ip(&redis, "luna_data");
+    let gw_data = gateway("luna_data");
+    d.listen_on_host(&gw_data, 28490);
+    check_probes(
+        &mut c,
+        "before the firewall (control)",
+        &[
+            (
+                Probe::service(&d, &PROMETHEUS, &luna_app_ip, 8000, "port outside the flow"),
+                true,
+            ),
+            (
+                Probe::service(
+                    &d,
+                    &REDIS,
+                    &luna_data_ip,
+                    8000,
+                    "service to its flow client",
+                ),
+                true,
+            ),
+            (
+                Probe::service(
+                    &d,
+                    &REDIS,
+                    &gw_data,
+                    28490,
+                    "internal zone to a host service",
+                ),
+                true,
+            ),
+        ],
+    );
+    let iptables_before = apply_firewall(&mut c, &mut d);
+    check_probes(
+        &mut c,
+        "with the firewall",
+        &[
+            (
+                Probe::service(&d, &LUNA, &redis_ip, 6379, "flow app -> data 6379"),
+                true,
+            ),
+            (
+                Probe::service(
+                    &d,
+                    &PROMETHEUS,
+                    &luna_app_ip,
+                    9100,
+                    "flow monitoring -> app 9100",
+                ),
+                true,
+            ),
+            (
+                Probe::service(&d, &PROMETHEUS, &luna_app_ip, 8000, "port outside the flow"),
+                false,
+            ),
+            (
+                Probe::service(
+                    &d,
+                    &REDIS,
+                    &luna_data_ip,
+                    8000,
+                    "service opening a connection to its flow client",
+                ),
+                false,
+            ),
+            (
+                Probe::service(
+                    &d,
+                    &REDIS,
+                    &gw_data,
+                    28490,
+                    "internal zone to a host service on its gateway",
+                ),
+                false,
+            ),
+            (
+                Probe::host("127.0.0.1", 3001, "Grafana published on 127.0.0.1"),
+                true,
+            ),
+            (
+                Probe::host("127.0.0.1", 8000, "Luna published on 127.0.0.1"),
+                true,
+            ),
+        ],
+    );
+    t.mark("firewall+probes");
+    remove_firewall(&mut c, &mut d, &iptables_before);
+
+    drop(d);
+    t.mark("cleanup");
+    for (_, image) in STAND_INS {
+        c.check(
+            "cleanup",
+            &format!("stand-in {image} removed"),
+            image_label(image).is_none(),
+            || format!("    {image} still present"),
+        );
+    }
+    t.print(test);
+    c.finish(test, t.t0);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
