@@ -52,6 +52,30 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "incident.sh.j2",
 ];
 
+/// An exec-form JSON array for a Dockerfile (CMD, HEALTHCHECK). `"` and `\` are written as
+/// `\u0022` and `\u005c`: Docker decodes them like any JSON, and hadolint's parser, which
+/// misreads `\"` and `\\"`, sees no backslash before a quote. Control characters (C0, C1)
+/// and line separators are escaped too, so the instruction stays on its line.
+fn dockerfile_json(args: &[String]) -> String {
+    let mut out = String::from("[");
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for c in a.chars() {
+            if matches!(c, '"' | '\\' | '\u{2028}' | '\u{2029}') || c.is_control() {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            } else {
+                out.push(c);
+            }
+        }
+        out.push('"');
+    }
+    out.push(']');
+    out
+}
+
 /// Quote a value for a Dockerfile double-quoted string (LABEL): `\`, `"` and `$` escaped.
 fn dockerfile_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -339,7 +363,7 @@ fn dockerfile(
             "scratch".to_string(),
         ),
     };
-    let json = |v: &[String]| serde_json::to_string(v).expect("strings serialise");
+    let json = |v: &[String]| dockerfile_json(v);
     let health = svc.health.as_ref().map(|h| {
         minijinja::context! {
             interval => h.interval.to_string(), timeout => h.timeout.to_string(),
@@ -460,7 +484,8 @@ fn security_check(env: &Environment, header: &str, plan: &Plan) -> Result<String
             minijinja::context! {
                 name => s.name, user => s.user.to_string(), capeff => format!("{capeff:016x}"),
                 caps => s.cap_add.iter().cloned().collect::<Vec<_>>().join(","),
-                nnp => u8::from(s.no_new_privileges), ro => s.read_only,
+                nnp => u8::from(s.no_new_privileges),
+                ro => if s.read_only { "true" } else { "false" },
                 memory => s.memory.bytes, pids => s.pids,
                 nanocpus => u64::from(s.cpus.0) * 1_000_000,
                 networks => nets.iter().map(|n| format!("{n} ")).collect::<String>(),
@@ -480,6 +505,19 @@ fn security_check(env: &Environment, header: &str, plan: &Plan) -> Result<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dockerfile_json_is_json_without_backslash_quote() {
+        let args = vec![
+            "a\"b".to_string(),
+            "x\\".to_string(),
+            "\u{85}\n\u{2028}é".to_string(),
+        ];
+        let j = dockerfile_json(&args);
+        assert!(!j.contains("\\\"") && !j.contains('\n') && !j.contains('\u{85}'), "{j}");
+        let back: Vec<String> = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, args);
+    }
 
     #[test]
     fn quoting_blocks_dockerfile_expansion() {

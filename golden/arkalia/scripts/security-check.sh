@@ -63,8 +63,17 @@ check_service() {
     if [ "$uid" = 0 ]; then
         fail "$svc" "PID 1 is not root"
     fi
-    expect "$svc" "effective capabilities (CapEff)" "$(status_field "$pid" CapEff)" "$capeff"
-    expect "$svc" "added capabilities" "$(inspect '{{join .HostConfig.CapAdd ","}}' "$cid")" "$caps"
+    # The bounding set is exactly the added capabilities. A non-root process holds them
+    # effectively only where the engine grants ambient capabilities, so CapEff is either
+    # empty or that same set, never more.
+    expect "$svc" "capability bounding set (CapBnd)" "$(status_field "$pid" CapBnd)" "$capeff"
+    capeff_now=$(status_field "$pid" CapEff)
+    if [ "$capeff_now" = "$capeff" ] || [ "$capeff_now" = 0000000000000000 ]; then
+        pass "$svc" "effective capabilities (CapEff) within the added ones"
+    else
+        fail "$svc" "effective capabilities (CapEff) within the added ones (got: $capeff_now, want: $capeff or none)"
+    fi
+    expect "$svc" "added capabilities" "$(inspect '{{join .HostConfig.CapAdd ","}}' "$cid" | sed 's/CAP_//g')" "$caps"
     expect "$svc" "all other capabilities dropped" "$(inspect '{{join .HostConfig.CapDrop ","}}' "$cid")" "ALL"
     expect "$svc" "no-new-privileges (NoNewPrivs)" "$(status_field "$pid" NoNewPrivs)" "$nnp"
     expect "$svc" "seccomp filter loaded (Seccomp: 2)" "$(status_field "$pid" Seccomp)" "2"
@@ -134,28 +143,28 @@ check_service() {
 }
 
 # assistantia
-check_service assistantia '1001:1001' 0000000000000000 '' 1 True 1073741824 256 1000000000 \
+check_service assistantia '1001:1001' 0000000000000000 '' 1 true 1073741824 256 1000000000 \
     'api=172.20.3.2 data=172.20.4.128 ' '' '' yes
 # helloria
-check_service helloria '10001:10001' 0000000000000000 '' 1 True 536870912 256 1000000000 \
+check_service helloria '10001:10001' 0000000000000000 '' 1 true 536870912 256 1000000000 \
     'api=172.20.3.3 data=172.20.4.129 intelligence=172.20.1.128 ' '8000/tcp=127.0.0.1:8000 ' 'jwt_secret' yes
 # postgres
-check_service postgres '999:999' 0000000000000000 '' 1 True 1073741824 256 1000000000 \
+check_service postgres '999:999' 0000000000000000 '' 1 true 1073741824 256 1000000000 \
     'data=172.20.4.2 ' '' 'postgres_password' yes
 # prometheus
-check_service prometheus '65534:65534' 0000000000000000 '' 1 True 536870912 256 1000000000 \
+check_service prometheus '65534:65534' 0000000000000000 '' 1 true 536870912 256 1000000000 \
     'intelligence=172.20.1.129 monitoring=172.20.2.2 ' '' '' yes
 # redis
-check_service redis '999:999' 0000000000000000 '' 1 True 536870912 256 1000000000 \
+check_service redis '999:999' 0000000000000000 '' 1 true 536870912 256 1000000000 \
     'data=172.20.4.3 ' '' 'redis_password' yes
 # reflexia
-check_service reflexia '10001:10001' 0000000000000000 '' 1 True 536870912 256 1000000000 \
+check_service reflexia '10001:10001' 0000000000000000 '' 1 true 536870912 256 1000000000 \
     'intelligence=172.20.1.130 monitoring=172.20.2.3 ' '' '' yes
 # sandozia
-check_service sandozia '10001:10001' 0000000000000000 '' 1 True 536870912 256 1000000000 \
+check_service sandozia '10001:10001' 0000000000000000 '' 1 true 536870912 256 1000000000 \
     'data=172.20.4.130 intelligence=172.20.1.2 ' '' 'sandozia_key' yes
 # zeroia
-check_service zeroia '10001:10001' 0000000000000000 '' 1 True 536870912 256 1000000000 \
+check_service zeroia '10001:10001' 0000000000000000 '' 1 true 536870912 256 1000000000 \
     'intelligence=172.20.1.131 monitoring=172.20.2.4 ' '' 'zeroia_config' yes
 
 echo "$passed passed, $failed failed"
