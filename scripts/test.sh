@@ -28,7 +28,10 @@ export HARDGEN_TOOLS_DIR="$ROOT/.tools"
 # base images (no registry is reachable) and lets the Rust tests that check
 # HARDGEN_LIVE=1 bring generated deployments up for real.
 # ---------------------------------------------------------------------------
-HARDGEN_LIVE="${HARDGEN_LIVE:-0}"
+# Default: on as root (the engine, iptables and /proc of other users need it), off otherwise.
+if [ -z "${HARDGEN_LIVE:-}" ]; then
+  if [ "$(id -u)" -eq 0 ]; then HARDGEN_LIVE=1; else HARDGEN_LIVE=0; fi
+fi
 if [ "$HARDGEN_LIVE" = 1 ]; then
   bash scripts/docker-engine.sh
   bash scripts/test-images.sh
