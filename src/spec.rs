@@ -73,27 +73,42 @@ impl<T: Ord> Ord for Sp<T> {
 #[serde(deny_unknown_fields)]
 #[schemars(title = "hardgen spec")]
 pub struct RawSpec {
-    /// The project: its name and project-wide settings.
+    /// The project: its name and project-wide settings. Required.
+    #[schemars(with = "schema::Inline<RawProject>")]
     pub project: RawProject,
-    /// Per-service defaults. Every key is optional; a service may override each one.
+    /// Per-service defaults (`[defaults]`). Every key is optional; a service may override each one.
     #[serde(default)]
+    #[schemars(with = "schema::Inline<RawDefaults>")]
     pub defaults: RawDefaults,
-    /// Network zones. Each zone becomes its own Docker network (Linux bridge). Zones are
-    /// internal (no route out) unless they set `egress = true`; traffic between zones is
-    /// denied unless a `[[flows]]` entry allows it.
+    /// Network zones, by name: `[zones.api]`. Each zone becomes its own Docker network (Linux
+    /// bridge). Zones are internal (no route out) unless they set `egress = true`; traffic between
+    /// zones is dropped unless a `[[flows]]` entry allows it.
+    ///
+    /// Zone names: lower-case letters, digits, `_` and `-`, starting with a letter, at most 32
+    /// characters.
     #[serde(default)]
-    #[schemars(with = "BTreeMap<String, RawZone>")]
+    #[schemars(with = "schema::NameMap<schema::ZoneKey, RawZone>")]
     pub zones: BTreeMap<Sp<String>, RawZone>,
-    /// Allowed traffic between zones. Everything else between zones is dropped.
+    /// Allowed traffic between zones, one `[[flows]]` table each. Everything else between zones,
+    /// from internal zones outwards and from zones to the host is dropped. Default: none.
+    ///
+    /// Example: `[[flows]]` with `from = "api"`, `to = "data"`, `ports = ["5432/tcp"]`.
     #[serde(default)]
     pub flows: Vec<RawFlow>,
-    /// Secrets, generated as random files by `scripts/generate-secrets.sh` and mounted
-    /// read-only at `/run/secrets/<name>` in the services that list them.
+    /// Secrets, by name: `[secrets.postgres_password]` (an empty table is enough). Each is a random
+    /// file `secrets/<name>` written by `scripts/generate-secrets.sh` and mounted read-only at
+    /// `/run/secrets/<name>` in the services that list it.
+    ///
+    /// Secret names: lower-case letters, digits, `_` and `-`, starting with a letter, at most 64
+    /// characters.
     #[serde(default)]
-    #[schemars(with = "BTreeMap<String, RawSecret>")]
+    #[schemars(with = "schema::NameMap<schema::SecretKey, RawSecret>")]
     pub secrets: BTreeMap<Sp<String>, RawSecret>,
-    /// The services (containers) of the stack, by name.
-    #[schemars(with = "BTreeMap<String, RawService>")]
+    /// The services (containers) of the stack, by name: `[services.api]`. Required.
+    ///
+    /// Service names: lower-case letters, digits, `_` and `-`, starting with a letter, at most 63
+    /// characters.
+    #[schemars(with = "schema::NameMap<schema::ServiceKey, RawService>")]
     pub services: BTreeMap<Sp<String>, RawService>,
 }
 
@@ -101,20 +116,22 @@ pub struct RawSpec {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawProject {
-    /// Project name: the Compose project name, and the prefix of bridge names, firewall chains
-    /// and built image names. Lower-case letters, digits and `-`, starting with a letter, at
-    /// most 20 characters.
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9-]{0,19}$"))]
+    /// Project name: the Compose project name, and the prefix of bridge names, firewall chains and
+    /// built image names. Required. Lower-case letters, digits and `-`, starting with a letter, at
+    /// most 20 characters. Example: `"arkalia"`.
+    #[schemars(regex = "schema::PROJECT_NAME")]
     pub name: Sp<String>,
-    /// Address pool (IPv4 CIDR) for the zones' subnets. Explicit zone subnets must lie inside
-    /// it; zones without a subnet get the next free block of `zone_prefix` from it, in zone
-    /// name order. Default `10.210.0.0/16`.
-    #[schemars(regex(pattern = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$"))]
+    /// Address pool (IPv4 CIDR, a /24 or larger) for the zones' subnets. Explicit zone subnets must
+    /// lie inside it; zones without a subnet get the next free block of `zone_prefix` from it, in
+    /// zone name order. Default `"10.210.0.0/16"`. Example: `"172.20.0.0/16"`.
+    #[schemars(regex = "schema::POOL")]
     pub subnet_pool: Option<Sp<String>>,
-    /// Prefix length of automatically allocated zone subnets. Default 24.
+    /// Prefix length of automatically allocated zone subnets, from 16 to 28 and not shorter than
+    /// the pool's. Default 24 (256 addresses per zone).
     #[schemars(range(min = 16, max = 28))]
     pub zone_prefix: Option<Sp<u8>>,
     /// A one-line description, copied into generated headers.
+    #[schemars(regex = "schema::TEXT", length(max = 1024))]
     pub description: Option<String>,
 }
 
@@ -122,54 +139,64 @@ pub struct RawProject {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDefaults {
-    /// Default numeric user as `"UID:GID"` (non-root). Default `"10001:10001"`.
-    #[schemars(regex(pattern = r"^[0-9]+:[0-9]+$"))]
+    /// Default numeric user of every service, as `"UID:GID"` (non-root: neither may be 0). Default
+    /// `"10001:10001"`.
+    #[schemars(regex = "schema::USER")]
     pub user: Option<Sp<String>>,
-    /// Default memory limit, e.g. `"256m"`, `"1g"`. Default `"256m"`.
-    #[schemars(regex(pattern = r"^[0-9]+[kmg]$"))]
+    /// Default memory limit: a number and a unit `k`, `m` or `g` (binary: `1g` is 1024 MiB). Swap
+    /// is disabled. Default `"256m"`. Example: `"1g"`.
+    #[schemars(regex = "schema::SIZE")]
     pub memory: Option<Sp<String>>,
-    /// Default CPU limit in cores, e.g. `0.5`. Default `0.5`.
+    /// Default CPU limit in cores, from 0.01 to 1024. Default `0.5`. Example: `2.0`.
     #[schemars(range(min = 0.01, max = 1024.0))]
     pub cpus: Option<Sp<f64>>,
-    /// Default maximum number of processes/threads (pids cgroup). Default 128.
+    /// Default maximum number of processes and threads (pids cgroup). Default `128`.
     #[schemars(range(min = 8, max = 4194304))]
     pub pids: Option<Sp<u32>>,
-    /// Default restart policy. Default `"on-failure:5"`.
-    #[schemars(regex(pattern = r"^(no|always|unless-stopped|on-failure(:[0-9]+)?)$"))]
+    /// Default restart policy: `"on-failure:N"`, `"on-failure"`, `"unless-stopped"`, `"always"` or
+    /// `"no"`. Default `"on-failure:5"`.
+    #[schemars(with = "Option<schema::RestartPolicy>")]
     pub restart: Option<Sp<String>>,
-    /// Default seccomp preset. Default `"baseline"`.
+    /// Default seccomp preset: `"baseline"` or `"strict"`. Default `"baseline"`.
+    #[schemars(with = "Option<schema::DocumentedEnum<SeccompPreset>>")]
     pub seccomp: Option<Sp<SeccompPreset>>,
-    /// Default AppArmor profile name (for hosts with AppArmor). Default: none.
-    #[schemars(regex(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$"))]
+    /// Default AppArmor profile name (it must be loaded on the host). Default: none. Example:
+    /// `"docker-default"`.
+    #[schemars(regex = "schema::APPARMOR")]
     pub apparmor: Option<Sp<String>>,
-    /// Default size of the `/tmp` and `/run` tmpfs mounts, e.g. `"64m"`. Default `"64m"`.
-    #[schemars(regex(pattern = r"^[0-9]+[kmg]$"))]
+    /// Default size of the `/tmp` and `/run` tmpfs mounts (they count against the memory limit).
+    /// Default `"64m"`.
+    #[schemars(regex = "schema::SIZE")]
     pub tmpfs_size: Option<Sp<String>>,
-    /// Default log rotation: maximum size of one log file, e.g. `"10m"`. Default `"10m"`.
-    #[schemars(regex(pattern = r"^[0-9]+[kmg]$"))]
+    /// Log rotation of every service: maximum size of one json-file log, e.g. `"50m"`. Default
+    /// `"10m"`.
+    #[schemars(regex = "schema::SIZE")]
     pub log_max_size: Option<Sp<String>>,
-    /// Default log rotation: number of log files kept. Default 3.
+    /// Log rotation of every service: number of log files kept. Default `3`.
     #[schemars(range(min = 1, max = 100))]
     pub log_max_file: Option<Sp<u32>>,
+    /// Integrity-checked entrypoint for every built service whose runtime has a shell
+    /// (python, node); see `build.integrity`. Default false.
+    pub integrity: Option<Sp<bool>>,
 }
 
 /// A network zone: one Docker network and Linux bridge.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawZone {
-    /// IPv4 subnet of the zone, e.g. `"172.20.3.0/24"`. Omit it to allocate one from
-    /// `project.subnet_pool`.
-    #[schemars(regex(pattern = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$"))]
+    /// IPv4 subnet of the zone (a /28 or larger, inside `project.subnet_pool`, host bits zero),
+    /// e.g. `"172.20.3.0/24"`. Default: the next free block of `project.zone_prefix` from the pool.
+    #[schemars(regex = "schema::SUBNET")]
     pub subnet: Option<Sp<String>>,
-    /// Whether containers in this zone may reach the outside world (a non-internal network).
-    /// Default false: the network is `internal: true` and has no route out. Published ports
-    /// need a zone with egress.
+    /// Whether containers in this zone may reach the outside world. Default `false`: the network is
+    /// `internal: true` and has no route out. Published ports need a zone with egress.
     pub egress: Option<Sp<bool>>,
-    /// Linux bridge name (at most 15 characters; firewall rules name it). Default:
-    /// `<project>-<zone>`, shortened with a stable hash when too long.
-    #[schemars(regex(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$"))]
+    /// Linux bridge name (at most 15 characters: letters, digits, `-`, `_`, `.`; firewall rules
+    /// name it). Default: `"<project>-<zone>"`, shortened with a stable hash when too long.
+    #[schemars(regex = "schema::BRIDGE")]
     pub bridge: Option<Sp<String>>,
-    /// What the zone is for (copied into comments).
+    /// What the zone is for (one line, copied into comments).
+    #[schemars(regex = "schema::TEXT", length(max = 1024))]
     pub description: Option<String>,
 }
 
@@ -179,39 +206,39 @@ pub struct RawZone {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFlow {
-    /// Source zone.
+    /// Source zone: its services become clients on the target zone's network. Required.
+    #[schemars(regex = "schema::ZONE_NAME")]
     pub from: Sp<String>,
-    /// Target zone.
+    /// Target zone: its own services are reachable on `ports`. Required.
+    #[schemars(regex = "schema::ZONE_NAME")]
     pub to: Sp<String>,
     /// Allowed destination ports, as `"PORT/tcp"` or `"PORT/udp"` (`/tcp` may be omitted).
-    #[schemars(with = "Vec<PortProtoString>")]
+    /// Required: 1 to 64 ports. Example: `["5432/tcp"]`.
+    #[schemars(length(min = 1, max = 64), inner(regex = "schema::PORT_PROTO"))]
     pub ports: Vec<Sp<String>>,
     /// Only these services of the source zone use the flow. Default: all its services.
+    #[schemars(inner(regex = "schema::SERVICE_NAME"))]
     pub clients: Option<Vec<Sp<String>>>,
-    /// Why this flow exists (copied into the firewall rules' comments).
+    /// Why this flow exists (one line, copied into the firewall rules' comments).
+    #[schemars(regex = "schema::TEXT", length(max = 1024))]
     pub description: Option<String>,
 }
-
-/// `"PORT/tcp"` or `"PORT/udp"`.
-#[derive(JsonSchema)]
-#[schemars(regex(pattern = r"^[0-9]{1,5}(/(tcp|udp))?$"))]
-#[allow(dead_code)]
-struct PortProtoString(String);
 
 /// A secret: a random value generated into `secrets/<name>` by `scripts/generate-secrets.sh`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSecret {
-    /// Number of random bytes (the file holds them hex-encoded, twice as many characters).
-    /// Default 32.
+    /// Number of random bytes, 16 to 4096 (the file holds them hex-encoded, twice as many
+    /// characters). Default `32`.
     #[schemars(range(min = 16, max = 4096))]
     pub bytes: Option<Sp<u32>>,
-    /// Group that may read the secret when services running as different users share it
-    /// (the file is then `root:<gid>`, mode 0440, and those services get the group as a
-    /// supplementary group). Default: 30000 + the secret's position among shared secrets.
+    /// Group that may read the secret when services running as different users share it (the file
+    /// is then `root:<gid>`, mode 0440, and those services get the group as a supplementary group),
+    /// from 1 to 2147483647. Default: 30000 + the secret's position among shared secrets.
     #[schemars(range(min = 1, max = 2147483647))]
     pub gid: Option<Sp<u32>>,
-    /// What the secret is for.
+    /// What the secret is for (one line).
+    #[schemars(regex = "schema::TEXT", length(max = 1024))]
     pub description: Option<String>,
 }
 
@@ -246,58 +273,69 @@ pub enum Runtime {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBuild {
-    /// Runtime preset.
+    /// Runtime preset: `"python"`, `"node"`, `"go"`, `"rust"` or `"static"`. Required.
+    #[schemars(with = "schema::DocumentedEnum<Runtime>")]
     pub runtime: Sp<Runtime>,
     /// Toolchain/runtime version for the base images, e.g. `"3.11"` (python), `"20"` (node),
-    /// `"1.22"` (go), `"1.80"` (rust). Not used by `static`.
-    #[schemars(regex(pattern = r"^[0-9][0-9A-Za-z._-]{0,31}$"))]
+    /// `"1.22"` (go), `"1.80"` (rust). Required, except for `static`, which has none.
+    #[schemars(regex = "schema::VERSION")]
     pub version: Option<Sp<String>>,
-    /// Build context directory, relative to the output directory, without `..`.
-    /// Default `"src/<service>"`.
+    /// Build context directory, relative to the output directory, without `..`. Default
+    /// `"src/<service>"`.
+    #[schemars(regex = "schema::CONTEXT")]
     pub context: Option<Sp<String>>,
-    /// The command the image runs (exec form), e.g. `["python", "-m", "app"]`. Default for
-    /// go, rust and static: `["/app/<binary>"]`.
+    /// The command the image runs (exec form). Required for python and node, e.g. `["python", "-m",
+    /// "app"]`; default for go, rust and static: `["/app/<binary>"]`.
+    #[schemars(length(min = 1))]
     pub command: Option<Vec<Sp<String>>>,
-    /// Executable name: the Rust binary target, or the static binary's file name in the
-    /// context. Default: the service name.
-    #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"))]
+    /// Executable name: the Rust binary target, or the static binary's file name in the context.
+    /// Default: the service name.
+    #[schemars(regex = "schema::BINARY")]
     pub binary: Option<Sp<String>>,
-    /// Debian packages installed in the runtime stage (`name` or `name=version`).
-    #[schemars(with = "Vec<DebPackageString>")]
+    /// Debian packages installed in the runtime stage (`"name"` or `"name=version"`); python and
+    /// node only (go, rust and static have no Debian runtime stage). Default: none. Example:
+    /// `["libpq5"]`. At most 128.
     #[serde(default)]
+    #[schemars(length(max = 128), inner(regex = "schema::DEB_PACKAGE"))]
     pub packages: Vec<Sp<String>>,
-    /// Debian packages installed in the builder stage only (compilers, headers...).
-    #[schemars(with = "Vec<DebPackageString>")]
+    /// Debian packages installed in the builder stage only (compilers, headers...), `"name"` or
+    /// `"name=version"`. Default: none. Example: `["libpq-dev"]`. At most 128.
     #[serde(default)]
+    #[schemars(length(max = 128), inner(regex = "schema::DEB_PACKAGE"))]
     pub build_packages: Vec<Sp<String>>,
-    /// Directories created in the image and owned by the service user, for volumes mounted
-    /// there (a named volume copies the image directory's owner on first use).
+    /// Absolute directories created in the image and owned by the service user, for volumes mounted
+    /// there (a named volume copies the image directory's owner on first use). Default: none.
+    /// Example: `["/data"]`. At most 64.
     #[serde(default)]
+    #[schemars(length(max = 64), inner(regex = "schema::CONTAINER_PATH"))]
     pub writable_dirs: Vec<Sp<String>>,
+    /// Verify the application files before every start: the image records their SHA-256
+    /// checksums at build time and a small POSIX `sh` entrypoint checks them, exiting
+    /// non-zero with the names of the changed files. Needs a shell in the runtime image:
+    /// python and node only. Default: `[defaults] integrity`, else false.
+    pub integrity: Option<Sp<bool>>,
 }
-
-/// A Debian package: `name` or `name=version`.
-#[derive(JsonSchema)]
-#[schemars(regex(pattern = r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$"))]
-#[allow(dead_code)]
-struct DebPackageString(String);
 
 /// A service's health check (exec form, no shell).
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawHealth {
-    /// Command run inside the container (exec form). Exit 0 means healthy.
+    /// Command run inside the container (exec form, no shell); exit 0 means healthy. Example:
+    /// `["pg_isready", "-h", "127.0.0.1"]`. Default: derived for python and node builds that
+    /// `expose` a TCP port.
+    #[schemars(length(min = 1))]
     pub cmd: Option<Vec<Sp<String>>>,
-    /// Time between checks, e.g. `"30s"`. Default `"30s"`.
-    #[schemars(regex(pattern = r"^[0-9]+(ms|s|m|h)$"))]
+    /// Time between checks: a number and `ms`, `s`, `m` or `h`. Default `"30s"`.
+    #[schemars(regex = "schema::DURATION")]
     pub interval: Option<Sp<String>>,
-    /// Time a check may take, e.g. `"5s"`. Default `"5s"`.
-    #[schemars(regex(pattern = r"^[0-9]+(ms|s|m|h)$"))]
+    /// Time a check may take: a number and `ms`, `s`, `m` or `h`. Default `"5s"`.
+    #[schemars(regex = "schema::DURATION")]
     pub timeout: Option<Sp<String>>,
-    /// Grace period after start, e.g. `"20s"`. Default `"20s"`.
-    #[schemars(regex(pattern = r"^[0-9]+(ms|s|m|h)$"))]
+    /// Grace period after start, during which failures do not count: a number and `ms`, `s`, `m` or
+    /// `h`. Default `"20s"`.
+    #[schemars(regex = "schema::DURATION")]
     pub start_period: Option<Sp<String>>,
-    /// Consecutive failures before unhealthy. Default 3.
+    /// Consecutive failures before the container is unhealthy. Default `3`.
     #[schemars(range(min = 1, max = 100))]
     pub retries: Option<Sp<u32>>,
 }
@@ -307,25 +345,27 @@ pub struct RawHealth {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUnsafe {
-    /// Why the hardening is relaxed. Required.
+    /// Why the hardening is relaxed (one non-blank line, copied next to the setting in the
+    /// generated files). Required.
+    #[schemars(required, regex = "schema::REASON", length(max = 1024))]
     pub reason: Option<Sp<String>>,
-    /// Allow capabilities hardgen calls dangerous (SYS_ADMIN, NET_ADMIN, SYS_PTRACE,
-    /// SYS_MODULE...).
+    /// Allow capabilities hardgen calls dangerous in `cap_add` (SYS_ADMIN, NET_ADMIN, SYS_PTRACE,
+    /// SYS_MODULE...). Default `false`.
     #[serde(default)]
     pub dangerous_caps: bool,
-    /// Allow a host path mount onto a sensitive host location (`/etc`, `/proc`...).
+    /// Allow mounting a sensitive host location (`/etc`, `/proc`, a `.sock`...). Default `false`.
     #[serde(default)]
     pub sensitive_mounts: bool,
-    /// Run with a writable root file system.
+    /// Run with a writable root file system (no `read_only: true`). Default `false`.
     #[serde(default)]
     pub writable_root: bool,
-    /// Do not set `no-new-privileges`.
+    /// Do not set `no-new-privileges` (setuid binaries may gain privileges). Default `false`.
     #[serde(default)]
     pub allow_new_privileges: bool,
-    /// Run the container as root (UID 0).
+    /// Allow running the container as root (UID or GID 0 in `user`). Default `false`.
     #[serde(default)]
     pub root_user: bool,
-    /// No health check.
+    /// Run without a health check. Default `false`.
     #[serde(default)]
     pub no_healthcheck: bool,
 }
@@ -334,108 +374,445 @@ pub struct RawUnsafe {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawService {
-    /// Image reference, e.g. `"postgres:16.4-bookworm"`, ideally with `@sha256:<digest>`.
-    /// Exactly one of `image` and `build` is required.
+    /// Image reference, ideally pinned with a digest: `"postgres:16.4-bookworm@sha256:<64 hex>"`. A
+    /// version tag is required (no `latest`). Exactly one of `image` and `build` is required.
+    #[schemars(regex = "schema::IMAGE")]
     pub image: Option<Sp<String>>,
-    /// Build the image from a generated multi-stage Dockerfile.
+    /// Build the image from a generated multi-stage Dockerfile, e.g. `{ runtime = "python", version
+    /// = "3.11", command = ["python", "-m", "app"] }`. Exactly one of `image` and `build` is
+    /// required.
+    #[schemars(with = "Option<schema::Inline<RawBuild>>")]
     pub build: Option<RawBuild>,
-    /// The zones (networks) the service is a member of. At least one.
-    #[schemars(length(min = 1))]
+    /// The zones (networks) the service is a member of. Required, at least one. Example: `["api"]`.
     #[serde(default)]
+    #[schemars(length(min = 1), inner(regex = "schema::ZONE_NAME"))]
     pub zones: Vec<Sp<String>>,
-    /// Published ports: `"8080"` (127.0.0.1:8080 -> 8080/tcp), `"9000:8080"`,
-    /// `"0.0.0.0:80:8080"`, with `/udp` for UDP. Bound to 127.0.0.1 unless an address is given.
-    #[schemars(with = "Vec<PublishedPortString>")]
+    /// Published ports, `"[ADDRESS:][HOST_PORT:]PORT[/udp]"`: `"8080"` (127.0.0.1:8080 ->
+    /// 8080/tcp), `"9000:8080"`, `"0.0.0.0:80:8080"`, `"5353/udp"`. Bound to 127.0.0.1 unless an
+    /// address is given; the service needs a zone with `egress = true`. Default: none.
     #[serde(default)]
+    #[schemars(inner(regex = "schema::PUBLISHED_PORT"))]
     pub ports: Vec<Sp<String>>,
-    /// Ports the service listens on inside its zones without publishing them, for flows and
-    /// health checks (`"PORT"` or `"PORT/udp"`).
-    #[schemars(with = "Vec<PortProtoString>")]
+    /// Ports the service listens on inside its zones without publishing them, for flows and health
+    /// checks: `"PORT"` or `"PORT/udp"`. Default: none. Example: `["5432"]`.
     #[serde(default)]
+    #[schemars(inner(regex = "schema::PORT_PROTO"))]
     pub expose: Vec<Sp<String>>,
-    /// Volumes: `"NAME:/container/path"` (named volume) or `"./host/path:/container/path"`
-    /// (bind mount, relative to the output directory), optionally with `:ro`.
+    /// Volumes: `"NAME:/container/path"` (named volume) or `"./host/path:/container/path"` (bind
+    /// mount, relative to the output directory), optionally with `:ro`. Default: none. Example:
+    /// `["pgdata:/var/lib/postgresql/data"]`.
     #[serde(default)]
+    #[schemars(inner(regex = "schema::VOLUME"))]
     pub volumes: Vec<Sp<String>>,
-    /// Extra size-limited tmpfs mounts (noexec, nosuid, nodev): `"/path"` or `"/path:16m"`.
-    /// `/tmp` and `/run` are always mounted; listing them here only changes their size.
+    /// Extra size-limited tmpfs mounts (noexec, nosuid, nodev): `"/path"` or `"/path:16m"`. `/tmp`
+    /// and `/run` are always mounted; listing them here only changes their size. Default: none.
     #[serde(default)]
+    #[schemars(inner(regex = "schema::TMPFS"))]
     pub tmpfs: Vec<Sp<String>>,
-    /// Environment variables (non-secret values only: secrets go in `secrets`).
+    /// Environment variables (non-secret values only: a name that looks like a password, token or
+    /// key must point at a secret file instead, e.g. `POSTGRES_PASSWORD_FILE =
+    /// "/run/secrets/postgres_password"`). Default: none.
     #[serde(default)]
-    #[schemars(with = "BTreeMap<String, String>")]
+    #[schemars(with = "schema::NameMap<schema::EnvKey, String>")]
     pub environment: BTreeMap<Sp<String>, Sp<String>>,
-    /// Secrets mounted at `/run/secrets/<name>`; each must be declared in `[secrets]`.
+    /// Secrets mounted at `/run/secrets/<name>`; each must be declared in `[secrets]`. Default:
+    /// none.
     #[serde(default)]
+    #[schemars(inner(regex = "schema::SECRET_NAME"))]
     pub secrets: Vec<Sp<String>>,
-    /// Linux capabilities added back after `cap_drop: [ALL]`, without the `CAP_` prefix.
+    /// Linux capabilities added back after `cap_drop: [ALL]`, without the `CAP_` prefix, e.g.
+    /// `["NET_BIND_SERVICE"]`. Dangerous ones need `unsafe.dangerous_caps`. Default: none.
     #[serde(default)]
-    #[schemars(with = "Vec<crate::caps::Capability>")]
+    #[schemars(with = "Vec<schema::CapabilityName>")]
     pub cap_add: Vec<Sp<String>>,
-    /// Numeric user as `"UID:GID"`. Default from `[defaults]`.
-    #[schemars(regex(pattern = r"^[0-9]+:[0-9]+$"))]
+    /// Numeric user as `"UID:GID"` (non-root unless `unsafe.root_user`). Default: `defaults.user`
+    /// (`"10001:10001"`). Example: `"999:999"`.
+    #[schemars(regex = "schema::USER")]
     pub user: Option<Sp<String>>,
-    /// Memory limit, e.g. `"512m"`. Swap is disabled (memswap = memory).
-    #[schemars(regex(pattern = r"^[0-9]+[kmg]$"))]
+    /// Memory limit: a number and a unit `k`, `m` or `g`, e.g. `"512m"`. Swap is disabled (memswap
+    /// = memory). Default: `defaults.memory` (`"256m"`).
+    #[schemars(regex = "schema::SIZE")]
     pub memory: Option<Sp<String>>,
-    /// Memory reservation (soft limit), e.g. `"256m"`.
-    #[schemars(regex(pattern = r"^[0-9]+[kmg]$"))]
+    /// Memory reservation (soft limit), at most the limit, e.g. `"256m"`. Default: none.
+    #[schemars(regex = "schema::SIZE")]
     pub memory_reservation: Option<Sp<String>>,
-    /// CPU limit in cores, e.g. `1.5`.
+    /// CPU limit in cores, from 0.01 to 1024, e.g. `1.5`. Default: `defaults.cpus` (`0.5`).
     #[schemars(range(min = 0.01, max = 1024.0))]
     pub cpus: Option<Sp<f64>>,
-    /// CPU reservation in cores.
+    /// CPU reservation in cores, at most the limit. Default: none.
     #[schemars(range(min = 0.01, max = 1024.0))]
     pub cpus_reservation: Option<Sp<f64>>,
-    /// Maximum number of processes/threads.
+    /// Maximum number of processes and threads. Default: `defaults.pids` (`128`).
     #[schemars(range(min = 8, max = 4194304))]
     pub pids: Option<Sp<u32>>,
-    /// Open files limit (`ulimits.nofile`, soft = hard).
+    /// Open files limit (`ulimits.nofile`, soft = hard). Default: the engine's.
     #[schemars(range(min = 64, max = 1048576))]
     pub nofile: Option<Sp<u32>>,
-    /// Restart policy: `"on-failure:N"`, `"unless-stopped"`, `"always"` or `"no"`.
-    #[schemars(regex(pattern = r"^(no|always|unless-stopped|on-failure(:[0-9]+)?)$"))]
+    /// Restart policy: `"on-failure:N"`, `"on-failure"`, `"unless-stopped"`, `"always"` or `"no"`.
+    /// Default: `defaults.restart` (`"on-failure:5"`).
+    #[schemars(with = "Option<schema::RestartPolicy>")]
     pub restart: Option<Sp<String>>,
-    /// Seccomp preset for this service.
+    /// Seccomp preset: `"baseline"` or `"strict"`, adjusted by `syscalls_allow` and
+    /// `syscalls_deny`. Default: `defaults.seccomp` (`"baseline"`).
+    #[schemars(with = "Option<schema::DocumentedEnum<SeccompPreset>>")]
     pub seccomp: Option<Sp<SeccompPreset>>,
-    /// Syscalls to allow on top of the preset.
+    /// Syscalls to allow on top of the seccomp preset, e.g. `["io_uring_setup"]`. Default: none.
     #[serde(default)]
+    #[schemars(with = "Vec<schema::SyscallName>")]
     pub syscalls_allow: Vec<Sp<String>>,
-    /// Syscalls to deny even if the preset allows them.
+    /// Syscalls to deny even if the seccomp preset allows them. Default: none.
     #[serde(default)]
+    #[schemars(with = "Vec<schema::SyscallName>")]
     pub syscalls_deny: Vec<Sp<String>>,
-    /// AppArmor profile name (must be loaded on the host).
-    #[schemars(regex(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$"))]
+    /// AppArmor profile name (it must be loaded on the host). Default: `defaults.apparmor` (none).
+    #[schemars(regex = "schema::APPARMOR")]
     pub apparmor: Option<Sp<String>>,
-    /// Health check. Required for services whose image hardgen cannot probe by itself.
+    /// Health check. Required unless hardgen can derive one: python and node builds that `expose` a
+    /// TCP port get a connect probe by default.
+    #[schemars(with = "Option<schema::Inline<RawHealth>>")]
     pub healthcheck: Option<RawHealth>,
-    /// Run Docker's init (tini) as PID 1. Default true; set false for images with their own
+    /// Run Docker's init (tini) as PID 1. Default `true`; set `false` for images with their own
     /// init.
     pub init: Option<Sp<bool>>,
-    /// Override the image's command (exec form).
+    /// Override the image's command (exec form), e.g. `["redis-server", "/etc/redis.conf"]`.
+    /// Default: the image's.
     pub command: Option<Vec<Sp<String>>>,
-    /// Services that must be healthy before this one starts.
+    /// Services that must be healthy before this one starts. Default: none.
     #[serde(default)]
+    #[schemars(inner(regex = "schema::SERVICE_NAME"))]
     pub depends_on: Vec<Sp<String>>,
-    /// Size of the `/tmp` and `/run` tmpfs mounts.
-    #[schemars(regex(pattern = r"^[0-9]+[kmg]$"))]
+    /// Size of the `/tmp` and `/run` tmpfs mounts (they count against `memory`). Default:
+    /// `defaults.tmpfs_size` (`"64m"`).
+    #[schemars(regex = "schema::SIZE")]
     pub tmpfs_size: Option<Sp<String>>,
-    /// What the service is.
+    /// What the service is (one line, copied into comments).
+    #[schemars(regex = "schema::TEXT", length(max = 1024))]
     pub description: Option<String>,
-    /// Explicit opt-outs of hardening, each with a reason.
+    /// Explicit opt-outs of hardening, each with a reason, e.g. `{ dangerous_caps = true, reason =
+    /// "packet capture needs NET_RAW and NET_ADMIN" }`.
     #[serde(rename = "unsafe")]
+    #[schemars(with = "Option<schema::Inline<RawUnsafe>>")]
     pub unsafe_: Option<RawUnsafe>,
 }
-
-/// A published port: `"8080"`, `"9000:8080"`, `"127.0.0.1:9000:8080"`, `"8080/udp"`.
-#[derive(JsonSchema)]
-#[schemars(regex(
-    pattern = r"^(([0-9]{1,3}\.){3}[0-9]{1,3}:)?([0-9]{1,5}:)?[0-9]{1,5}(/(tcp|udp))?$"
-))]
-#[allow(dead_code)]
-struct PublishedPortString(String);
 
 /// Parse a spec's text. Errors carry the byte span toml reports.
 pub fn parse(text: &str) -> Result<RawSpec, toml::de::Error> {
     toml::from_str(text)
+}
+
+/// Schema-only shapes. Nothing here is deserialized: these types and patterns only shape the
+/// JSON schema (`hardgen schema`), i.e. what editors complete, show on hover and flag, and what
+/// `taplo check` rejects. The patterns accept exactly what `validate` and `model` accept, except
+/// where a rule is not a regular language in practice (host bits of a subnet, `..` in a path,
+/// an overlong run of leading zeros): there the pattern is looser and `hardgen check` has the
+/// last word. `tests/editor.rs` checks both against each other.
+mod schema {
+    use std::marker::PhantomData;
+
+    use schemars::gen::SchemaGenerator;
+    use schemars::schema::{InstanceType, Schema, SchemaObject, StringValidation};
+    use schemars::JsonSchema;
+    use serde_json::{json, Value};
+
+    macro_rules! octet {
+        () => {
+            "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+        };
+    }
+    macro_rules! ipv4 {
+        () => {
+            concat!("(", octet!(), r"\.){3}", octet!())
+        };
+    }
+    /// 1-65535; `model::parse_port` also takes leading zeros.
+    macro_rules! port {
+        () => {
+            "0*(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+        };
+    }
+    /// `ByteSize::parse` without the anchors: 1-9 digits, not zero, unit k, m or g in either case.
+    macro_rules! size {
+        () => {
+            "0*[1-9][0-9]{0,8}[kKmMgG]"
+        };
+    }
+    /// `validate::container_path_ok` without the anchors (except its `.`/`..` components).
+    macro_rules! container_path {
+        () => {
+            "(/[A-Za-z0-9._@+-]+)+/?"
+        };
+    }
+
+    pub const PROJECT_NAME: &str = "^[a-z][a-z0-9-]{0,19}$";
+    pub const ZONE_NAME: &str = "^[a-z][a-z0-9_-]{0,31}$";
+    pub const SERVICE_NAME: &str = "^[a-z][a-z0-9_-]{0,62}$";
+    pub const SECRET_NAME: &str = "^[a-z][a-z0-9_-]{0,63}$";
+    pub const USER: &str = "^[0-9]{1,10}:[0-9]{1,10}$";
+    pub const SIZE: &str = concat!("^", size!(), "$");
+    /// `Duration::parse`: 1-7 digits, not zero, unit ms, s, m or h.
+    pub const DURATION: &str = "^0*[1-9][0-9]{0,6}(ms|s|m|h)$";
+    /// The pool is a /24 or larger.
+    pub const POOL: &str = concat!("^", ipv4!(), "/0*([0-9]|1[0-9]|2[0-4])$");
+    /// A zone is a /28 or larger.
+    pub const SUBNET: &str = concat!("^", ipv4!(), "/0*([0-9]|1[0-9]|2[0-8])$");
+    pub const PORT_PROTO: &str = concat!("^", port!(), "(/(tcp|udp))?$");
+    pub const PUBLISHED_PORT: &str = concat!(
+        "^(",
+        ipv4!(),
+        ":)?(",
+        port!(),
+        ":)?",
+        port!(),
+        "(/(tcp|udp))?$"
+    );
+    pub const BRIDGE: &str = "^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$";
+    pub const APPARMOR: &str = "^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$";
+    pub const VERSION: &str = "^[0-9][0-9A-Za-z._-]{0,31}$";
+    pub const CONTEXT: &str = "^[A-Za-z0-9._-][A-Za-z0-9/._-]{0,255}$";
+    pub const BINARY: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+    pub const DEB_PACKAGE: &str = "^[a-z0-9][a-z0-9+.-]{1,63}(=[A-Za-z0-9.+~:-]{1,64})?$";
+    pub const CONTAINER_PATH: &str = concat!("^", container_path!(), "$");
+    pub const TMPFS: &str = concat!("^", container_path!(), "(:", size!(), ")?$");
+    pub const VOLUME: &str = concat!(
+        r"^([a-z][a-z0-9_.-]{0,63}|(/|\./)[A-Za-z0-9/._@+-]*):",
+        container_path!(),
+        "(:(ro|rw))?$"
+    );
+    /// The characters `ImageRef::parse` can accept anywhere (no spaces, no control characters).
+    pub const IMAGE: &str = "^[A-Za-z0-9._/:@-]{1,255}$";
+    pub const ENV_NAME: &str = "^[A-Za-z_][A-Za-z0-9_]{0,127}$";
+    /// A character of free text (`validate::text_ok`): no control character, nothing invisible
+    /// that reorders or hides text (bidirectional overrides, zero-width characters...).
+    macro_rules! text_char {
+        () => {
+            r"[^\x00-\x1f\x7f-\x9f\u200B-\u200F\u2028-\u202E\u2060-\u2069\uFEFF]"
+        };
+    }
+    /// One line of free text.
+    pub const TEXT: &str = concat!("^", text_char!(), "*$");
+    /// One line of free text, not blank.
+    pub const REASON: &str = concat!(
+        "^",
+        text_char!(),
+        r"*[^\s\x00-\x1f\x7f-\x9f\u200B-\u200F\u2028-\u202E\u2060-\u2069\uFEFF]",
+        text_char!(),
+        "*$"
+    );
+
+    fn string_schema() -> SchemaObject {
+        SchemaObject {
+            instance_type: Some(InstanceType::String.into()),
+            ..Default::default()
+        }
+    }
+
+    fn pattern_schema(pattern: &str) -> Schema {
+        let mut s = string_schema();
+        s.string = Some(Box::new(StringValidation {
+            pattern: Some(pattern.to_string()),
+            ..Default::default()
+        }));
+        s.into()
+    }
+
+    /// A string enumeration with one documentation line per value: taplo shows it when it
+    /// completes the value and on hover (`x-taplo.docs.enumValues`).
+    fn enum_schema(values: Vec<Value>, docs: Vec<Option<String>>) -> SchemaObject {
+        let mut s = string_schema();
+        s.enum_values = Some(values);
+        if docs.iter().any(Option::is_some) {
+            s.extensions
+                .insert("x-taplo".into(), json!({ "docs": { "enumValues": docs } }));
+        }
+        s
+    }
+
+    /// A derived enum whose variants carry doc comments (schemars writes a `oneOf` of
+    /// one-value enums), flattened into one `enum`: a wrong value is then reported as
+    /// "not one of [...]" rather than "not valid under any of the schemas".
+    pub struct DocumentedEnum<T>(PhantomData<T>);
+
+    impl<T: JsonSchema> JsonSchema for DocumentedEnum<T> {
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn schema_name() -> String {
+            T::schema_name()
+        }
+        fn json_schema(gen: &mut SchemaGenerator) -> Schema {
+            let derived = T::json_schema(gen).into_object();
+            let mut values = Vec::new();
+            let mut docs = Vec::new();
+            for variant in derived
+                .subschemas
+                .and_then(|s| s.one_of)
+                .unwrap_or_default()
+            {
+                let variant = variant.into_object();
+                for v in variant.enum_values.unwrap_or_default() {
+                    values.push(v);
+                    docs.push(
+                        variant
+                            .metadata
+                            .as_ref()
+                            .and_then(|m| m.description.clone()),
+                    );
+                }
+            }
+            assert!(
+                !values.is_empty(),
+                "{} has no documented variants",
+                T::schema_name()
+            );
+            enum_schema(values, docs).into()
+        }
+    }
+
+    /// `Restart::parse`: the usual policies are offered for completion, any
+    /// `on-failure:N` is accepted.
+    pub struct RestartPolicy;
+
+    impl JsonSchema for RestartPolicy {
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn schema_name() -> String {
+            "RestartPolicy".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            let policies = [
+                (
+                    "on-failure:5",
+                    "Restart after a failure (non-zero exit), at most 5 times. The default.",
+                ),
+                (
+                    "on-failure",
+                    "Restart after every failure (non-zero exit), without limit.",
+                ),
+                (
+                    "unless-stopped",
+                    "Always restart, unless the container was stopped explicitly.",
+                ),
+                ("always", "Always restart, even after a clean exit."),
+                ("no", "Never restart."),
+            ];
+            let known = enum_schema(
+                policies.iter().map(|(v, _)| json!(v)).collect(),
+                policies.iter().map(|(_, d)| Some(d.to_string())).collect(),
+            );
+            let mut s = string_schema();
+            s.subschemas().any_of = Some(vec![
+                known.into(),
+                pattern_schema("^on-failure:[0-9]{1,10}$"),
+            ]);
+            s.into()
+        }
+    }
+
+    /// A capability name from `caps::ALL`; the dangerous ones say so.
+    pub struct CapabilityName;
+
+    impl JsonSchema for CapabilityName {
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn schema_name() -> String {
+            "Capability".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            let docs = crate::caps::ALL
+                .iter()
+                .map(|c| {
+                    crate::caps::is_dangerous(c).then(|| {
+                        format!(
+                            "`{c}` is dangerous: it needs \
+                             `unsafe = {{ dangerous_caps = true, reason = \"...\" }}`."
+                        )
+                    })
+                })
+                .collect();
+            enum_schema(crate::caps::ALL.iter().map(|c| json!(c)).collect(), docs).into()
+        }
+    }
+
+    /// A syscall name of x86_64 or aarch64 (`seccomp::all_syscalls`).
+    pub struct SyscallName;
+
+    impl JsonSchema for SyscallName {
+        fn schema_name() -> String {
+            "Syscall".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            // Wrapped in `anyOf` only so that a wrong name is reported in one line rather
+            // than with the list of all ~370 names; editors still complete them.
+            let names = enum_schema(
+                crate::seccomp::all_syscalls().map(|c| json!(c)).collect(),
+                Vec::new(),
+            );
+            let mut s = string_schema();
+            s.metadata().description = Some("A Linux system call name (x86_64 or aarch64).".into());
+            s.subschemas().any_of = Some(vec![names.into()]);
+            s.into()
+        }
+    }
+
+    /// `T`'s schema written in place rather than as a `$ref`, for the tables used once: a
+    /// wrong value inside is then reported for itself (not as "not valid under any of the
+    /// schemas" of `Option`'s `anyOf`), and hover shows the field's own description.
+    pub struct Inline<T>(PhantomData<T>);
+
+    impl<T: JsonSchema> JsonSchema for Inline<T> {
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn schema_name() -> String {
+            T::schema_name()
+        }
+        fn json_schema(gen: &mut SchemaGenerator) -> Schema {
+            T::json_schema(gen)
+        }
+    }
+
+    /// The key pattern of a [`NameMap`].
+    pub trait KeyPattern {
+        const PATTERN: &'static str;
+    }
+    pub struct ZoneKey;
+    impl KeyPattern for ZoneKey {
+        const PATTERN: &'static str = ZONE_NAME;
+    }
+    pub struct ServiceKey;
+    impl KeyPattern for ServiceKey {
+        const PATTERN: &'static str = SERVICE_NAME;
+    }
+    pub struct SecretKey;
+    impl KeyPattern for SecretKey {
+        const PATTERN: &'static str = SECRET_NAME;
+    }
+    pub struct EnvKey;
+    impl KeyPattern for EnvKey {
+        const PATTERN: &'static str = ENV_NAME;
+    }
+
+    /// A table of `V` by name, the names constrained by `propertyNames`.
+    pub struct NameMap<K, V>(PhantomData<(K, V)>);
+
+    impl<K: KeyPattern, V: JsonSchema> JsonSchema for NameMap<K, V> {
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn schema_name() -> String {
+            format!("Map_of_{}", V::schema_name())
+        }
+        fn json_schema(gen: &mut SchemaGenerator) -> Schema {
+            let mut s = SchemaObject {
+                instance_type: Some(InstanceType::Object.into()),
+                ..Default::default()
+            };
+            let object = s.object();
+            object.additional_properties = Some(Box::new(gen.subschema_for::<V>()));
+            object.property_names = Some(Box::new(pattern_schema(K::PATTERN)));
+            s.into()
+        }
+    }
 }
