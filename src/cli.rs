@@ -120,6 +120,17 @@ pub enum Command {
     },
     /// Print the JSON schema of the spec (for editors: completion and hover docs).
     Schema,
+    /// Write a starter spec that validates, with the JSON schema next to it for editors.
+    ///
+    /// PATH is the spec to write (default `hardgen.toml`; a directory means
+    /// `DIR/hardgen.toml`). Nothing is overwritten without --force.
+    Init {
+        /// The spec file (or directory) to create.
+        path: Option<PathBuf>,
+        /// Overwrite an existing spec.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the diagnostic codes hardgen uses, with their meaning.
     Codes,
 }

@@ -221,10 +221,16 @@ pub fn did_you_mean<'a, I>(word: &str, candidates: I) -> Option<String>
 where
     I: IntoIterator<Item = &'a str>,
 {
-    let limit = (word.chars().count() / 3).max(1);
+    let len = word.chars().count();
+    // Edit distance is quadratic: a huge word (a hostile spec) gets no suggestion.
+    if len > 128 {
+        return None;
+    }
+    let limit = (len / 3).max(1);
     let lower = word.to_ascii_lowercase();
     candidates
         .into_iter()
+        .filter(|c| c.chars().count().abs_diff(len) <= limit)
         .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), c))
         .filter(|(d, _)| *d <= limit)
         .min()

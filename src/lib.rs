@@ -7,6 +7,7 @@ pub mod artifact;
 pub mod caps;
 pub mod diagnostic;
 pub mod diff;
+pub mod init;
 pub mod model;
 pub mod output;
 pub mod plan;

@@ -83,6 +83,13 @@ fn main() -> ExitCode {
             print!("{}", hardgen::targets::markdown_table());
             Outcome::Ok
         }
+        Command::Init { path, force } => {
+            if hardgen::init::run(path.as_deref(), force, &app::schema_json(), &mut err) {
+                Outcome::Ok
+            } else {
+                Outcome::Failed
+            }
+        }
         Command::Schema => {
             print!("{}", app::schema_json());
             Outcome::Ok

@@ -106,6 +106,8 @@ pub struct Build {
     pub packages: Vec<String>,
     pub build_packages: Vec<String>,
     pub writable_dirs: Vec<String>,
+    /// Checksums recorded at build time, verified by the entrypoint before the command.
+    pub integrity: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -143,6 +143,7 @@ pub fn plan(model: &Model) -> Plan<'_> {
 }
 
 fn plan_zones(model: &Model) -> Vec<PlannedZone> {
+    let attached = crate::validate::zone_clients(&model.services, &model.flows);
     model
         .zones
         .values()
@@ -162,12 +163,10 @@ fn plan_zones(model: &Model) -> Vec<PlannedZone> {
                 .filter(|s| s.zones.contains(&z.name))
                 .map(|s| s.name.clone())
                 .collect();
-            let client_services: Vec<String> = model
-                .services
-                .values()
-                .filter(|s| crate::validate::is_client(s, &z.name, &model.flows))
-                .map(|s| s.name.clone())
-                .collect();
+            let client_services: Vec<String> = attached
+                .get(&z.name)
+                .map(|c| c.iter().cloned().collect())
+                .unwrap_or_default();
             PlannedZone {
                 name: z.name.clone(),
                 subnet,
@@ -188,27 +187,31 @@ fn plan_services<'m>(
     model: &'m Model,
     zones: &[PlannedZone],
 ) -> Vec<(&'m Service, Vec<Attachment>)> {
+    // service -> its attachments, in zone order: each zone numbers its members and clients.
+    let mut nets: BTreeMap<&str, Vec<Attachment>> = BTreeMap::new();
+    for z in zones {
+        for (i, name) in z.member_services.iter().enumerate() {
+            nets.entry(name).or_default().push(Attachment {
+                zone: z.name.clone(),
+                address: z.subnet.host(2 + i as u32),
+                role: Role::Member,
+            });
+        }
+        for (i, name) in z.client_services.iter().enumerate() {
+            nets.entry(name).or_default().push(Attachment {
+                zone: z.name.clone(),
+                address: z.clients.host(i as u32),
+                role: Role::Client,
+            });
+        }
+    }
     model
         .services
         .values()
         .map(|svc| {
-            let mut nets = Vec::new();
-            for z in zones {
-                if let Some(i) = z.member_services.iter().position(|n| *n == svc.name) {
-                    nets.push(Attachment {
-                        zone: z.name.clone(),
-                        address: z.subnet.host(2 + i as u32),
-                        role: Role::Member,
-                    });
-                } else if let Some(i) = z.client_services.iter().position(|n| *n == svc.name) {
-                    nets.push(Attachment {
-                        zone: z.name.clone(),
-                        address: z.clients.host(i as u32),
-                        role: Role::Client,
-                    });
-                }
-            }
-            (svc, nets)
+            let mut n = nets.remove(svc.name.as_str()).unwrap_or_default();
+            n.sort_by(|a, b| a.zone.cmp(&b.zone));
+            (svc, n)
         })
         .collect()
 }
@@ -240,9 +243,16 @@ fn plan_seccomp(
 ) -> BTreeMap<String, seccomp::Policy> {
     let _ = model;
     let mut out: BTreeMap<String, seccomp::Policy> = BTreeMap::new();
+    // Policies that resolve to the same filter (a capability that opens no syscall) share
+    // one profile.
+    let mut rendered: BTreeMap<String, String> = BTreeMap::new();
     for (svc, _) in services {
         let policy = policy_of(svc);
         if out.values().any(|p| *p == policy) {
+            continue;
+        }
+        let text = seccomp::render_profile(&policy);
+        if rendered.values().any(|t| *t == text) {
             continue;
         }
         let bare = policy.allow.is_empty() && policy.deny.is_empty() && policy.caps.is_empty();
@@ -251,6 +261,7 @@ fn plan_seccomp(
         } else {
             format!("{}-{}", preset_name(policy.preset), svc.name)
         };
+        rendered.insert(name.clone(), text);
         out.insert(name, policy);
     }
     out
@@ -258,9 +269,14 @@ fn plan_seccomp(
 
 fn profile_name_for(svc: &Service, profiles: &BTreeMap<String, seccomp::Policy>) -> String {
     let policy = policy_of(svc);
+    if let Some((n, _)) = profiles.iter().find(|(_, p)| **p == policy) {
+        return n.clone();
+    }
+    // A policy deduplicated by its rendering: the profile that renders the same.
+    let text = seccomp::render_profile(&policy);
     profiles
         .iter()
-        .find(|(_, p)| **p == policy)
+        .find(|(_, p)| seccomp::render_profile(p) == text)
         .map(|(n, _)| n.clone())
         .expect("every service's policy has a profile")
 }
@@ -283,15 +299,23 @@ fn plan_firewall(model: &Model, zones: &[PlannedZone], services: &[PlannedServic
             .find(|z| z.name == n)
             .expect("flow zones exist")
     };
+    let by_name: BTreeMap<&str, &PlannedService> =
+        services.iter().map(|s| (s.svc.name.as_str(), s)).collect();
     for f in &model.flows {
         let to = zone(&f.to);
         for client in &f.clients {
-            let addr = services
-                .iter()
-                .find(|s| s.svc.name == *client)
-                .and_then(|s| s.networks.iter().find(|a| a.zone == f.to))
+            let Some(addr) = by_name
+                .get(client.as_str())
+                .and_then(|s| {
+                    s.networks
+                        .iter()
+                        .find(|a| a.zone == f.to && a.role == Role::Client)
+                })
                 .map(|a| a.address)
-                .expect("clients are attached");
+            else {
+                // A client that is also a member of the target zone needs no flow rule.
+                continue;
+            };
             for port in &f.ports {
                 forward.push(Rule {
                     comment: format!("flow {} -> {}: {client} may reach {port}", f.from, f.to),

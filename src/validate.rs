@@ -44,7 +44,8 @@ const SENSITIVE_HOST_PATHS: &[&str] = &[
     "/var/run",
     "/var/lib/containerd",
 ];
-/// Below these, every path is sensitive too.
+/// Below these, every path is sensitive too (and so is every directory above them: mounting
+/// `/var` exposes `/var/lib/docker`).
 const SENSITIVE_HOST_TREES: &[&str] = &[
     "/boot",
     "/dev",
@@ -53,14 +54,107 @@ const SENSITIVE_HOST_TREES: &[&str] = &[
     "/sys",
     "/root",
     "/var/lib/docker",
+    "/var/lib/containerd",
+    "/var/lib/containers",
+    "/var/lib/kubelet",
     "/var/run",
     "/run",
-    "/var/lib/containerd",
     "/usr",
     "/lib",
+    "/lib32",
+    "/lib64",
     "/bin",
     "/sbin",
 ];
+/// What hardgen itself writes into the output directory: a bind mount of any of it (or of the
+/// output directory itself) would let a container read the secrets or rewrite the scripts
+/// and firewall rules that root runs.
+const GENERATED_TOP_LEVEL: &[&str] = &[
+    "secrets",
+    "scripts",
+    "firewall",
+    "seccomp",
+    "dockerfiles",
+    "docker-compose.yml",
+    "daemon.json",
+    ".env",
+    ".env.example",
+    ".gitignore",
+    ".hardgen-manifest",
+    "README.md",
+];
+/// Interface names a zone's bridge must never take.
+const RESERVED_BRIDGES: &[&str] = &["lo", "docker0", "docker_gwbridge", "all", "default"];
+/// Limits that keep every generated line short enough for its consumer (BuildKit reads
+/// Dockerfile lines of at most 64 KiB, iptables-restore 10 KiB).
+const MAX_ARGS_JSON: usize = 32 * 1024;
+const MAX_PACKAGES: usize = 128;
+const MAX_WRITABLE_DIRS: usize = 64;
+const MAX_FLOW_PORTS: usize = 64;
+
+/// toml's shape errors in the spec's words: a title for the first line of `message` (Rust
+/// type names replaced) and a help line (what the other lines of the message say, and how
+/// to fix the usual syntax slips). `app` uses it for E001 when there is no "did you mean".
+pub fn toml_explain(message: &str) -> (String, Option<String>) {
+    const WORDS: &[(&str, &str)] = &[
+        ("struct RawSpec", "a hardgen spec"),
+        ("struct RawProject", "the `[project]` table"),
+        ("struct RawDefaults", "the `[defaults]` table"),
+        ("struct RawZone", "a zone table"),
+        ("struct RawFlow", "a `[[flows]]` table"),
+        ("struct RawSecret", "a secret table"),
+        ("struct RawService", "a service table"),
+        ("struct RawBuild", "a `build` table"),
+        ("struct RawHealth", "a `healthcheck` table"),
+        ("struct RawUnsafe", "an `unsafe` table"),
+        ("expected u8", "expected a whole number from 0 to 255"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected an array `[...]`"),
+        ("expected a map", "expected a table"),
+    ];
+    let mut lines = message.trim().lines();
+    let first = lines.next().unwrap_or("").trim();
+    let mut title = first.to_string();
+    for (rust, spec) in WORDS {
+        title = title.replace(rust, spec);
+    }
+    let mut help: Vec<String> = lines
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    let fix = match first {
+        "invalid basic string" => Some("a `\"...\"` string ends on its line with `\"` and holds no raw control character (write `\\n`, `\\t`, `\\u001b`; `\"\"\"` opens a multi-line string)"),
+        "invalid literal string" => Some("a `'...'` string ends on its line with `'` and holds no raw control character"),
+        "invalid multiline basic string" | "invalid multiline literal string" => {
+            Some("a multi-line string is closed by the same three quotes that open it")
+        }
+        "invalid string" => Some("quote strings: `name = \"demo\"`"),
+        "invalid escape sequence" => Some("in `\"...\"` a backslash starts an escape; write `\\\\` for a backslash, or use a `'...'` string"),
+        "invalid table header" => Some("a table header is `[name]` or `[parent.name]`, alone on its line"),
+        "invalid array" => Some("separate the elements with `,` and close the array with `]`"),
+        "invalid inline table" => Some("an inline table `{ a = 1, b = 2 }` stays on one line, with `,` between its entries"),
+        "expected `.`, `=`" => Some("a key is followed by `=` and its value: `key = \"value\"`"),
+        f if f.starts_with("missing field `project`") => Some("every spec starts with `[project]` and its `name = \"...\"`"),
+        f if f.starts_with("missing field `services`") => Some("declare at least one service: `[services.NAME]`"),
+        f if f.starts_with("missing field") => Some("this table needs that key"),
+        f if f.starts_with("duplicate key") => Some("each key appears once per table: merge the two"),
+        _ => None,
+    };
+    help.extend(fix.map(str::to_string));
+    let help = (!help.is_empty()).then(|| {
+        let mut h = help.join("; ");
+        for (rust, spec) in WORDS {
+            h = h.replace(rust, spec);
+        }
+        h
+    });
+    (title, help)
+}
 
 pub struct Validator<'a> {
     diags: Vec<Diagnostic>,
@@ -76,9 +170,14 @@ pub fn validate(
         diags: Vec::new(),
         opts,
     };
-    let model = v.spec(raw, spec_name);
+    let model = v.spec(raw, &safe_spec_name(spec_name));
     let has_error = v.diags.iter().any(|d| d.is_error());
     let mut diags = v.diags;
+    for d in &mut diags {
+        d.message = clean(&d.message);
+        d.label = clean(&d.label);
+        d.help = d.help.as_deref().map(clean);
+    }
     diags.sort_by_key(|d| (d.span.as_ref().map_or(usize::MAX, |s| s.start), d.code));
     (if has_error { None } else { Some(model) }, diags)
 }
@@ -91,9 +190,78 @@ fn name_ok(s: &str, max: usize, extra: &[u8]) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || extra.contains(&b))
 }
 
-/// Free text that ends up in comments of line-based files: one line, no control characters.
+/// Free text that ends up in comments of line-based files: one line, no control characters,
+/// nothing that reorders or hides text on screen.
 fn text_ok(s: &str) -> bool {
-    s.len() <= 1024 && !s.chars().any(char::is_control)
+    s.len() <= 1024 && !s.chars().any(|c| c.is_control() || is_invisible(c))
+}
+
+/// Characters that change how surrounding text is displayed without being visible
+/// themselves: bidirectional overrides ("Trojan Source"), zero-width characters, line and
+/// paragraph separators, the byte order mark.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+    )
+}
+
+/// A user value quoted in a diagnostic: control and invisible characters escaped (so a
+/// hostile spec cannot drive the terminal), and at most 64 characters.
+pub fn show(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == 64 {
+            out.push('…');
+            break;
+        }
+        if c.is_control() || is_invisible(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Escape control and invisible characters in a finished diagnostic text.
+fn clean(s: &str) -> String {
+    if s.chars()
+        .any(|c| (c.is_control() && c != '\n') || is_invisible(c))
+    {
+        s.chars()
+            .map(|c| {
+                if (c.is_control() && c != '\n') || is_invisible(c) {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        s.to_string()
+    }
+}
+
+/// The spec's file name as it appears in generated headers (comments of every file): one
+/// line, printable, at most 128 characters.
+fn safe_spec_name(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_control() || is_invisible(c) {
+                '?'
+            } else {
+                c
+            }
+        })
+        .take(128)
+        .collect();
+    // It sits inside an HTML comment in README.md.
+    while s.contains("--") {
+        s = s.replace("--", "-");
+    }
+    s
 }
 
 fn container_path_ok(p: &str) -> bool {
@@ -108,11 +276,23 @@ fn container_path_ok(p: &str) -> bool {
 }
 
 fn host_path_ok(p: &str) -> bool {
-    (p.starts_with('/') || p.starts_with("./") || p.starts_with("../"))
+    (p.starts_with('/') || p == "." || p.starts_with("./"))
         && p.len() <= 512
         && p.bytes().all(|b| {
             b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'@' | b'+')
         })
+}
+
+/// A relative host path that climbs out of the output directory: where it lands depends on
+/// where the output is deployed, so it cannot be checked (`../../../etc` is `/etc`).
+fn escapes_output_dir(p: &str) -> bool {
+    !p.starts_with('/') && p.split('/').any(|c| c == "..")
+}
+
+/// A relative host path onto the output directory itself or what hardgen generates in it.
+fn is_generated_path(p: &str) -> bool {
+    let first = p.split('/').find(|c| !c.is_empty() && *c != ".");
+    first.is_none_or(|f| GENERATED_TOP_LEVEL.contains(&f))
 }
 
 fn normalise_abs(p: &str) -> String {
@@ -135,9 +315,11 @@ fn is_sensitive_host_path(p: &str) -> bool {
         return true;
     }
     SENSITIVE_HOST_PATHS.contains(&p.as_str())
-        || SENSITIVE_HOST_TREES
-            .iter()
-            .any(|t| p.strip_prefix(t).is_some_and(|rest| rest.starts_with('/')))
+        || SENSITIVE_HOST_TREES.iter().any(|t| {
+            p.strip_prefix(t).is_some_and(|rest| rest.starts_with('/'))
+                || t.strip_prefix(p.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
 }
 
 fn looks_secret(key: &str) -> bool {
@@ -189,16 +371,69 @@ impl Validator<'_> {
         self.push(Diagnostic::error(code, msg).at(span.clone(), label));
     }
 
-    fn text(&mut self, s: &Option<String>, what: &str) {
+    /// Free text (descriptions): `at` is the table that holds it (descriptions carry no span
+    /// of their own).
+    fn text(&mut self, s: &Option<String>, what: &str, at: &Range<usize>) {
         if let Some(s) = s {
             if !text_ok(s) {
-                self.push(Diagnostic::error(
-                    "E028",
-                    format!(
-                        "{what} must be one line without control characters (at most 1024 bytes)"
-                    ),
-                ));
+                self.push(
+                    Diagnostic::error(
+                        "E028",
+                        format!("{what} must be one printable line of at most 1024 bytes"),
+                    )
+                    .at(at.clone(), "its `description`")
+                    .help(if s.len() > 1024 {
+                        format!("it has {} bytes", s.len())
+                    } else {
+                        "remove the line breaks, control characters and invisible characters (bidirectional overrides, zero-width spaces)".to_string()
+                    }),
+                );
             }
+        }
+    }
+
+    /// A number the spec gives as an integer, checked against its documented range.
+    fn range(&mut self, v: &Option<Sp<u32>>, lo: u32, hi: u32, what: &str) -> Option<u32> {
+        let v = v.as_ref()?;
+        if (lo..=hi).contains(&v.value) {
+            Some(v.value)
+        } else {
+            self.push(
+                Diagnostic::error("E021", format!("{what} must be between {lo} and {hi}"))
+                    .at(v.span.clone(), "out of range")
+                    .help_opt(
+                        (what == "pids" && v.value == 0)
+                            .then(|| "0 would mean no limit at all (fork bombs)".to_string()),
+                    ),
+            );
+            None
+        }
+    }
+
+    fn apparmor(&mut self, a: &Option<Sp<String>>) -> Option<String> {
+        let a = a.as_ref()?;
+        let v = &a.value;
+        let ok = !v.is_empty()
+            && v.len() <= 128
+            && v.as_bytes()[0].is_ascii_alphanumeric()
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !ok {
+            self.push(
+                Diagnostic::error("E002", format!("`{}` is not an AppArmor profile name", show(v)))
+                    .at(a.span.clone(), "invalid profile name")
+                    .help("letters, digits, `.`, `_` and `-`, starting with a letter or digit, at most 128"),
+            );
+            None
+        } else if v == "unconfined" {
+            self.push(
+                Diagnostic::error("E002", "`unconfined` turns AppArmor off")
+                    .at(a.span.clone(), "no AppArmor confinement")
+                    .help("omit `apparmor`: Docker then applies its `docker-default` profile"),
+            );
+            None
+        } else {
+            Some(v.clone())
         }
     }
 
@@ -253,10 +488,18 @@ impl Validator<'_> {
                 );
                 None
             }
+            Some(u) if u.uid == u32::MAX || u.gid == u32::MAX => {
+                self.push(
+                    Diagnostic::error("E020", format!("`{}` is not a usable user", show(&s.value)))
+                        .at(s.span.clone(), "4294967295 is -1")
+                        .help("the kernel reads ID 4294967295 as -1 (\"unchanged\"): use an ID below it"),
+                );
+                None
+            }
             Some(u) => Some(u),
             None => {
                 self.push(
-                    Diagnostic::error("E020", format!("`{}` is not a numeric `UID:GID`", s.value))
+                    Diagnostic::error("E020", format!("`{}` is not a numeric `UID:GID`", show(&s.value)))
                         .at(s.span.clone(), "expected e.g. \"10001:10001\"")
                         .help("names are not allowed: a numeric user cannot be remapped by the image's /etc/passwd"),
                 );
@@ -270,9 +513,12 @@ impl Validator<'_> {
         let r = Restart::parse(&s.value);
         if r.is_none() {
             self.push(
-                Diagnostic::error("E022", format!("`{}` is not a restart policy", s.value))
-                    .at(s.span.clone(), "unknown policy")
-                    .help("use `on-failure:5`, `on-failure`, `unless-stopped`, `always` or `no`"),
+                Diagnostic::error(
+                    "E022",
+                    format!("`{}` is not a restart policy", show(&s.value)),
+                )
+                .at(s.span.clone(), "unknown policy")
+                .help("use `on-failure:5`, `on-failure`, `unless-stopped`, `always` or `no`"),
             );
         }
         r
@@ -280,7 +526,11 @@ impl Validator<'_> {
 
     fn spec(&mut self, raw: &RawSpec, spec_name: &str) -> Model {
         let project = self.project(&raw.project);
-        self.text(&raw.project.description, "project.description");
+        self.text(
+            &raw.project.description,
+            "project.description",
+            &raw.project.name.span,
+        );
         let defaults = self.defaults(&raw.defaults);
 
         let zone_names: Vec<&str> = raw.zones.keys().map(|k| k.value.as_str()).collect();
@@ -293,11 +543,11 @@ impl Validator<'_> {
                 self.err(
                     "E002",
                     &name.span,
-                    format!("`{}` is not a valid secret name", name.value),
+                    format!("`{}` is not a valid secret name", show(&name.value)),
                     "lower-case letters, digits, `_` and `-`, starting with a letter",
                 );
             }
-            self.text(&s.description, "a secret's description");
+            self.text(&s.description, "a secret's description", &name.span);
             let bytes = s.bytes.as_ref().map_or(32, |b| b.value);
             if let Some(b) = &s.bytes {
                 if !(16..=4096).contains(&b.value) {
@@ -315,6 +565,13 @@ impl Validator<'_> {
                     &g.span,
                     "a secret's group may not be root (0)".into(),
                     "root group",
+                );
+            } else if let Some(g) = s.gid.as_ref().filter(|g| g.value > 2_147_483_647) {
+                self.err(
+                    "E034",
+                    &g.span,
+                    "a secret's group must be between 1 and 2147483647".into(),
+                    "out of range",
                 );
             }
             secrets.insert(
@@ -359,7 +616,7 @@ impl Validator<'_> {
     fn project(&mut self, p: &RawProject) -> Project {
         if !name_ok(&p.name.value, 20, b"-") {
             self.push(
-                Diagnostic::error("E002", format!("`{}` is not a valid project name", p.name.value))
+                Diagnostic::error("E002", format!("`{}` is not a valid project name", show(&p.name.value)))
                     .at(p.name.span.clone(), "invalid project name")
                     .help("lower-case letters, digits and `-`, starting with a letter, at most 20 characters"),
             );
@@ -416,7 +673,7 @@ impl Validator<'_> {
                 unit: 'm',
             }),
             cpus: self.cpus(&d.cpus).unwrap_or(Cpus(500)),
-            pids: d.pids.as_ref().map_or(128, |p| p.value),
+            pids: self.range(&d.pids, 8, 4_194_304, "pids").unwrap_or(128),
             restart: self
                 .restart(&d.restart)
                 .unwrap_or(Restart::OnFailure(Some(5))),
@@ -424,7 +681,7 @@ impl Validator<'_> {
                 .seccomp
                 .as_ref()
                 .map_or(SeccompPreset::Baseline, |s| s.value),
-            apparmor: d.apparmor.as_ref().map(|a| a.value.clone()),
+            apparmor: self.apparmor(&d.apparmor),
             tmpfs_size: self.size(&d.tmpfs_size).unwrap_or(ByteSize {
                 bytes: 64 << 20,
                 amount: 64,
@@ -436,8 +693,11 @@ impl Validator<'_> {
                     amount: 10,
                     unit: 'm',
                 }),
-                max_file: d.log_max_file.as_ref().map_or(3, |f| f.value),
+                max_file: self
+                    .range(&d.log_max_file, 1, 100, "log_max_file")
+                    .unwrap_or(3),
             },
+            integrity: d.integrity.as_ref().is_some_and(|i| i.value),
         }
     }
 
@@ -449,24 +709,52 @@ impl Validator<'_> {
         kind: &str,
     ) -> Vec<String> {
         let mut out = Vec::new();
+        // Callers pass names from sorted maps: a binary search keeps large specs linear.
+        debug_assert!(
+            known.windows(2).all(|w| w[0] <= w[1]),
+            "refs needs sorted names"
+        );
         for r in list {
-            if !known.contains(&r.value.as_str()) {
+            if known.binary_search(&r.value.as_str()).is_err() {
+                let shown = show(&r.value);
+                // "service of zone `api`" -> "services of zone `api`"
+                let plural = match kind.split_once(' ') {
+                    Some((a, b)) => format!("{a}s {b}"),
+                    None => format!("{kind}s"),
+                };
+                let help = did_you_mean(&r.value, known.iter().copied()).or_else(|| {
+                    Some(if known.is_empty() {
+                        format!("there are no {plural}")
+                    } else {
+                        let listed: Vec<String> = known.iter().take(20).map(|k| show(k)).collect();
+                        format!(
+                            "{plural}: {}{}",
+                            listed.join(", "),
+                            if known.len() > 20 { ", ..." } else { "" }
+                        )
+                    })
+                });
+                let help = match help {
+                    Some(h) if !r.value.is_ascii() => Some(format!(
+                        "{h} (`{shown}` has non-ASCII characters: look-alike letters?)"
+                    )),
+                    h => h,
+                };
+                let message = if kind.contains(' ') {
+                    format!("`{shown}` is not a {kind}")
+                } else {
+                    format!("unknown {kind} `{shown}`")
+                };
                 self.push(
-                    Diagnostic::error(code, format!("unknown {kind} `{}`", r.value))
-                        .at(r.span.clone(), format!("no {kind} named `{}`", r.value))
-                        .help_opt(did_you_mean(&r.value, known.iter().copied()).or_else(|| {
-                            Some(if known.is_empty() {
-                                format!("declare it first: no {kind} is declared")
-                            } else {
-                                format!("declared {kind}s: {}", known.join(", "))
-                            })
-                        })),
+                    Diagnostic::error(code, message)
+                        .at(r.span.clone(), format!("no {kind} named `{shown}`"))
+                        .help_opt(help),
                 );
             } else if out.contains(&r.value) {
                 self.err(
                     "E033",
                     &r.span,
-                    format!("{kind} `{}` is listed twice", r.value),
+                    format!("{kind} `{}` is listed twice", show(&r.value)),
                     "duplicate",
                 );
             } else {
@@ -487,7 +775,21 @@ impl Validator<'_> {
                 );
             }
         }
-        list.iter().map(|a| a.value.clone()).collect()
+        let out: Vec<String> = list.iter().map(|a| a.value.clone()).collect();
+        let json = serde_json::to_string(&out).map_or(usize::MAX, |j| j.len());
+        if json > MAX_ARGS_JSON {
+            if let (Some(first), Some(last)) = (list.first(), list.last()) {
+                self.push(
+                    Diagnostic::error(
+                        "E035",
+                        format!("{what} is too long: {json} bytes once quoted, at most {MAX_ARGS_JSON}"),
+                    )
+                    .at(first.span.start..last.span.end, "too long")
+                    .help("the Dockerfile holds it on one line; put long scripts in a file of the image"),
+                );
+            }
+        }
+        out
     }
 
     #[allow(clippy::too_many_lines)]
@@ -505,11 +807,18 @@ impl Validator<'_> {
             self.err(
                 "E002",
                 &name.span,
-                format!("`{n}` is not a valid service name"),
+                format!("`{}` is not a valid service name", show(n)),
                 "lower-case letters, digits, `_` and `-`, starting with a letter, at most 63",
             );
         }
-        self.text(&s.description, "a service's description");
+        self.text(&s.description, "a service's description", &name.span);
+        if s.description.as_deref().is_some_and(|d| d.ends_with('\\')) {
+            self.push(
+                Diagnostic::error("E028", "a service's description may not end with a backslash")
+                    .at(name.span.clone(), "its `description`")
+                    .help("it is quoted in the Dockerfile's LABEL, where `\\\"` is read differently by Docker and by linters"),
+            );
+        }
         let uns = s.unsafe_.as_ref();
         let flag = |f: fn(&RawUnsafe) -> bool| uns.is_some_and(f);
         if let Some(u) = uns {
@@ -531,7 +840,15 @@ impl Validator<'_> {
 
         let source = match (&s.image, &s.build) {
             (Some(img), None) => Source::Image(self.image(img)),
-            (None, Some(b)) => Source::Build(self.build(n, b)),
+            (None, Some(b)) => {
+                let mut build = self.build(n, b);
+                // The project default applies where the runtime has a shell.
+                build.integrity = build.integrity
+                    || (b.integrity.is_none()
+                        && d.integrity
+                        && matches!(build.runtime, Runtime::Python | Runtime::Node));
+                Source::Build(build)
+            }
             (Some(img), Some(_)) => {
                 self.err(
                     "E019",
@@ -613,7 +930,7 @@ impl Validator<'_> {
                 );
             } else if !caps::is_capability(v) {
                 self.push(
-                    Diagnostic::error("E014", format!("unknown capability `{v}`"))
+                    Diagnostic::error("E014", format!("unknown capability `{}`", show(v)))
                         .at(c.span.clone(), "not a Linux capability")
                         .help_opt(did_you_mean(
                             &v.to_ascii_uppercase(),
@@ -658,6 +975,38 @@ impl Validator<'_> {
 
         let volumes = self.volumes(n, &s.volumes, flag(|u| u.sensitive_mounts));
         let tmpfs = self.tmpfs(&s.tmpfs);
+        // Docker refuses two mounts on one path: volumes against the tmpfs mounts (`/tmp`
+        // and `/run` always) and the secret files, tmpfs mounts against the secret files.
+        let secret_file = |p: &str| {
+            p.strip_prefix("/run/secrets/")
+                .is_some_and(|x| svc_secrets.iter().any(|s| s == x))
+        };
+        let mut clashes = Vec::new();
+        for (v, span) in &volumes {
+            if v.target == "/tmp"
+                || v.target == "/run"
+                || tmpfs.iter().any(|(t, _)| t.path == v.target)
+            {
+                clashes.push((span.clone(), v.target.clone(), "a tmpfs"));
+            } else if secret_file(&v.target) {
+                clashes.push((span.clone(), v.target.clone(), "a secret"));
+            }
+        }
+        for (t, span) in &tmpfs {
+            if secret_file(&t.path) {
+                clashes.push((span.clone(), t.path.clone(), "a secret"));
+            }
+        }
+        for (span, path, what) in clashes {
+            self.err(
+                "E033",
+                &span,
+                format!("`{path}` is already mounted as {what}"),
+                "duplicate mount point",
+            );
+        }
+        let volumes: Vec<Volume> = volumes.into_iter().map(|(v, _)| v).collect();
+        let tmpfs: Vec<Tmpfs> = tmpfs.into_iter().map(|(t, _)| t).collect();
 
         let mut environment = BTreeMap::new();
         for (k, v) in &s.environment {
@@ -671,7 +1020,10 @@ impl Validator<'_> {
                 self.err(
                     "E028",
                     &k.span,
-                    format!("`{}` is not a valid environment variable name", k.value),
+                    format!(
+                        "`{}` is not a valid environment variable name",
+                        show(&k.value)
+                    ),
                     "letters, digits and `_`",
                 );
             }
@@ -731,13 +1083,14 @@ impl Validator<'_> {
                 .unwrap_or(tmpfs_size)
                 .bytes
         };
-        let tmpfs_total: u64 = sized("/tmp")
-            + sized("/run")
-            + tmpfs
-                .iter()
-                .filter(|t| t.path != "/tmp" && t.path != "/run")
-                .map(|t| t.size.unwrap_or(tmpfs_size).bytes)
-                .sum::<u64>();
+        let tmpfs_total: u64 = tmpfs
+            .iter()
+            .filter(|t| t.path != "/tmp" && t.path != "/run")
+            .map(|t| t.size.unwrap_or(tmpfs_size).bytes)
+            .fold(
+                sized("/tmp").saturating_add(sized("/run")),
+                u64::saturating_add,
+            );
         if tmpfs_total >= memory.bytes {
             let span = s
                 .tmpfs_size
@@ -766,7 +1119,7 @@ impl Validator<'_> {
                     set.insert(sc.value.clone());
                 } else {
                     self.diags.push(
-                        Diagnostic::error("E023", format!("unknown syscall `{}`", sc.value))
+                        Diagnostic::error("E023", format!("unknown syscall `{}`", show(&sc.value)))
                             .at(sc.span.clone(), "not a syscall on x86_64 or aarch64")
                             .help_opt(did_you_mean(&sc.value, seccomp::all_syscalls())),
                     );
@@ -819,19 +1172,18 @@ impl Validator<'_> {
             memory_reservation,
             cpus,
             cpus_reservation,
-            pids: s.pids.as_ref().map_or(d.pids, |p| p.value),
-            nofile: s.nofile.as_ref().map(|x| x.value),
+            pids: self.range(&s.pids, 8, 4_194_304, "pids").unwrap_or(d.pids),
+            nofile: self.range(&s.nofile, 64, 1_048_576, "nofile"),
             restart,
             seccomp: SeccompPolicy {
                 preset: s.seccomp.as_ref().map_or(d.seccomp, |x| x.value),
                 allow,
                 deny,
             },
-            apparmor: s
-                .apparmor
-                .as_ref()
-                .map(|a| a.value.clone())
-                .or_else(|| d.apparmor.clone()),
+            apparmor: match &s.apparmor {
+                Some(_) => self.apparmor(&s.apparmor),
+                None => d.apparmor.clone(),
+            },
             health,
             init: s.init.as_ref().is_none_or(|i| i.value),
             command,
@@ -848,10 +1200,14 @@ impl Validator<'_> {
     fn image(&mut self, img: &Sp<String>) -> ImageRef {
         match ImageRef::parse(&img.value) {
             Ok(r) => {
-                if r.tag.is_none() || r.tag.as_deref() == Some("latest") {
+                // A digest pins the image whatever the tag says.
+                if r.digest.is_none() && (r.tag.is_none() || r.tag.as_deref() == Some("latest")) {
                     let mut diag = Diagnostic::warning(
                         "E017",
-                        format!("image `{}` is not pinned to a version tag", img.value),
+                        format!(
+                            "image `{}` is not pinned to a version tag",
+                            show(&img.value)
+                        ),
                     )
                     .at(img.span.clone(), "mutable reference")
                     .help("name a version tag (and ideally a digest), e.g. `redis:7.2.5-bookworm`");
@@ -861,7 +1217,7 @@ impl Validator<'_> {
                     self.push(diag);
                 } else if r.digest.is_none() {
                     self.push(
-                        Diagnostic::warning("W101", format!("image `{}` has no digest", img.value))
+                        Diagnostic::warning("W101", format!("image `{}` has no digest", show(&img.value)))
                             .at(img.span.clone(), "tag only")
                             .help("append `@sha256:<digest>` to pin the exact image (compose-lint CL-0019)"),
                     );
@@ -895,7 +1251,7 @@ impl Validator<'_> {
                     self.err(
                         "E030",
                         &v.span,
-                        format!("`{}` is not a valid version", v.value),
+                        format!("`{}` is not a valid version", show(&v.value)),
                         "invalid version",
                     );
                 }
@@ -942,7 +1298,7 @@ impl Validator<'_> {
                     self.err(
                         "E030",
                         &c.span,
-                        format!("`{}` is not a valid build context", c.value),
+                        format!("`{}` is not a valid build context", show(&c.value)),
                         "relative path under the output directory, no `..`",
                     );
                 }
@@ -965,7 +1321,7 @@ impl Validator<'_> {
                     self.err(
                         "E030",
                         &x.span,
-                        format!("`{}` is not a valid binary name", x.value),
+                        format!("`{}` is not a valid binary name", show(&x.value)),
                         "invalid name",
                     );
                 }
@@ -1031,7 +1387,7 @@ impl Validator<'_> {
                         &p.span,
                         format!(
                             "`{}` is not a Debian package name (optionally `=version`)",
-                            p.value
+                            show(&p.value)
                         ),
                         "invalid package",
                     );
@@ -1042,6 +1398,24 @@ impl Validator<'_> {
         };
         let pk = packages(&b.packages, self);
         let bpk = packages(&b.build_packages, self);
+        for list in [&b.packages, &b.build_packages] {
+            if let Some(extra) = list.get(MAX_PACKAGES) {
+                self.err(
+                    "E031",
+                    &extra.span,
+                    format!("at most {MAX_PACKAGES} packages per list"),
+                    "one too many",
+                );
+            }
+        }
+        if let Some(extra) = b.writable_dirs.get(MAX_WRITABLE_DIRS) {
+            self.err(
+                "E026",
+                &extra.span,
+                format!("at most {MAX_WRITABLE_DIRS} writable directories"),
+                "one too many",
+            );
+        }
         if matches!(runtime, Runtime::Go | Runtime::Rust | Runtime::Static)
             && !b.packages.is_empty()
         {
@@ -1060,11 +1434,29 @@ impl Validator<'_> {
                 self.err(
                     "E026",
                     &w.span,
-                    format!("`{}` is not a valid absolute container path", w.value),
+                    format!(
+                        "`{}` is not a valid absolute container path",
+                        show(&w.value)
+                    ),
                     "invalid path",
                 );
             }
         }
+        let integrity = match &b.integrity {
+            Some(x) if x.value && !matches!(runtime, Runtime::Python | Runtime::Node) => {
+                self.push(
+                    Diagnostic::error(
+                        "E030",
+                        format!("service `{service}`: the integrity check needs a shell in the runtime image"),
+                    )
+                    .at(x.span.clone(), "no shell in this runtime")
+                    .help("the go and rust runtimes are distroless and `static` is empty: only python and node images can run the check"),
+                );
+                false
+            }
+            Some(x) => x.value,
+            None => false,
+        };
         Build {
             runtime,
             version,
@@ -1074,11 +1466,17 @@ impl Validator<'_> {
             packages: pk,
             build_packages: bpk,
             writable_dirs,
+            integrity,
         }
     }
 
-    fn volumes(&mut self, service: &str, list: &[Sp<String>], sensitive_ok: bool) -> Vec<Volume> {
-        let mut out: Vec<Volume> = Vec::new();
+    fn volumes(
+        &mut self,
+        service: &str,
+        list: &[Sp<String>],
+        sensitive_ok: bool,
+    ) -> Vec<(Volume, Range<usize>)> {
+        let mut out: Vec<(Volume, Range<usize>)> = Vec::new();
         for v in list {
             let parts: Vec<&str> = v.value.split(':').collect();
             let (src, target, mode) = match parts.as_slice() {
@@ -1086,7 +1484,7 @@ impl Validator<'_> {
                 [s, t, m] => (*s, *t, Some(*m)),
                 _ => {
                     self.push(
-                        Diagnostic::error("E025", format!("`{}` is not a volume", v.value))
+                        Diagnostic::error("E025", format!("`{}` is not a volume", show(&v.value)))
                             .at(v.span.clone(), "invalid volume")
                             .help("write `NAME:/path`, `./host/path:/path` or either with `:ro`"),
                     );
@@ -1110,7 +1508,7 @@ impl Validator<'_> {
                 self.err(
                     "E026",
                     &v.span,
-                    format!("`{target}` is not a valid absolute container path"),
+                    format!("`{}` is not a valid absolute container path", show(target)),
                     "invalid target",
                 );
                 continue;
@@ -1132,8 +1530,16 @@ impl Validator<'_> {
                     self.err(
                         "E025",
                         &v.span,
-                        format!("`{src}` is not a valid host path"),
+                        format!("`{}` is not a valid host path", show(src)),
                         "invalid host path",
+                    );
+                    continue;
+                }
+                if escapes_output_dir(src) {
+                    self.push(
+                        Diagnostic::error("E025", format!("`{src}` climbs out of the output directory"))
+                            .at(v.span.clone(), "`..` in a relative host path")
+                            .help("relative host paths stay inside the output directory; write a location outside it as an absolute path (hardgen then checks it against sensitive host locations)"),
                     );
                     continue;
                 }
@@ -1144,20 +1550,27 @@ impl Validator<'_> {
                             .help("mount an application directory instead (e.g. `./config:/app/config:ro`), or set `unsafe = { sensitive_mounts = true, reason = \"...\" }`"),
                     );
                 }
+                if !src.starts_with('/') && is_generated_path(src) && !sensitive_ok {
+                    self.push(
+                        Diagnostic::error("E016", format!("service `{service}` mounts `{src}`, which hardgen generates"))
+                            .at(v.span.clone(), "generated deployment files")
+                            .help("the container could read the secrets or rewrite the scripts and firewall rules root runs: mount a directory of your own (e.g. `./data:/data`)"),
+                    );
+                }
                 VolumeSource::Host(src.to_string())
             } else {
                 if !name_ok(src, 64, b"_.-") {
                     self.err(
                         "E025",
                         &v.span,
-                        format!("`{src}` is not a valid volume name"),
+                        format!("`{}` is not a valid volume name", show(src)),
                         "invalid volume name",
                     );
                     continue;
                 }
                 VolumeSource::Named(src.to_string())
             };
-            if out.iter().any(|o| o.target == target) {
+            if out.iter().any(|(o, _)| o.target == target) {
                 self.err(
                     "E033",
                     &v.span,
@@ -1166,17 +1579,20 @@ impl Validator<'_> {
                 );
                 continue;
             }
-            out.push(Volume {
-                source,
-                target: target.to_string(),
-                read_only,
-            });
+            out.push((
+                Volume {
+                    source,
+                    target: target.to_string(),
+                    read_only,
+                },
+                v.span.clone(),
+            ));
         }
         out
     }
 
-    fn tmpfs(&mut self, list: &[Sp<String>]) -> Vec<Tmpfs> {
-        let mut out: Vec<Tmpfs> = Vec::new();
+    fn tmpfs(&mut self, list: &[Sp<String>]) -> Vec<(Tmpfs, Range<usize>)> {
+        let mut out: Vec<(Tmpfs, Range<usize>)> = Vec::new();
         for t in list {
             let (path, size) = match t.value.split_once(':') {
                 Some((p, s)) => match ByteSize::parse(s) {
@@ -1192,10 +1608,10 @@ impl Validator<'_> {
                 self.err(
                     "E026",
                     &t.span,
-                    format!("`{path}` is not a valid absolute container path"),
+                    format!("`{}` is not a valid absolute container path", show(path)),
                     "invalid path",
                 );
-            } else if out.iter().any(|o| o.path == path) {
+            } else if out.iter().any(|(o, _)| o.path == path) {
                 self.err(
                     "E033",
                     &t.span,
@@ -1203,10 +1619,13 @@ impl Validator<'_> {
                     "duplicate",
                 );
             } else {
-                out.push(Tmpfs {
-                    path: path.to_string(),
-                    size,
-                });
+                out.push((
+                    Tmpfs {
+                        path: path.to_string(),
+                        size,
+                    },
+                    t.span.clone(),
+                ));
             }
         }
         out
@@ -1232,7 +1651,7 @@ impl Validator<'_> {
                 interval: this.duration(&h.interval, Duration::seconds(30)),
                 timeout: this.duration(&h.timeout, Duration::seconds(5)),
                 start_period: this.duration(&h.start_period, Duration::seconds(20)),
-                retries: h.retries.as_ref().map_or(3, |r| r.value),
+                retries: this.range(&h.retries, 1, 100, "retries").unwrap_or(3),
             }
         };
         if disabled {
@@ -1349,7 +1768,7 @@ impl Validator<'_> {
     ) -> Vec<Flow> {
         let mut out: Vec<Flow> = Vec::new();
         for f in &raw.flows {
-            self.text(&f.description, "a flow's description");
+            self.text(&f.description, "a flow's description", &f.from.span);
             let ends = self
                 .refs(std::slice::from_ref(&f.from), zones, "E007", "zone")
                 .len()
@@ -1370,6 +1789,14 @@ impl Validator<'_> {
                     &f.to.span,
                     format!("flow {} -> {} allows no port", f.from.value, f.to.value),
                     "add `ports`",
+                );
+            }
+            if let Some(extra) = f.ports.get(MAX_FLOW_PORTS) {
+                self.err(
+                    "E010",
+                    &extra.span,
+                    format!("a flow allows at most {MAX_FLOW_PORTS} ports"),
+                    "one too many",
                 );
             }
             let mut ports = Vec::new();
@@ -1468,11 +1895,11 @@ impl Validator<'_> {
                 self.err(
                     "E002",
                     &name.span,
-                    format!("`{}` is not a valid zone name", name.value),
+                    format!("`{}` is not a valid zone name", show(&name.value)),
                     "lower-case letters, digits, `_` and `-`, at most 32",
                 );
             }
-            self.text(&z.description, "a zone's description");
+            self.text(&z.description, "a zone's description", &name.span);
             let subnet = z.subnet.as_ref().and_then(|s| match Ipv4Net::parse(&s.value) {
                 Err(e) => {
                     self.err("E003", &s.span, e, "invalid subnet");
@@ -1560,10 +1987,11 @@ impl Validator<'_> {
             }
         }
         // Capacity: members in the lower half, flow clients in the upper half.
+        let all_clients = zone_clients(services, flows);
         for (name, (span, zone, _)) in &zones {
             let Some(net) = zone.subnet else { continue };
             let members = services.values().filter(|s| s.zones.contains(name)).count() as u64;
-            let clients = client_count(name, services, flows) as u64;
+            let clients = all_clients.get(name).map_or(0, BTreeSet::len) as u64;
             let half = net.size() / 2;
             if members > half - 2 || clients > half - 1 {
                 self.push(
@@ -1590,9 +2018,19 @@ impl Validator<'_> {
                         && b.value
                             .bytes()
                             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+                    if ok && RESERVED_BRIDGES.contains(&b.value.as_str()) {
+                        self.push(
+                            Diagnostic::error(
+                                "E018",
+                                format!("`{}` is a reserved interface name", b.value),
+                            )
+                            .at(b.span.clone(), "taken by the host or Docker")
+                            .help("choose a name of the project's own, e.g. `<project>-<zone>`"),
+                        );
+                    }
                     if !ok {
                         self.push(
-                            Diagnostic::error("E018", format!("`{}` is not a valid bridge name", b.value))
+                            Diagnostic::error("E018", format!("`{}` is not a valid bridge name", show(&b.value)))
                                 .at(b.span.clone(), if b.value.len() > 15 { "longer than 15 characters" } else { "invalid characters" })
                                 .help("Linux interface names have at most 15 characters: letters, digits, `-`, `_`, `.`"),
                         );
@@ -1602,6 +2040,10 @@ impl Validator<'_> {
                 None => default_bridge(&project.name, &name),
             };
             if let Some(other) = bridges.get(&bridge) {
+                let (at, label) = match spec_bridge {
+                    Some(b) => (b.span.clone(), "colliding bridge name"),
+                    None => (span.clone(), "its default bridge name collides"),
+                };
                 self.push(
                     Diagnostic::error(
                         "E018",
@@ -1609,8 +2051,8 @@ impl Validator<'_> {
                             "zones `{other}` and `{name}` would share the bridge name `{bridge}`"
                         ),
                     )
-                    .at(span.clone(), "colliding bridge name")
-                    .help("set `bridge = \"...\"` on one of the zones"),
+                    .at(at, label)
+                    .help("set a distinct `bridge = \"...\"` on one of the zones"),
                 );
             }
             bridges.insert(bridge.clone(), name.clone());
@@ -1679,23 +2121,27 @@ pub struct Defaults {
     apparmor: Option<String>,
     tmpfs_size: ByteSize,
     log: LogLimits,
+    integrity: bool,
 }
 
 /// Services attached to `zone` as clients of flows into it (members of the source zones that
 /// are not members of `zone` themselves).
-pub fn client_count(zone: &str, services: &BTreeMap<String, Service>, flows: &[Flow]) -> usize {
-    services
-        .values()
-        .filter(|s| is_client(s, zone, flows))
-        .count()
-}
-
-/// Whether `s` is attached to `zone` as a flow client.
-pub fn is_client(s: &Service, zone: &str, flows: &[Flow]) -> bool {
-    !s.zones.iter().any(|z| z == zone)
-        && flows
-            .iter()
-            .any(|f| f.to == zone && f.clients.contains(&s.name))
+/// For each zone, the services attached to it as flow clients: the clients of flows into the
+/// zone that are not members of it. Computed once (linear in the flows' client lists).
+pub fn zone_clients(
+    services: &BTreeMap<String, Service>,
+    flows: &[Flow],
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in flows {
+        for c in &f.clients {
+            let member = services.get(c).is_some_and(|s| s.zones.contains(&f.to));
+            if !member {
+                out.entry(f.to.clone()).or_default().insert(c.clone());
+            }
+        }
+    }
+    out
 }
 
 /// `<project>-<zone>` when it fits in 15 characters; otherwise shortened with a stable hash

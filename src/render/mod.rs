@@ -50,6 +50,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "apparmor.j2",
     "apply-apparmor.sh.j2",
     "incident.sh.j2",
+    "integrity-entrypoint.sh.j2",
 ];
 
 /// An exec-form JSON array for a Dockerfile (CMD, HEALTHCHECK). `"` and `\` are written as
@@ -214,6 +215,16 @@ fn compose_target(
                 format!("{path}.dockerignore"),
                 Artifact::text(files::dockerignore(&header)),
             );
+            if b.integrity {
+                out.insert(
+                    format!("{}/.hardgen/entrypoint.sh", b.context),
+                    Artifact::script(render_template(
+                        env,
+                        "integrity-entrypoint.sh.j2",
+                        minijinja::context! { header, service => ps.svc.name },
+                    )?),
+                );
+            }
         }
     }
     firewall(env, &header, plan, out)?;
@@ -328,6 +339,22 @@ fn incident(env: &Environment, header: &str, plan: &Plan) -> Result<String, Rend
     )
 }
 
+/// Paths under /app whose content is not the image's (volumes, tmpfs, writable
+/// directories): left out of the integrity checksums.
+fn integrity_exclude(svc: &Service, b: &Build) -> Vec<String> {
+    let mut out: Vec<String> = b
+        .writable_dirs
+        .iter()
+        .cloned()
+        .chain(svc.volumes.iter().map(|v| v.target.clone()))
+        .chain(svc.tmpfs.iter().map(|t| t.path.clone()))
+        .filter(|p| p.starts_with("/app/"))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 fn dockerfile(
     env: &Environment,
     header: &str,
@@ -396,6 +423,8 @@ fn dockerfile(
             uid => svc.user.uid, gid => svc.user.gid,
             packages => b.packages, build_packages => b.build_packages,
             writable_dirs => b.writable_dirs, binary => b.binary,
+            integrity => b.integrity, app_dir => "/app",
+            integrity_exclude => integrity_exclude(svc, b),
             expose, health, command => json(&b.command),
         },
     )
@@ -514,7 +543,10 @@ mod tests {
             "\u{85}\n\u{2028}é".to_string(),
         ];
         let j = dockerfile_json(&args);
-        assert!(!j.contains("\\\"") && !j.contains('\n') && !j.contains('\u{85}'), "{j}");
+        assert!(
+            !j.contains("\\\"") && !j.contains('\n') && !j.contains('\u{85}'),
+            "{j}"
+        );
         let back: Vec<String> = serde_json::from_str(&j).unwrap();
         assert_eq!(back, args);
     }

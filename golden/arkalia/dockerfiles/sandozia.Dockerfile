@@ -23,7 +23,12 @@ RUN (getent group 10001 >/dev/null || groupadd --system --gid 10001 app) \
 COPY --from=builder --chown=0:0 /install /usr/local
 WORKDIR /app
 COPY --chown=0:0 . /app
+COPY --chown=0:0 .hardgen/entrypoint.sh /usr/local/bin/hardgen-entrypoint
+RUN chmod 0555 /usr/local/bin/hardgen-entrypoint \
+ && install -d -m 0755 /usr/local/share/hardgen \
+ && find /app -type f ! -path '/app/config/*' ! -path '/app/docs/*' -exec sha256sum {} + >/usr/local/share/hardgen/app.sha256
 USER 10001:10001
 EXPOSE 8500/tcp
 HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 CMD ["/app/scripts/healthcheck-sandozia.sh"]
+ENTRYPOINT ["/usr/local/bin/hardgen-entrypoint"]
 CMD ["python","-m","modules.sandozia.core.sandozia_core"]
