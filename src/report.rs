@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::diagnostic::line_col;
 use crate::model::*;
 use crate::plan::Plan;
 use crate::spec::RawSpec;
@@ -83,7 +82,11 @@ pub struct Lines {
 impl Lines {
     pub fn from_spec(raw: &RawSpec, text: &str) -> Lines {
         let mut map = BTreeMap::new();
-        let line = |off: usize| line_col(text, off).0;
+        // Offsets where lines start, so each span's line is a binary search, not a scan.
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        let line = |off: usize| starts.partition_point(|&s| s <= off);
         for (name, s) in &raw.services {
             let mut put = |key: &'static str, span: Option<&std::ops::Range<usize>>| {
                 if let Some(sp) = span {
@@ -401,4 +404,27 @@ td.ok .state {{ color: #1b7f3b; }} td.relaxed .state {{ color: #a45a00; }}
         "</tbody>\n</table>\n<p class=\"legend\"><span style=\"background:#dff3e4\">satisfied</span><span style=\"background:#ffe8c7\">relaxed by the spec</span><span style=\"background:#f5f6f8\">not applicable</span><span style=\"background:#fbd5d5\">not enforced by the target</span></p>\n</body>\n</html>\n",
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_those_of_the_spans() {
+        let text = "[project]\nname = \"t\"\n[zones.a]\n[services.s]\nimage = \"x:1\"\nzones = [\"a\"]\ncap_add = [\"CHOWN\"]\nhealthcheck = { cmd = [\"true\"] }\n";
+        let raw = crate::spec::parse(text).unwrap();
+        let lines = Lines::from_spec(&raw, text);
+        assert_eq!(lines.get("s", "cap_add"), Some(7));
+        assert_eq!(lines.get("s", "user"), None);
+        for (off, _) in text.char_indices() {
+            let starts: Vec<usize> = std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect();
+            assert_eq!(
+                starts.partition_point(|&s| s <= off),
+                crate::diagnostic::line_col(text, off).0
+            );
+        }
+    }
 }
