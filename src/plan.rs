@@ -111,14 +111,22 @@ pub fn plan(model: &Model) -> Plan<'_> {
         .collect::<Vec<_>>();
     let firewall = plan_firewall(model, &zones, &services);
     let secrets = plan_secrets(model);
+    let group_of: BTreeMap<&str, u32> = secrets
+        .iter()
+        .filter_map(|s| s.group.map(|g| (s.name.as_str(), g)))
+        .collect();
     let services = services
         .into_iter()
         .map(|mut ps| {
-            ps.group_add = secrets
+            let mut groups: Vec<u32> = ps
+                .svc
+                .secrets
                 .iter()
-                .filter(|s| ps.svc.secrets.contains(&s.name))
-                .filter_map(|s| s.group)
+                .filter_map(|n| group_of.get(n.as_str()).copied())
                 .collect();
+            groups.sort_unstable();
+            groups.dedup();
+            ps.group_add = groups;
             ps
         })
         .collect();
@@ -409,16 +417,19 @@ fn plan_firewall(model: &Model, zones: &[PlannedZone], services: &[PlannedServic
 
 fn plan_secrets(model: &Model) -> Vec<PlannedSecret> {
     let mut shared_index = 0;
+    // secret -> its readers, in one pass over the services.
+    let mut readers: BTreeMap<&str, Vec<(&String, User)>> = BTreeMap::new();
+    for svc in model.services.values() {
+        for n in &svc.secrets {
+            readers.entry(n.as_str()).or_default().push((&svc.name, svc.user));
+        }
+    }
     model
         .secrets
         .values()
         .map(|s| {
-            let users: Vec<(&String, User)> = model
-                .services
-                .values()
-                .filter(|svc| svc.secrets.contains(&s.name))
-                .map(|svc| (&svc.name, svc.user))
-                .collect();
+            let users: Vec<(&String, User)> =
+                readers.remove(s.name.as_str()).unwrap_or_default();
             let uids: BTreeSet<u32> = users.iter().map(|(_, u)| u.uid).collect();
             // Compose bind-mounts secret files with their host owner and mode: the file must
             // belong to the service user, or to its group when several users share it.
