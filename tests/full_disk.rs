@@ -1,0 +1,93 @@
+//! A full disk in the middle of a build leaves the previous output exactly as it was: the
+//! build fails with exit 2 and names the problem, no file is replaced or removed, and no
+//! staged temporary file is left behind.
+//!
+//! The disk is a small tmpfs mounted in a private mount namespace (`unshare -m`): the test
+//! needs root (CI runs as root) and skips, saying so, where it cannot mount.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+const SCRIPT: &str = r#"
+set -u
+hardgen=$1 luna=$2 arkalia=$3 work=$4
+mnt="$work/mnt"
+mkdir -p "$mnt"
+mount -t tmpfs -o size=2m tmpfs "$mnt" || exit 97
+out="$mnt/out"
+"$hardgen" build "$luna" --out "$out" 2>"$work/first.err" || exit 98
+snapshot() { (cd "$out" && find . -type f | LC_ALL=C sort | while read -r f; do
+    printf '%s %s\n' "$(stat -c '%a %s' "$f")" "$(sha256sum "$f")"; done) >"$1"; }
+snapshot "$work/before"
+# Fill the disk, then give back a little: some files stage, then one fails.
+dd if=/dev/zero of="$mnt/filler" bs=4096 2>/dev/null
+truncate -s -48K "$mnt/filler"
+"$hardgen" build "$arkalia" --out "$out" 2>"$work/second.err"
+echo $? >"$work/second.code"
+snapshot "$work/after"
+find "$out" -name '*.tmp' >"$work/leftovers"
+"#;
+
+#[test]
+fn full_disk_keeps_the_previous_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let script = work.join("full-disk.sh");
+    fs::write(&script, SCRIPT).unwrap();
+    let o = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh"])
+        .arg(&script)
+        .arg(env!("CARGO_BIN_EXE_hardgen"))
+        .arg(root().join("examples/luna.toml"))
+        .arg(root().join("examples/arkalia.toml"))
+        .arg(work)
+        .output()
+        .expect("run unshare");
+    let code = o.status.code();
+    if code == Some(97) || o.status.code().is_none() || !work.join("mnt").exists() {
+        // unshare or mount refused: not root, or no CAP_SYS_ADMIN in this sandbox.
+        eprintln!(
+            "skipped: cannot mount a tmpfs in a private mount namespace: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        return;
+    }
+    assert!(
+        o.status.success(),
+        "the scenario failed (code {code:?}): {}{}",
+        String::from_utf8_lossy(&o.stderr),
+        fs::read_to_string(work.join("first.err")).unwrap_or_default()
+    );
+    let second = fs::read_to_string(work.join("second.err")).unwrap();
+    let second_code = fs::read_to_string(work.join("second.code")).unwrap();
+    assert_eq!(
+        second_code.trim(),
+        "2",
+        "a build on a full disk must fail:\n{second}"
+    );
+    assert!(
+        second.contains("No space left on device"),
+        "the error names the cause:\n{second}"
+    );
+    assert!(
+        second.contains("previous output"),
+        "the error says the previous output is kept:\n{second}"
+    );
+    let before = fs::read_to_string(work.join("before")).unwrap();
+    let after = fs::read_to_string(work.join("after")).unwrap();
+    assert!(before.lines().count() > 10, "{before}");
+    assert_eq!(
+        before, after,
+        "the previous output changed on a failed build"
+    );
+    let leftovers = fs::read_to_string(work.join("leftovers")).unwrap();
+    assert!(
+        leftovers.trim().is_empty(),
+        "staged files left behind:\n{leftovers}"
+    );
+}
