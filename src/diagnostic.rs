@@ -74,7 +74,7 @@ impl Diagnostic {
         };
         let mut message = level.title(&title).id(self.code);
         if let Some(span) = &self.span {
-            let span = clamp_span(source, span.clone());
+            let span = off_leading_whitespace(source, clamp_span(source, span.clone()));
             message = message.snippet(
                 Snippet::source(source)
                     .line_start(1)
@@ -98,20 +98,24 @@ impl Diagnostic {
     }
 }
 
-/// Replace control characters (but line breaks and tabs) and invisible formatting characters
-/// by visible ones of the same UTF-8 length, so byte spans and columns stay right.
+/// Replace control characters (but line breaks) and invisible formatting characters by
+/// visible ones of the same UTF-8 length, so byte spans and columns stay right. Tabs become
+/// spaces: annotate-snippets counts a leading tab 4 columns wide but a tab before the caret
+/// 0 wide, and on a long line the difference underflows (a panic in debug builds).
 fn printable(s: &str) -> String {
     let bad = |c: char| {
         (c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
             || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
     };
-    if !s.chars().any(bad) && !s.contains('\r') {
+    if !s.chars().any(bad) && !s.contains(['\r', '\t']) {
         return s.to_string();
     }
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '\r' && chars.peek() != Some(&'\n') || bad(c) {
+        if c == '\t' {
+            out.push(' ');
+        } else if c == '\r' && chars.peek() != Some(&'\n') || bad(c) {
             out.push(match c.len_utf8() {
                 1 => '?',
                 2 => '\u{BF}',
@@ -123,6 +127,23 @@ fn printable(s: &str) -> String {
         }
     }
     out
+}
+
+/// A span that starts in the indentation of its line starts at the line's text instead: the
+/// renderer assumes the caret is not left of the indentation when it trims long lines.
+fn off_leading_whitespace(source: &str, span: Range<usize>) -> Range<usize> {
+    let line_start = source[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = source[span.start..]
+        .find('\n')
+        .map_or(source.len(), |i| span.start + i);
+    let line = &source[line_start..line_end];
+    let indent = line.len() - line.trim_start().len();
+    if indent < line.len() && span.start < line_start + indent {
+        let start = line_start + indent;
+        start..span.end.max(start)
+    } else {
+        span
+    }
 }
 
 /// Keep a span inside the source and on char boundaries, so rendering can never panic.
@@ -275,6 +296,21 @@ mod tests {
         assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
         assert!(!out.contains('\u{202e}'));
         assert_eq!(printable(src).len(), src.len());
+    }
+
+    #[test]
+    fn render_never_panics_on_tabs_and_spans_in_indentation() {
+        // Found by the fuzzer: a long line indented with tabs, the span in the indentation.
+        let line = format!("{}x = 1{}\n", "\t".repeat(60), " y".repeat(100));
+        let src = format!("a = 1\n{line}b = 2\n");
+        for start in [6, 10, 6 + 60, 6 + 61] {
+            let d = Diagnostic::error("E001", "x").at(start..start + 1, "here");
+            let out = d.render("f.toml", &src);
+            assert!(out.contains("f.toml:2:"), "{out}");
+        }
+        let spaces = format!("a = 1\n{}x = 1{}\n", " ".repeat(120), " y".repeat(100));
+        let d = Diagnostic::error("E001", "x").at(10..11, "a long label here");
+        assert!(d.render("f.toml", &spaces).contains("^"));
     }
 
     #[test]

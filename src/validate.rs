@@ -1092,20 +1092,21 @@ impl Validator<'_> {
                 u64::saturating_add,
             );
         if tmpfs_total >= memory.bytes {
+            // Where the sizes come from: the service's own keys, else its name (defaults).
             let span = s
                 .tmpfs_size
                 .as_ref()
                 .or(s.memory.as_ref())
-                .map(|x| x.span.clone());
-            let mut diag = Diagnostic::error(
-                "E021",
-                format!("service `{n}`: its tmpfs mounts ({} MiB in all) count against the memory limit {memory} and could fill it", tmpfs_total >> 20),
-            )
-            .help("lower `tmpfs_size` or raise `memory`");
-            if let Some(span) = span {
-                diag = diag.at(span, "tmpfs too large for the memory limit");
-            }
-            self.push(diag);
+                .or(s.tmpfs.first())
+                .map_or_else(|| name.span.clone(), |x| x.span.clone());
+            self.push(
+                Diagnostic::error(
+                    "E021",
+                    format!("service `{n}`: its tmpfs mounts ({} MiB in all) count against the memory limit {memory} and could fill it", tmpfs_total >> 20),
+                )
+                .at(span, "tmpfs too large for the memory limit")
+                .help("lower `tmpfs_size` or raise `memory`"),
+            );
         }
 
         let mut allow = BTreeSet::new();
