@@ -49,6 +49,11 @@ pub struct Attachment {
 
 pub struct PlannedService<'m> {
     pub svc: &'m Service,
+    /// Names pinned in /etc/hosts: a flow target reached from a client that shares several
+    /// networks with it. Docker's DNS would answer with the target's address on any shared
+    /// network (possibly its own client address, which the firewall drops); the flow is
+    /// allowed to its address in the flow's zone only.
+    pub pinned_hosts: Vec<(String, Ipv4Addr)>,
     /// Supplementary groups (of the shared secrets it reads).
     pub group_add: Vec<u32>,
     /// Sorted by zone name.
@@ -101,6 +106,7 @@ pub fn plan(model: &Model) -> Plan<'_> {
             };
             PlannedService {
                 svc,
+                pinned_hosts: Vec::new(),
                 group_add: Vec::new(),
                 networks,
                 seccomp_profile,
@@ -109,6 +115,7 @@ pub fn plan(model: &Model) -> Plan<'_> {
             }
         })
         .collect::<Vec<_>>();
+    let services = pin_flow_targets(model, &zones, services);
     let firewall = plan_firewall(model, &zones, &services);
     let secrets = plan_secrets(model);
     let group_of: BTreeMap<&str, u32> = secrets
@@ -289,6 +296,58 @@ fn profile_name_for(svc: &Service, profiles: &BTreeMap<String, seccomp::Policy>)
         .expect("every service's policy has a profile")
 }
 
+fn pin_flow_targets<'m>(
+    model: &Model,
+    zones: &[PlannedZone],
+    mut services: Vec<PlannedService<'m>>,
+) -> Vec<PlannedService<'m>> {
+    let address_in: BTreeMap<(&str, &str), Ipv4Addr> = services
+        .iter()
+        .flat_map(|ps| {
+            ps.networks
+                .iter()
+                .filter(|a| a.role == Role::Member)
+                .map(move |a| ((ps.svc.name.as_str(), a.zone.as_str()), a.address))
+        })
+        .collect();
+    let mut pins: BTreeMap<String, BTreeMap<String, Ipv4Addr>> = BTreeMap::new();
+    for f in &model.flows {
+        let Some(zone) = zones.iter().find(|z| z.name == f.to) else {
+            continue;
+        };
+        for client in f
+            .clients
+            .iter()
+            .filter(|c| zone.client_services.contains(c))
+        {
+            let Some(c) = model.services.get(client) else {
+                continue;
+            };
+            for target in &zone.member_services {
+                let Some(t) = model.services.get(target) else {
+                    continue;
+                };
+                // Members of a common zone talk there directly: nothing to pin.
+                if c.zones.iter().any(|z| t.zones.contains(z)) {
+                    continue;
+                }
+                if let Some(addr) = address_in.get(&(target.as_str(), f.to.as_str())) {
+                    pins.entry(client.clone())
+                        .or_default()
+                        .entry(target.clone())
+                        .or_insert(*addr);
+                }
+            }
+        }
+    }
+    for ps in &mut services {
+        if let Some(p) = pins.remove(&ps.svc.name) {
+            ps.pinned_hosts = p.into_iter().collect();
+        }
+    }
+    services
+}
+
 fn plan_firewall(model: &Model, zones: &[PlannedZone], services: &[PlannedService]) -> Firewall {
     let p = &model.project.name;
     let mut forward = vec![
@@ -421,15 +480,17 @@ fn plan_secrets(model: &Model) -> Vec<PlannedSecret> {
     let mut readers: BTreeMap<&str, Vec<(&String, User)>> = BTreeMap::new();
     for svc in model.services.values() {
         for n in &svc.secrets {
-            readers.entry(n.as_str()).or_default().push((&svc.name, svc.user));
+            readers
+                .entry(n.as_str())
+                .or_default()
+                .push((&svc.name, svc.user));
         }
     }
     model
         .secrets
         .values()
         .map(|s| {
-            let users: Vec<(&String, User)> =
-                readers.remove(s.name.as_str()).unwrap_or_default();
+            let users: Vec<(&String, User)> = readers.remove(s.name.as_str()).unwrap_or_default();
             let uids: BTreeSet<u32> = users.iter().map(|(_, u)| u.uid).collect();
             // Compose bind-mounts secret files with their host owner and mode: the file must
             // belong to the service user, or to its group when several users share it.

@@ -257,9 +257,9 @@ fn target_gap(target: Target, control: &str, s: &Service) -> Option<&'static str
         (Target::Swarm | Target::Kubernetes, "5.2") if s.apparmor.is_some() => {
             Some("AppArmor is not rendered for this target")
         }
-        (Target::Swarm, "5.11, 5.12, 5.29") => {
-            Some("memory and CPU limited; pids limit rejected by stack deploy")
-        }
+        (Target::Swarm, "5.11, 5.12, 5.29") => Some(
+            "memory, CPU and pids limited, but no swap setting: swap up to the memory limit again",
+        ),
         (Target::Kubernetes, "5.11, 5.12, 5.29") => {
             Some("memory and CPU limited; pids limit is a kubelet setting")
         }

@@ -1043,8 +1043,9 @@ fn swarm_stack_is_valid_and_says_what_it_cannot_enforce() {
         for (svc, s) in doc["services"].as_mapping().unwrap() {
             let who = format!("{name}: {svc:?}");
             assert!(s.get("security_opt").is_none(), "{who}");
+            // Docker 20.10+ enforces pids limits on swarm services (verified live).
             assert!(
-                s["deploy"]["resources"]["limits"].get("pids").is_none(),
+                s["deploy"]["resources"]["limits"]["pids"].as_u64().unwrap() > 0,
                 "{who}"
             );
             assert_eq!(s["cap_drop"][0], "ALL", "{who}");

@@ -51,6 +51,8 @@ struct ComposeService {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     ports: Vec<PortMapping>,
     networks: BTreeMap<String, ServiceNetwork>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    extra_hosts: Vec<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     depends_on: BTreeMap<String, DependsOn>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -355,6 +357,11 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
         expose: s.expose.iter().map(|p| p.to_string()).collect(),
         ports,
         networks,
+        extra_hosts: ps
+            .pinned_hosts
+            .iter()
+            .map(|(name, addr)| format!("{name}:{addr}"))
+            .collect(),
         depends_on,
         healthcheck,
         restart: s.restart.to_string(),

@@ -61,7 +61,7 @@ pub fn render(plan: &Plan, header: &str) -> String {
             "deploy": {
                 "replicas": 1,
                 "restart_policy": restart_policy(s.restart),
-                "resources": {"limits": {"cpus": s.cpus.to_string(), "memory": s.memory.to_string()}},
+                "resources": {"limits": {"cpus": s.cpus.to_string(), "memory": s.memory.to_string(), "pids": s.pids}},
             },
         });
         if ps.dockerfile.is_some() {
