@@ -84,7 +84,7 @@ restart = "unless-stopped"
 seccomp = "strict"
 syscalls_allow = ["personality"]
 syscalls_deny = ["mbind"]
-apparmor = "docker-default"
+apparmor = "hg-api"
 healthcheck = {{ cmd = ["python", "-c", "print(1)"], interval = "30s", timeout = "5s", start_period = "10s", retries = 3 }}
 init = true
 command = ["python", "-m", "api", "--serve"]
@@ -461,6 +461,10 @@ fn hostile_values() -> Vec<String> {
         "x@sha256:0000",
         "http://evil.example/x",
         "<script>alert(1)</script>",
+        "/bin/app, /** rwlkx, capability sys_admin, /x",
+        "/bin/app\n  capability sys_admin,",
+        "/**",
+        "/@{HOME}/x",
         "</td><img src=x onerror=alert(1)>",
         "a & b \"c\" <d>",
         "[link](javascript:alert(1))",
@@ -692,6 +696,7 @@ struct ToCheck {
     dockerfiles: BTreeMap<String, String>,
     scripts: BTreeMap<String, String>,
     iptables: BTreeMap<String, String>,
+    apparmor: BTreeMap<String, String>,
     compose: BTreeMap<String, (String, Option<(String, String)>)>,
 }
 
@@ -855,6 +860,32 @@ fn hostile_values_are_refused_or_harmless() {
                 if path.ends_with(".html") && markup && t.contains(value.as_str()) {
                     failures.push(format!("{what}: {path} holds it unescaped"));
                 }
+                // AppArmor profiles: a value is a whole literal path rule, or in a comment.
+                if path.starts_with("apparmor/") {
+                    checks
+                        .apparmor
+                        .entry(t.to_string())
+                        .or_insert(format!("{what} ({path})"));
+                    let literal = value.starts_with('/')
+                        && value
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b));
+                    // (The profile's own name is a validated name, in its declaration.)
+                    let distinctive = value.len() >= 4
+                        && !base_all.contains(value.as_str())
+                        && !field.ends_with("apparmor");
+                    for line in t
+                        .lines()
+                        .filter(|l| distinctive && l.contains(value.as_str()))
+                    {
+                        let rule = [" mrix,", "/ rw,", "/** rwk,"]
+                            .iter()
+                            .any(|end| line == format!("  {value}{end}"));
+                        if !(line.trim_start().starts_with('#') || literal && rule) {
+                            failures.push(format!("{what}: {path}: {line}"));
+                        }
+                    }
+                }
                 if path.ends_with(".sh") {
                     checks
                         .scripts
@@ -884,10 +915,11 @@ fn hostile_values_are_refused_or_harmless() {
         }
     }
     eprintln!(
-        "{accepted} hostile values accepted (and checked), {refused} refused; distinct files: {} Dockerfiles, {} scripts, {} firewall files, {} compose files",
+        "{accepted} hostile values accepted (and checked), {refused} refused; distinct files: {} Dockerfiles, {} scripts, {} firewall files, {} AppArmor profiles, {} compose files",
         checks.dockerfiles.len(),
         checks.scripts.len(),
         checks.iptables.len(),
+        checks.apparmor.len(),
         checks.compose.len()
     );
     assert!(accepted > 50, "too few hostile values reach the outputs");
@@ -984,6 +1016,20 @@ fn external_checks(checks: &ToCheck, dir: &Path, failures: &mut Vec<String>) {
                     .find(|(k, _)| line.starts_with(k.as_str()))
                     .map_or("?", |(_, w)| w.as_str());
                 failures.push(format!("{what}: hadolint: {line}"));
+            }
+        }
+    }
+    let parser = tool("apparmor_parser").or_else(|| {
+        let p = PathBuf::from("/usr/sbin/apparmor_parser");
+        p.exists().then_some(p)
+    });
+    if let Some(aa) = parser {
+        // Parse only (-Q: no kernel load, -K/-T: no cache).
+        for (i, (text, what)) in checks.apparmor.iter().enumerate() {
+            let p = write(format!("apparmor{i}"), text);
+            let (ok, out) = run_tool(Command::new(&aa).args(["-Q", "-K", "-T"]).arg(&p));
+            if !ok {
+                failures.push(format!("{what}: apparmor_parser:\n{out}"));
             }
         }
     }

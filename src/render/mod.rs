@@ -242,6 +242,17 @@ fn compose_target(
     Ok(())
 }
 
+/// A command path the profile can name as it is: AppArmor would read glob characters
+/// (`*`, `?`, `[`, `{`), variables (`@{`), and spaces, commas or `#` (which end the rule or
+/// start another) in it as profile syntax. Other commands get no rule of their own.
+fn apparmor_literal_path(p: &str) -> bool {
+    p.starts_with('/')
+        && p.len() <= 512
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'+'))
+        && !p.split('/').any(|c| c == "..")
+}
+
 /// Profile names Docker provides itself: referenced, never generated.
 const BUILTIN_APPARMOR: &[&str] = &["docker-default"];
 
@@ -276,7 +287,7 @@ fn apparmor(
             .flatten()
             .take(1)
             .chain(s.health.iter().flat_map(|h| h.cmd.iter().take(1)))
-            .filter(|c| c.starts_with('/'))
+            .filter(|c| apparmor_literal_path(c))
             .cloned()
             .collect();
         if let Source::Build(b) = &s.source {
@@ -284,7 +295,7 @@ fn apparmor(
                 b.command
                     .iter()
                     .take(1)
-                    .filter(|c| c.starts_with('/'))
+                    .filter(|c| apparmor_literal_path(c))
                     .cloned(),
             );
         }
@@ -549,6 +560,23 @@ mod tests {
         );
         let back: Vec<String> = serde_json::from_str(&j).unwrap();
         assert_eq!(back, args);
+    }
+
+    #[test]
+    fn only_literal_paths_become_apparmor_rules() {
+        assert!(apparmor_literal_path("/usr/local/bin/app-2.1"));
+        for p in [
+            "app",
+            "/bin/app, /** rwlkx",
+            "/bin/app\n  capability sys_admin,",
+            "/**",
+            "/bin/{a,b}",
+            "/@{HOME}/x",
+            "/a/../b",
+            "/a#b",
+        ] {
+            assert!(!apparmor_literal_path(p), "{p}");
+        }
     }
 
     #[test]
