@@ -527,7 +527,9 @@ fn set(doc: &mut toml::Table, place: &Place, value: &str) -> bool {
 
 enum Outcome {
     Refused(String),
-    Accepted(Box<Artifacts>),
+    /// The compose artifacts, and the string scalars of the swarm and kubernetes YAML files
+    /// (when that target renders the spec).
+    Accepted(Box<Artifacts>, Vec<(Target, Vec<String>)>),
 }
 
 /// In-process: parse, validate, plan, render (compose). Panics are failures of the test.
@@ -546,21 +548,25 @@ fn run(text: &str, spec_name: &str) -> Outcome {
             String::from_utf8_lossy(&err)
         )
     });
-    // The other targets render too (or refuse cleanly).
+    // The other targets render too (or refuse cleanly), as YAML.
+    let mut others = Vec::new();
     for t in [Target::Swarm, Target::Kubernetes] {
         if let Some(other) = app::artifacts(&model, t, &mut Vec::new()) {
+            let mut all = Vec::new();
             for (path, art) in other.iter() {
                 if path.ends_with(".yml") || path.ends_with(".yaml") {
                     let text = std::str::from_utf8(&art.bytes).expect("UTF-8");
                     for doc in serde_yaml::Deserializer::from_str(text) {
-                        let _: serde_yaml::Value = serde::Deserialize::deserialize(doc)
+                        let v: serde_yaml::Value = serde::Deserialize::deserialize(doc)
                             .unwrap_or_else(|e| panic!("{}: {path} is not YAML: {e}", t.name()));
+                        scalars(&v, &mut all);
                     }
                 }
             }
+            others.push((t, all));
         }
     }
-    Outcome::Accepted(Box::new(a))
+    Outcome::Accepted(Box::new(a), others)
 }
 
 fn text_of<'a>(a: &'a Artifacts, path: &str) -> &'a str {
@@ -704,7 +710,7 @@ struct ToCheck {
 fn hostile_values_are_refused_or_harmless() {
     let base_doc = base();
     let base_text = toml::to_string(&base_doc).unwrap();
-    let Outcome::Accepted(base_out) = run(&base_text, "base.toml") else {
+    let Outcome::Accepted(base_out, _) = run(&base_text, "base.toml") else {
         panic!("the base spec is refused")
     };
     let base_compose: serde_yaml::Value =
@@ -764,7 +770,26 @@ fn hostile_values_are_refused_or_harmless() {
                     }
                     continue;
                 }
-                Outcome::Accepted(a) => a,
+                Outcome::Accepted(a, others) => {
+                    // Swarm and Kubernetes expand `$` in these too (`${X}`, `$(X)`).
+                    let expanded = [
+                        "services.api.environment.LOG_LEVEL",
+                        "services.api.command.0",
+                        "services.api.command.3",
+                    ];
+                    if expanded.contains(&field.as_str()) {
+                        let escaped = value.replace('$', "$$");
+                        for (t, all) in &others {
+                            if !all.contains(&escaped) {
+                                failures.push(format!(
+                                    "{what}: value does not round-trip in {}",
+                                    t.name()
+                                ));
+                            }
+                        }
+                    }
+                    a
+                }
             };
             accepted += 1;
             // Every generated file: no control character but line breaks (and tabs in YAML).
@@ -1098,7 +1123,7 @@ fn external_checks(checks: &ToCheck, dir: &Path, failures: &mut Vec<String>) {
 #[test]
 fn hostile_spec_file_names_stay_in_comments() {
     let text = toml::to_string(&base()).unwrap();
-    let Outcome::Accepted(base_out) = run(&text, "base.toml") else {
+    let Outcome::Accepted(base_out, _) = run(&text, "base.toml") else {
         panic!("the base spec is refused")
     };
     let base_rules = rules(text_of(&base_out, "firewall/iptables.rules"));
@@ -1110,7 +1135,7 @@ fn hostile_spec_file_names_stay_in_comments() {
         "\u{202e}lmot.exe",
         "# escape=`",
     ] {
-        let Outcome::Accepted(a) = run(&text, name) else {
+        let Outcome::Accepted(a, _) = run(&text, name) else {
             panic!("{name:?}: refused")
         };
         for (path, art) in a.iter() {
