@@ -2840,6 +2840,8 @@ fn arkalia_example_is_hardened_on_the_engine() {
     );
     t.mark("firewall+probes");
     remove_firewall(&mut c, &mut d, &iptables_before);
+    check_integrity_entrypoint(&mut c, &d);
+    t.mark("integrity");
 
     drop(d);
     t.mark("cleanup");
@@ -2853,6 +2855,97 @@ fn arkalia_example_is_hardened_on_the_engine() {
     }
     t.print(test);
     c.finish(test, t.t0);
+}
+
+/// Sandozia's image is built with `integrity = true`: its entrypoint verifies the application
+/// files against the checksums recorded at build time. The running service proves the
+/// pristine image passes; a derived image with one file changed must refuse to start and
+/// name the file.
+fn check_integrity_entrypoint(c: &mut Checks, d: &Deployment) {
+    const WHO: &str = "sandozia (integrity)";
+    const TAMPERED: &str = "hglive-tampered-sandozia:1";
+    const FILE: &str = "/app/modules/sandozia/core/sandozia_core.py";
+    let id = d.container("sandozia");
+    let image = inspect(&id)["Image"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let info = inspect(&image);
+    c.eq(
+        WHO,
+        "the image's entrypoint is the generated integrity check",
+        pointer(&info, "Config.Entrypoint").clone(),
+        serde_json::json!(["/usr/local/bin/hardgen-entrypoint"]),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("FROM {image}\nUSER 0\nRUN echo '# tampered' >> {FILE}\nUSER 10001:10001\n"),
+    )
+    .expect("write Dockerfile");
+    let ctx = dir.path().to_string_lossy().into_owned();
+    let built = run(
+        180,
+        &[
+            "docker",
+            "build",
+            "--pull=false",
+            "-q",
+            "-t",
+            TAMPERED,
+            &ctx,
+        ],
+    );
+    c.check(WHO, "a tampered derived image builds", built.ok(), || {
+        built.to_string()
+    });
+    if built.ok() {
+        let start = run(
+            60,
+            &[
+                "docker",
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--read-only",
+                TAMPERED,
+                "true",
+            ],
+        );
+        c.check(
+            WHO,
+            "the tampered image refuses to start (exit 1)",
+            start.code == Some(1),
+            || start.to_string(),
+        );
+        c.check(
+            WHO,
+            "the refusal names the changed file",
+            start.stderr.contains("integrity check failed") && start.stderr.contains(FILE),
+            || start.to_string(),
+        );
+        let pristine = run(
+            60,
+            &[
+                "docker",
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--read-only",
+                &image,
+                "true",
+            ],
+        );
+        c.check(
+            WHO,
+            "the pristine image starts the same command (exit 0)",
+            pristine.ok(),
+            || pristine.to_string(),
+        );
+    }
+    let _ = run(60, &["docker", "rmi", "-f", TAMPERED]);
 }
 
 // ------------------------------------------------------------------ swarm target
