@@ -90,6 +90,18 @@ pub struct Service {
     pub description: Option<String>,
 }
 
+impl Service {
+    /// Size of the tmpfs at `path`: its own size when listed in `tmpfs`, else `tmpfs_size`
+    /// (the default of `/tmp`, `/run` and sizeless extra mounts).
+    pub fn tmpfs_size_at(&self, path: &str) -> ByteSize {
+        self.tmpfs
+            .iter()
+            .find(|t| t.path == path)
+            .and_then(|t| t.size)
+            .unwrap_or(self.tmpfs_size)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
     Image(ImageRef),

@@ -220,13 +220,7 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
         security_opt.push(format!("apparmor:{a}"));
     }
     let tmpfs_opts = |size: ByteSize| format!("rw,noexec,nosuid,nodev,size={size}");
-    let sized = |p: &str| {
-        s.tmpfs
-            .iter()
-            .find(|t| t.path == p)
-            .and_then(|t| t.size)
-            .unwrap_or(s.tmpfs_size)
-    };
+    let sized = |p: &str| s.tmpfs_size_at(p);
     let mut tmpfs = vec![
         format!("/run:{},mode=755", tmpfs_opts(sized("/run"))),
         format!("/tmp:{},mode=1777", tmpfs_opts(sized("/tmp"))),

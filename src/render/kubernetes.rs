@@ -262,8 +262,8 @@ fn labels(plan: &Plan, ps: &PlannedService) -> Value {
 fn workload(plan: &Plan, ps: &PlannedService, ns: &str) -> Value {
     let s = ps.svc;
     let mut volumes = vec![
-        json!({"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": quantity(sized(s, "/tmp"))}}),
-        json!({"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": quantity(sized(s, "/run"))}}),
+        json!({"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": quantity(s.tmpfs_size_at("/tmp"))}}),
+        json!({"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": quantity(s.tmpfs_size_at("/run"))}}),
     ];
     for (i, t) in s
         .tmpfs
@@ -341,13 +341,6 @@ fn workload(plan: &Plan, ps: &PlannedService, ns: &str) -> Value {
     })
 }
 
-fn sized(s: &Service, path: &str) -> ByteSize {
-    s.tmpfs
-        .iter()
-        .find(|t| t.path == path)
-        .and_then(|t| t.size)
-        .unwrap_or(s.tmpfs_size)
-}
 
 fn service_object(ps: &PlannedService, ns: &str) -> Option<Value> {
     let ports = container_ports(ps.svc);

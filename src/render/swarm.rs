@@ -30,8 +30,8 @@ pub fn render(plan: &Plan, header: &str) -> String {
     for ps in &plan.services {
         let s = ps.svc;
         let mut volumes = vec![
-            json!({"type": "tmpfs", "target": "/tmp", "tmpfs": {"size": sized(s, "/tmp").bytes}}),
-            json!({"type": "tmpfs", "target": "/run", "tmpfs": {"size": sized(s, "/run").bytes}}),
+            json!({"type": "tmpfs", "target": "/tmp", "tmpfs": {"size": s.tmpfs_size_at("/tmp").bytes}}),
+            json!({"type": "tmpfs", "target": "/run", "tmpfs": {"size": s.tmpfs_size_at("/run").bytes}}),
         ];
         for t in s
             .tmpfs
@@ -180,10 +180,3 @@ pub fn render(plan: &Plan, header: &str) -> String {
     text
 }
 
-fn sized(s: &Service, path: &str) -> ByteSize {
-    s.tmpfs
-        .iter()
-        .find(|t| t.path == path)
-        .and_then(|t| t.size)
-        .unwrap_or(s.tmpfs_size)
-}
