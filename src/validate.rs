@@ -965,7 +965,7 @@ impl Validator<'_> {
                     .find(|c| c.value == "NET_BIND_SERVICE")
                     .map(|c| c.span.clone());
                 let mut diag = Diagnostic::warning("W104", format!("service `{n}`: NET_BIND_SERVICE is only needed to listen on ports below 1024"))
-                    .help("remove it: no port of this service is below 1024");
+                    .help("remove it: no port of this service is below 1024 (and Docker 20.10 or later lets containers bind low ports without it: net.ipv4.ip_unprivileged_port_start=0)");
                 if let Some(span) = span {
                     diag = diag.at(span, "not needed");
                 }
