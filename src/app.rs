@@ -67,7 +67,9 @@ pub fn read_spec(path: &Path, err: &mut dyn std::io::Write) -> Option<SpecSource
 /// enumeration values.
 fn toml_diagnostic(e: &toml::de::Error) -> Diagnostic {
     let msg = e.message().trim().to_string();
-    let mut d = Diagnostic::error("E001", first_line(&msg));
+    // toml's message in the spec's words (no `struct RawService`), with a fix when known.
+    let (title, explained_help) = validate::toml_explain(&msg);
+    let mut d = Diagnostic::error("E001", title);
     if let Some(span) = e.span() {
         let label = if msg.starts_with("unknown field") {
             "unknown key"
@@ -93,11 +95,10 @@ fn toml_diagnostic(e: &toml::de::Error) -> Diagnostic {
             (!expected.is_empty()).then(|| format!("expected one of: {}", expected.join(", ")))
         }));
     }
+    if d.help.is_none() {
+        d = d.help_opt(explained_help);
+    }
     d
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or(s).to_string()
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
