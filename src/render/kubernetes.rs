@@ -341,7 +341,6 @@ fn workload(plan: &Plan, ps: &PlannedService, ns: &str) -> Value {
     })
 }
 
-
 fn service_object(ps: &PlannedService, ns: &str) -> Option<Value> {
     let ports = container_ports(ps.svc);
     if ports.is_empty() {

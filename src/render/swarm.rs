@@ -179,4 +179,3 @@ pub fn render(plan: &Plan, header: &str) -> String {
     text.push_str(&serde_yaml::to_string(&stack).expect("stack serialises"));
     text
 }
-
