@@ -14,6 +14,9 @@ use hardgen::app::{self, SpecSource};
 use hardgen::artifact::Artifacts;
 use hardgen::targets::Target;
 
+mod common;
+use common::{run_tool, tool};
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -662,38 +665,6 @@ fn label_value(instr: &str, key: &str) -> Option<String> {
 
 fn rules(text: &str) -> usize {
     text.lines().filter(|l| l.starts_with("-A ")).count()
-}
-
-fn tool(name: &str) -> Option<PathBuf> {
-    let local = root().join(".tools/bin").join(name);
-    if local.exists() {
-        return Some(local);
-    }
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("HARDGEN_REQUIRE_TOOLS").is_none(),
-            "{name} is required (HARDGEN_REQUIRE_TOOLS is set) but not installed"
-        );
-        eprintln!("skipped: {name} not installed");
-    }
-    found
-}
-
-fn run_tool(cmd: &mut Command) -> (bool, String) {
-    let o = cmd.output().expect("run tool");
-    (
-        o.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
 }
 
 /// Distinct generated files per kind, checked by the external tools once each.

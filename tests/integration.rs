@@ -7,6 +7,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::{run_tool as run, tool};
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -443,40 +446,6 @@ fn seccomp_profiles_parse_name_real_syscalls_and_allow_container_start() {
 }
 
 // ---------------------------------------------------------------- real validators
-
-/// A validator from `.tools/bin` or PATH. Missing tools fail the test when
-/// HARDGEN_REQUIRE_TOOLS=1 (scripts/test.sh, CI); otherwise the check is skipped loudly.
-fn tool(name: &str) -> Option<PathBuf> {
-    let local = root().join(".tools/bin").join(name);
-    if local.exists() {
-        return Some(local);
-    }
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("HARDGEN_REQUIRE_TOOLS").is_none(),
-            "{name} is required (HARDGEN_REQUIRE_TOOLS is set) but not installed: run scripts/install-tools.sh"
-        );
-        eprintln!("skipped: {name} not installed (run scripts/test.sh to install the validators)");
-    }
-    found
-}
-
-fn run(cmd: &mut Command) -> (bool, String) {
-    let o = cmd.output().expect("run validator");
-    (
-        o.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
-}
 
 fn golden_files(ext_filter: impl Fn(&str) -> bool) -> Vec<PathBuf> {
     let mut out = Vec::new();

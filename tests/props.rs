@@ -10,6 +10,9 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+mod common;
+use common::tool;
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -931,26 +934,6 @@ fn generated_specs_never_panic_and_accepted_ones_render() {
 }
 
 // ---------------------------------------------------------------- compose config
-
-fn tool(name: &str) -> Option<PathBuf> {
-    let local = root().join(".tools/bin").join(name);
-    if local.exists() {
-        return Some(local);
-    }
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("HARDGEN_REQUIRE_TOOLS").is_none(),
-            "{name} is required (HARDGEN_REQUIRE_TOOLS is set) but not installed"
-        );
-        eprintln!("skipped: {name} not installed");
-    }
-    found
-}
 
 /// `docker compose config -q` on the accepted compose files kept so far (then forgotten).
 fn compose_config_on_samples() {
