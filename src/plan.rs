@@ -92,11 +92,11 @@ pub struct Firewall {
 pub fn plan(model: &Model) -> Plan<'_> {
     let zones = plan_zones(model);
     let services = plan_services(model, &zones);
-    let seccomp_profiles = plan_seccomp(model, &services);
+    let (seccomp_profiles, profile_of) = plan_seccomp(&services);
     let services = services
         .into_iter()
         .map(|(svc, networks)| {
-            let seccomp_profile = profile_name_for(svc, &seccomp_profiles);
+            let seccomp_profile = profile_of[svc.name.as_str()].clone();
             let (image, dockerfile) = match &svc.source {
                 Source::Image(i) => (i.to_string(), None),
                 Source::Build(_) => (
@@ -250,50 +250,46 @@ fn preset_name(p: seccomp::Preset) -> &'static str {
     }
 }
 
-/// One profile per distinct policy: a bare preset is named after it; a customised one after
-/// the first service (by name) that uses it.
-fn plan_seccomp(
-    model: &Model,
-    services: &[(&Service, Vec<Attachment>)],
-) -> BTreeMap<String, seccomp::Policy> {
-    let _ = model;
-    let mut out: BTreeMap<String, seccomp::Policy> = BTreeMap::new();
-    // Policies that resolve to the same filter (a capability that opens no syscall) share
-    // one profile.
-    let mut rendered: BTreeMap<String, String> = BTreeMap::new();
+/// One profile per distinct filter: a bare preset is named after it; a customised one after
+/// the first service (by name) that uses it. Policies that render the same filter (a
+/// capability that opens no syscall) share one profile. Returns the profiles and each
+/// service's profile name; each distinct policy is rendered once.
+fn plan_seccomp<'m>(
+    services: &[(&'m Service, Vec<Attachment>)],
+) -> (BTreeMap<String, seccomp::Policy>, BTreeMap<&'m str, String>) {
+    let mut profiles: BTreeMap<String, seccomp::Policy> = BTreeMap::new();
+    let mut profile_of: BTreeMap<&str, String> = BTreeMap::new();
+    let mut by_policy: BTreeMap<seccomp::Policy, String> = BTreeMap::new();
+    let mut by_text: BTreeMap<String, String> = BTreeMap::new();
     for (svc, _) in services {
         let policy = policy_of(svc);
-        if out.values().any(|p| *p == policy) {
-            continue;
-        }
-        let text = seccomp::render_profile(&policy);
-        if rendered.values().any(|t| *t == text) {
-            continue;
-        }
-        let bare = policy.allow.is_empty() && policy.deny.is_empty() && policy.caps.is_empty();
-        let name = if bare {
-            preset_name(policy.preset).to_string()
-        } else {
-            format!("{}-{}", preset_name(policy.preset), svc.name)
+        let name = match by_policy.get(&policy) {
+            Some(name) => name.clone(),
+            None => {
+                let text = seccomp::render_profile(&policy);
+                let name = match by_text.get(&text) {
+                    Some(name) => name.clone(),
+                    None => {
+                        let bare = policy.allow.is_empty()
+                            && policy.deny.is_empty()
+                            && policy.caps.is_empty();
+                        let name = if bare {
+                            preset_name(policy.preset).to_string()
+                        } else {
+                            format!("{}-{}", preset_name(policy.preset), svc.name)
+                        };
+                        by_text.insert(text, name.clone());
+                        profiles.insert(name.clone(), policy.clone());
+                        name
+                    }
+                };
+                by_policy.insert(policy, name.clone());
+                name
+            }
         };
-        rendered.insert(name.clone(), text);
-        out.insert(name, policy);
+        profile_of.insert(svc.name.as_str(), name);
     }
-    out
-}
-
-fn profile_name_for(svc: &Service, profiles: &BTreeMap<String, seccomp::Policy>) -> String {
-    let policy = policy_of(svc);
-    if let Some((n, _)) = profiles.iter().find(|(_, p)| **p == policy) {
-        return n.clone();
-    }
-    // A policy deduplicated by its rendering: the profile that renders the same.
-    let text = seccomp::render_profile(&policy);
-    profiles
-        .iter()
-        .find(|(_, p)| seccomp::render_profile(p) == text)
-        .map(|(n, _)| n.clone())
-        .expect("every service's policy has a profile")
+    (profiles, profile_of)
 }
 
 fn pin_flow_targets<'m>(
