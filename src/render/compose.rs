@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::model::*;
 use crate::plan::{Plan, PlannedService};
+use crate::render::literal_dollars as lit;
 
 #[derive(Serialize)]
 struct Compose {
@@ -202,11 +203,6 @@ struct NamedVolume {
 #[derive(Serialize)]
 struct SecretFile {
     file: String,
-}
-
-/// Compose interpolates `$VAR` and `${VAR}` in every string value; `$$` is a literal `$`.
-fn lit(s: &str) -> String {
-    s.replace('$', "$$")
 }
 
 fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {

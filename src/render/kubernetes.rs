@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::diagnostic::Diagnostic;
 use crate::model::*;
 use crate::plan::{Plan, PlannedService};
+use crate::render::literal_dollars;
 
 /// What the restricted profile allows in `capabilities.add`.
 const RESTRICTED_CAPS: &[&str] = &["NET_BIND_SERVICE"];
@@ -196,15 +197,14 @@ fn container(plan: &Plan, ps: &PlannedService) -> Value {
             .remove("add");
     }
     // Kubernetes expands `$(VAR)` in args and env values; `$$` is a literal `$`.
-    let lit = |v: &str| v.replace('$', "$$");
     if let Some(cmd) = &s.command {
-        c["args"] = json!(cmd.iter().map(|a| lit(a)).collect::<Vec<_>>());
+        c["args"] = json!(cmd.iter().map(|a| literal_dollars(a)).collect::<Vec<_>>());
     }
     if !s.environment.is_empty() {
         c["env"] = json!(s
             .environment
             .iter()
-            .map(|(k, v)| json!({"name": k, "value": lit(v)}))
+            .map(|(k, v)| json!({"name": k, "value": literal_dollars(v)}))
             .collect::<Vec<_>>());
     }
     let ports = container_ports(s);

@@ -77,6 +77,12 @@ fn dockerfile_json(args: &[String]) -> String {
     out
 }
 
+/// A user string as a literal where `$` is special: Compose and the swarm stack loader
+/// interpolate `$VAR`/`${VAR}`, Kubernetes expands `$(VAR)`; all three read `$$` as `$`.
+pub(crate) fn literal_dollars(s: &str) -> String {
+    s.replace('$', "$$")
+}
+
 /// Quote a value for a Dockerfile double-quoted string (LABEL): `\`, `"` and `$` escaped.
 fn dockerfile_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::model::*;
 use crate::plan::Plan;
+use crate::render::literal_dollars as lit;
 use crate::targets::{self, Target};
 
 fn restart_policy(r: Restart) -> Value {
@@ -17,11 +18,6 @@ fn restart_policy(r: Restart) -> Value {
             json!({"condition": "on-failure", "delay": "5s", "max_attempts": n})
         }
     }
-}
-
-/// `$` is interpolated by the stack loader as by Compose.
-fn lit(s: &str) -> String {
-    s.replace('$', "$$")
 }
 
 pub fn render(plan: &Plan, header: &str) -> String {
