@@ -108,21 +108,12 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
 
 /// Parse and validate; print diagnostics; the model only when there is no error.
 pub fn load(src: &SpecSource, strict: bool, err: &mut dyn std::io::Write) -> Option<Model> {
-    load_with(src, strict, true, err)
+    load_full(src, strict, true, err).map(|(m, _)| m)
 }
 
-/// `load`, optionally without printing warnings (the posture review compares two specs and
-/// would repeat each one's warnings).
-pub fn load_with(
-    src: &SpecSource,
-    strict: bool,
-    warnings: bool,
-    err: &mut dyn std::io::Write,
-) -> Option<Model> {
-    load_full(src, strict, warnings, err).map(|(m, _)| m)
-}
-
-/// The model and the spec lines of its relaxations (for the compliance report).
+/// The model and the spec lines of its relaxations (for the compliance report), optionally
+/// without printing warnings (the posture review compares two specs and would repeat each
+/// one's warnings).
 pub fn load_full(
     src: &SpecSource,
     strict: bool,
@@ -164,19 +155,8 @@ pub fn artifacts_with_report(
     target: Target,
     err: &mut dyn std::io::Write,
 ) -> Option<Artifacts> {
-    if target == Target::Kubernetes {
-        let problems = render::kubernetes::check(model);
-        for d in &problems {
-            let _ = write!(err, "{}", d.render(&model.spec_name, ""));
-        }
-        if !problems.is_empty() {
-            let _ = writeln!(
-                err,
-                "error: `{}` cannot be rendered for kubernetes; nothing was written",
-                model.spec_name
-            );
-            return None;
-        }
+    if !target_accepts(model, target, err) {
+        return None;
     }
     let plan = plan::plan(model);
     match render::render(&plan, target) {
@@ -195,6 +175,26 @@ pub fn artifacts_with_report(
             None
         }
     }
+}
+
+/// What the model allows but the target cannot express (the restricted Pod Security Standard
+/// of kubernetes), reported as errors.
+fn target_accepts(model: &Model, target: Target, err: &mut dyn std::io::Write) -> bool {
+    if target != Target::Kubernetes {
+        return true;
+    }
+    let problems = render::kubernetes::check(model);
+    for d in &problems {
+        let _ = write!(err, "{}", d.render(&model.spec_name, ""));
+    }
+    if !problems.is_empty() {
+        let _ = writeln!(
+            err,
+            "error: `{}` cannot be rendered for kubernetes; nothing was written",
+            model.spec_name
+        );
+    }
+    problems.is_empty()
 }
 
 pub fn default_out(spec: &Path, target: Target) -> PathBuf {
@@ -501,7 +501,7 @@ pub fn report(
     let Some((model, lines)) = load_full(&src, false, false, err) else {
         return Outcome::Failed;
     };
-    if artifacts(&model, target, err).is_none() {
+    if !target_accepts(&model, target, err) {
         return Outcome::Failed;
     }
     let plan = plan::plan(&model);
