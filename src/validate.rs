@@ -2125,8 +2125,6 @@ pub struct Defaults {
     integrity: bool,
 }
 
-/// Services attached to `zone` as clients of flows into it (members of the source zones that
-/// are not members of `zone` themselves).
 /// For each zone, the services attached to it as flow clients: the clients of flows into the
 /// zone that are not members of it. Computed once (linear in the flows' client lists).
 pub fn zone_clients(
