@@ -212,6 +212,14 @@ pub const CODES: &[(&str, &str)] = &[
     ("E034", "invalid secret group"),
     ("E035", "invalid command or argument"),
     ("E036", "dependency cycle"),
+    (
+        "E041",
+        "a go, rust or static build runs a program its image does not have",
+    ),
+    (
+        "E042",
+        "service in two zones that a flow or egress keeps apart (voids segmentation)",
+    ),
     ("W101", "image without a digest"),
     (
         "W102",

@@ -102,6 +102,54 @@ impl Service {
     }
 }
 
+/// A service that is a member of two zones the spec keeps apart: a flow joins them (so the
+/// flow's ports were meant to be all that crosses), or one has a way out and the other none.
+/// As a member of `extra` the service reaches every port there and inherits `extra`'s flows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneBridge {
+    /// The zone to keep as the service's membership (the flow's source, or the egress zone).
+    pub home: String,
+    /// The membership that voids the separation (the flow's target, or the internal zone).
+    pub extra: String,
+    /// The flow between them (index into `Model::flows`), when there is one.
+    pub flow: Option<usize>,
+}
+
+/// The pairs of `svc`'s zones that its double membership bridges (each pair once).
+pub fn zone_bridges(
+    svc: &Service,
+    flows: &[Flow],
+    zones: &BTreeMap<String, Zone>,
+) -> Vec<ZoneBridge> {
+    let mut out: Vec<ZoneBridge> = Vec::new();
+    let seen = |out: &[ZoneBridge], a: &str, b: &str| {
+        out.iter()
+            .any(|x| (x.home == a && x.extra == b) || (x.home == b && x.extra == a))
+    };
+    for (i, f) in flows.iter().enumerate() {
+        if svc.zones.contains(&f.from) && svc.zones.contains(&f.to) && !seen(&out, &f.from, &f.to) {
+            out.push(ZoneBridge {
+                home: f.from.clone(),
+                extra: f.to.clone(),
+                flow: Some(i),
+            });
+        }
+    }
+    let egress = |z: &str| zones.get(z).is_some_and(|z| z.egress);
+    for a in svc.zones.iter().filter(|z| egress(z)) {
+        for b in svc.zones.iter().filter(|z| !egress(z)) {
+            if zones.contains_key(b) && !seen(&out, a, b) {
+                out.push(ZoneBridge {
+                    home: a.clone(),
+                    extra: b.clone(),
+                    flow: None,
+                });
+            }
+        }
+    }
+    out
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
     Image(ImageRef),

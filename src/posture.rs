@@ -248,11 +248,71 @@ pub fn compare(old: &Model, new: &Model) -> Vec<Change> {
             (None, None) => {}
         }
     }
+    zone_bridges(&mut c, old, new);
     c.list.sort_by(|a, b| {
         (a.class, a.subject, &a.name, a.property, &a.message)
             .cmp(&(b.class, b.subject, &b.name, b.property, &b.message))
     });
     c.list
+}
+
+/// Double memberships that void a separation (`model::zone_bridges`): a new one weakens
+/// even when each zone list change alone looks like a move.
+fn zone_bridges(c: &mut Changes, old: &Model, new: &Model) {
+    let describe = |m: &Model, b: &ZoneBridge| match b.flow.map(|i| &m.flows[i]) {
+        Some(f) => format!(
+            "member of both {} and {}: the flow {} -> {} no longer limits it",
+            b.home, b.extra, f.from, f.to
+        ),
+        None => format!(
+            "member of both the egress zone {} and the internal zone {}",
+            b.home, b.extra
+        ),
+    };
+    let bridges = |m: &Model, name: &str| -> BTreeMap<(String, String), String> {
+        m.services
+            .get(name)
+            .map(|s| {
+                crate::model::zone_bridges(s, &m.flows, &m.zones)
+                    .into_iter()
+                    .map(|b| {
+                        let mut key = [b.home.clone(), b.extra.clone()];
+                        key.sort();
+                        let [a, z] = key;
+                        ((a, z), describe(m, &b))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let names: BTreeSet<&String> = old.services.keys().chain(new.services.keys()).collect();
+    for name in names {
+        let (o, n) = (bridges(old, name), bridges(new, name));
+        for (pair, text) in n.iter().filter(|(k, _)| !o.contains_key(*k)) {
+            c.push(
+                Class::Weakens,
+                "service",
+                name,
+                "zone",
+                text.clone(),
+                None,
+                Some(format!("{} + {}", pair.0, pair.1)),
+            );
+        }
+        if new.services.contains_key(name) {
+            for (pair, text) in o.iter().filter(|(k, _)| !n.contains_key(*k)) {
+                c.push(
+                    Class::Strengthens,
+                    "service",
+                    name,
+                    "zone",
+                    format!("no longer {text}"),
+                    Some(format!("{} + {}", pair.0, pair.1)),
+                    None,
+                );
+            }
+        }
+    }
 }
 
 fn source_text(s: &Source) -> String {
@@ -911,6 +971,36 @@ healthcheck = { cmd = ["true"] }
     #[test]
     fn identical_models_have_no_changes() {
         assert!(compare(&model(BASE), &model(BASE)).is_empty());
+    }
+
+    #[test]
+    fn one_more_zone_across_a_flow_weakens() {
+        let new = BASE
+            .replace("zones = [\"api\"]", "zones = [\"api\", \"data\"]")
+            .replace(
+                "memory = \"1g\"",
+                "memory = \"1g\"\nunsafe = { bridges_zones = true, reason = \"test\" }",
+            );
+        let lines: Vec<String> = compare(&model(BASE), &model(&new))
+            .iter()
+            .map(|c| format!("{} {}", c.class.as_str(), c.line()))
+            .collect();
+        for want in [
+            "weakens service web: joins zone data",
+            "weakens service web: member of both api and data: the flow api -> data no longer limits it",
+        ] {
+            assert!(lines.iter().any(|l| l == want), "missing {want:?} in {lines:#?}");
+        }
+        // Back to one zone: the bridge is gone.
+        let back: Vec<String> = compare(&model(&new), &model(BASE))
+            .iter()
+            .map(|c| format!("{} {}", c.class.as_str(), c.line()))
+            .collect();
+        assert!(
+            back.iter()
+                .any(|l| l.starts_with("strengthens service web: no longer member of both")),
+            "{back:#?}"
+        );
     }
 
     #[test]

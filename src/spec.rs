@@ -368,6 +368,12 @@ pub struct RawUnsafe {
     /// Run without a health check. Default `false`.
     #[serde(default)]
     pub no_healthcheck: bool,
+    /// Keep the service a member of two zones that a flow joins, or of a zone with egress and an
+    /// internal one. As a member of both it reaches every port of both zones' services and
+    /// inherits both zones' flows: the flow's ports no longer limit it. The narrower spelling is
+    /// a member of one zone and a client of the other through the flow. Default `false`.
+    #[serde(default)]
+    pub bridges_zones: bool,
 }
 
 /// A service: one container.

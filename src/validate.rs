@@ -602,6 +602,7 @@ impl Validator<'_> {
         let flows = self.flows(raw, &zone_names, &services);
         let zones = self.zones(raw, &project, &services, &flows);
         self.ports(raw, &services, &zones);
+        self.zone_bridges(raw, &services, &flows, &zones);
 
         Model {
             spec_name: spec_name.to_string(),
@@ -1138,6 +1139,21 @@ impl Validator<'_> {
             flag(|u| u.no_healthcheck),
         );
         let command = s.command.as_ref().map(|c| self.args(c, "command"));
+        if let (Source::Build(b), Some(raw_build)) = (&source, &s.build) {
+            let lists = [
+                (raw_build.command.as_deref(), "build.command"),
+                (s.command.as_deref(), "command"),
+                (
+                    s.healthcheck.as_ref().and_then(|h| h.cmd.as_deref()),
+                    "healthcheck.cmd",
+                ),
+            ];
+            for (list, what) in lists {
+                if let Some(first) = list.and_then(<[_]>::first) {
+                    self.program_in_image(n, b, first, what);
+                }
+            }
+        }
         let restart = self.restart(&s.restart).unwrap_or(d.restart);
         let read_only = !flag(|u| u.writable_root);
         let no_new_privileges = !flag(|u| u.allow_new_privileges);
@@ -1145,6 +1161,7 @@ impl Validator<'_> {
             || !no_new_privileges
             || allow_root
             || flag(|u| u.no_healthcheck)
+            || flag(|u| u.bridges_zones)
             || flag(|u| u.dangerous_caps)
             || flag(|u| u.sensitive_mounts);
         if any_unsafe {
@@ -1469,6 +1486,52 @@ impl Validator<'_> {
             writable_dirs,
             integrity,
         }
+    }
+
+    /// A go, rust or static image holds one program, at `/app/<binary>` (its runtime stage
+    /// is distroless or empty: no shell, no other executable); a command that starts
+    /// anything else cannot run. Python and node images have an interpreter and the
+    /// packages' programs on `PATH`: there the program is not decidable from the spec.
+    fn program_in_image(&mut self, service: &str, b: &Build, first: &Sp<String>, what: &str) {
+        if !matches!(b.runtime, Runtime::Go | Runtime::Rust | Runtime::Static) {
+            return;
+        }
+        let path = format!("/app/{}", b.binary);
+        if first.value == path {
+            return;
+        }
+        let runtime = format!("{:?}", b.runtime).to_lowercase();
+        let image = match b.runtime {
+            Runtime::Go => "the distroless static image",
+            Runtime::Rust => "the distroless cc image",
+            _ => "the empty (`scratch`) image",
+        };
+        let base = first.value.rsplit('/').next().unwrap_or_default();
+        let rename = if first.value.strip_prefix("/app/") == Some(base)
+            && base != b.binary
+            && base.len() <= 64
+            && base.as_bytes()[0].is_ascii_alphanumeric()
+            && base
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+        {
+            format!(", or set `binary = \"{base}\"` to install the program as `/app/{base}`")
+        } else {
+            String::new()
+        };
+        self.push(
+            Diagnostic::error(
+                "E041",
+                format!(
+                    "service `{service}`: `{what}` runs `{}`, but the {runtime} runtime installs its program at `{path}`",
+                    show(&first.value)
+                ),
+            )
+            .at(first.span.clone(), "not in the image")
+            .help(format!(
+                "{image} holds no other program (no shell either): start with `{path}`{rename}"
+            )),
+        );
     }
 
     fn volumes(
@@ -1882,6 +1945,71 @@ impl Validator<'_> {
         out
     }
 
+    /// A service that is a member of two zones a flow joins (or of an egress zone and an
+    /// internal one) voids their separation: E042 unless `unsafe.bridges_zones` keeps it.
+    fn zone_bridges(
+        &mut self,
+        raw: &RawSpec,
+        services: &BTreeMap<String, Service>,
+        flows: &[Flow],
+        zones: &BTreeMap<String, Zone>,
+    ) {
+        for (name, rs) in &raw.services {
+            let Some(svc) = services.get(&name.value) else {
+                continue;
+            };
+            if rs.unsafe_.as_ref().is_some_and(|u| u.bridges_zones) {
+                continue;
+            }
+            for b in zone_bridges(svc, flows, zones) {
+                let n = &svc.name;
+                let span = rs
+                    .zones
+                    .iter()
+                    .find(|z| z.value == b.extra)
+                    .map_or_else(|| name.span.clone(), |z| z.span.clone());
+                let reach = zone_reach(svc, &b.extra, services, flows);
+                let (title, fix) = match b.flow.map(|i| &flows[i]) {
+                    Some(f) => {
+                        let ports = list(f.ports.iter().map(ToString::to_string));
+                        let listed = if f.clients.contains(n) {
+                            String::new()
+                        } else {
+                            format!(" and list `{n}` in the flow's `clients`")
+                        };
+                        (
+                            format!(
+                                "service `{n}` is a member of both `{}` and `{}`: the flow `{} -> {}` ({ports}) limits nothing for it",
+                                b.home, b.extra, f.from, f.to
+                            ),
+                            format!(
+                                "make it a member of `{home}` only (`zones = [\"{home}\"]`){listed}: the flow `{home} -> {extra}` then attaches it to `{extra}` as a client that reaches {ports} only",
+                                home = b.home, extra = b.extra
+                            ),
+                        )
+                    }
+                    None => (
+                        format!(
+                            "service `{n}` is a member of the egress zone `{}` and of the internal zone `{}`: it joins a zone that has a way out to one that has none",
+                            b.home, b.extra
+                        ),
+                        format!(
+                            "make it a member of `{home}` only (`zones = [\"{home}\"]`) and add a flow for the ports it needs: `[[flows]]` with `from = \"{home}\"`, `to = \"{extra}\"`, `ports = [...]`, `clients = [\"{n}\"]`",
+                            home = b.home, extra = b.extra
+                        ),
+                    ),
+                };
+                self.push(
+                    Diagnostic::error("E042", title)
+                        .at(span, format!("as a member of `{}` it reaches {reach}", b.extra))
+                        .help(format!(
+                            "{fix}; to keep both memberships, set `unsafe = {{ bridges_zones = true, reason = \"...\" }}`"
+                        )),
+                );
+            }
+        }
+    }
+
     fn zones(
         &mut self,
         raw: &RawSpec,
@@ -2127,6 +2255,54 @@ pub struct Defaults {
 
 /// For each zone, the services attached to it as flow clients: the clients of flows into the
 /// zone that are not members of it. Computed once (linear in the flows' client lists).
+/// "`a`, `b` and `c`".
+fn list(items: impl IntoIterator<Item = String>) -> String {
+    let items: Vec<String> = items.into_iter().collect();
+    match items.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// What `svc` reaches as a member of `zone`: every port of the zone's other services, and
+/// the ports of the zone's flows it uses as one of the zone's services.
+fn zone_reach(
+    svc: &Service,
+    zone: &str,
+    services: &BTreeMap<String, Service>,
+    flows: &[Flow],
+) -> String {
+    let peers: Vec<String> = services
+        .values()
+        .filter(|s| s.name != svc.name && s.zones.iter().any(|z| z == zone))
+        .map(|s| format!("`{}`", s.name))
+        .collect();
+    let mut parts = Vec::new();
+    if peers.is_empty() {
+        parts.push(format!("every port of every service that joins `{zone}`"));
+    } else {
+        parts.push(format!("every port of {}", list(peers)));
+    }
+    for f in flows
+        .iter()
+        .filter(|f| f.from == zone && f.clients.contains(&svc.name) && !svc.zones.contains(&f.to))
+    {
+        parts.push(format!(
+            "{} of zone `{}` (flow `{} -> {}`)",
+            f.ports
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            f.to,
+            f.from,
+            f.to
+        ));
+    }
+    parts.join(", and ")
+}
+
 pub fn zone_clients(
     services: &BTreeMap<String, Service>,
     flows: &[Flow],

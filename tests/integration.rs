@@ -508,6 +508,131 @@ fn hadolint_finds_nothing_in_the_dockerfiles() {
     }
 }
 
+/// Every runtime preset with every combination of the options that change its Dockerfile
+/// (health check explicit, derived or disabled; integrity; writable directories; runtime and
+/// builder packages; a service-level command): each Dockerfile is a real build (two stages,
+/// a numeric USER, a HEALTHCHECK, a CMD) that hadolint accepts. A `build` service with
+/// `unsafe.no_healthcheck` once got a Dockerfile of comments only.
+#[test]
+fn every_preset_and_option_renders_a_buildable_dockerfile() {
+    let mut spec = String::from("[project]\nname = \"matrix\"\n[zones.app]\negress = true\n");
+    let mut names = Vec::new();
+    for runtime in ["python", "node", "go", "rust", "static"] {
+        let interpreted = matches!(runtime, "python" | "node");
+        for health in ["explicit", "derived", "none"] {
+            if health == "derived" && !interpreted {
+                continue;
+            }
+            for integrity in [false, true] {
+                if integrity && !interpreted {
+                    continue;
+                }
+                for extras in [false, true] {
+                    let name = format!(
+                        "{runtime}-{health}-{}-{}",
+                        u8::from(integrity),
+                        u8::from(extras)
+                    );
+                    let version = match runtime {
+                        "python" => "version = \"3.12\", ",
+                        "node" => "version = \"20\", ",
+                        "go" => "version = \"1.22\", ",
+                        "rust" => "version = \"1.80\", ",
+                        _ => "",
+                    };
+                    let command = match runtime {
+                        "python" => "command = [\"python\", \"-m\", \"app\"], ".to_string(),
+                        "node" => "command = [\"node\", \"server.js\"], ".to_string(),
+                        _ if extras => format!("command = [\"/app/{name}\", \"serve\"], "),
+                        _ => String::new(),
+                    };
+                    let mut opts = String::new();
+                    if extras {
+                        opts.push_str("writable_dirs = [\"/app/data\", \"/var/lib/x\"], ");
+                        opts.push_str("build_packages = [\"gcc=4:12.2.0-3\"], ");
+                        if interpreted {
+                            opts.push_str("packages = [\"libpq5=15.10-0+deb12u1\"], ");
+                        }
+                    }
+                    if integrity {
+                        opts.push_str("integrity = true, ");
+                    }
+                    let fields = format!("runtime = \"{runtime}\", {version}{command}{opts}");
+                    let fields = fields.trim_end_matches(", ");
+                    spec.push_str(&format!(
+                        "[services.{name}]\nbuild = {{ {fields} }}\nzones = [\"app\"]\nexpose = [\"8000\"]\n"
+                    ));
+                    match health {
+                        "explicit" if interpreted => spec.push_str(
+                            "healthcheck = { cmd = [\"sh\", \"-c\", \"true\"], interval = \"10s\" }\n",
+                        ),
+                        "explicit" => spec.push_str(&format!(
+                            "healthcheck = {{ cmd = [\"/app/{name}\", \"--health\"] }}\n"
+                        )),
+                        "none" => spec.push_str(
+                            "unsafe = { no_healthcheck = true, reason = \"matrix\" }\n",
+                        ),
+                        _ => {}
+                    }
+                    if extras {
+                        // A service-level command overrides the image's CMD.
+                        let program = match runtime {
+                            "python" => "python".to_string(),
+                            "node" => "node".to_string(),
+                            _ => format!("/app/{name}"),
+                        };
+                        spec.push_str(&format!("command = [\"{program}\", \"--verbose\"]\n"));
+                    }
+                    names.push(name);
+                }
+            }
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let spec_path = tmp.path().join("matrix.toml");
+    fs::write(&spec_path, &spec).unwrap();
+    let out = tmp.path().join("out");
+    let o = build_into(spec_path.to_str().unwrap(), &out);
+    assert!(o.status.success(), "{spec}\n{}", stderr(&o));
+    let hadolint = tool("hadolint");
+    for name in &names {
+        let path = out.join(format!("dockerfiles/{name}.Dockerfile"));
+        let text = fs::read_to_string(&path).unwrap();
+        let instructions: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+            .filter(|l| !l.starts_with(' '))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        let count = |i: &str| instructions.iter().filter(|x| **x == i).count();
+        assert_eq!(count("FROM"), 2, "{name}: two stages\n{text}");
+        assert_eq!(count("USER"), 1, "{name}: one USER\n{text}");
+        assert_eq!(count("HEALTHCHECK"), 1, "{name}: HEALTHCHECK\n{text}");
+        assert_eq!(count("CMD"), 1, "{name}: CMD\n{text}");
+        let user_at = instructions.iter().position(|i| *i == "USER").unwrap();
+        let last_from = instructions.iter().rposition(|i| *i == "FROM").unwrap();
+        assert!(
+            user_at > last_from,
+            "{name}: USER in the runtime stage\n{text}"
+        );
+        assert!(
+            !instructions[user_at..].contains(&"RUN") && !instructions[user_at..].contains(&"COPY"),
+            "{name}: nothing runs or lands after USER\n{text}"
+        );
+        if name.contains("-none-") {
+            assert!(text.contains("\nHEALTHCHECK NONE\n"), "{name}\n{text}");
+        }
+        if let Some(h) = &hadolint {
+            let (ok, out) = run(Command::new(h)
+                .args(["--no-color", "--failure-threshold", "info", "--config"])
+                .arg(root().join(".hadolint.yaml"))
+                .arg(&path));
+            assert!(ok && out.trim().is_empty(), "{name}:\n{out}\n{text}");
+        }
+    }
+    assert_eq!(names.len(), 2 * 3 * 2 * 2 + 3 * 2 * 2);
+}
+
 #[test]
 fn shellcheck_passes_on_every_script() {
     let Some(shellcheck) = tool("shellcheck") else {

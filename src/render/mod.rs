@@ -415,12 +415,6 @@ fn dockerfile(
             cmd => json(&h.cmd),
         }
     });
-    let Some(health) = health else {
-        return Ok(normalise(&format!(
-            "# {header}\n# {}: no Dockerfile: a built image needs a health check\n",
-            svc.name
-        )));
-    };
     let mut expose: Vec<String> = svc.expose.iter().map(|p| p.to_string()).collect();
     for p in &svc.ports {
         let s = p.container.to_string();
