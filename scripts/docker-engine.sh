@@ -1,17 +1,44 @@
 #!/usr/bin/env bash
-# Makes sure a Docker engine answers on /var/run/docker.sock.
+# Makes sure the Docker engine a run asks for answers on /var/run/docker.sock.
 #
-# If `docker info` fails: installs Debian's docker.io when there is no dockerd,
-# then starts the engine (systemd when it is PID 1, otherwise dockerd in the
-# background, log in .tools/dockerd.log) and waits up to
-# HARDGEN_DOCKERD_TIMEOUT seconds (default 60) for it to answer. Prints the
-# versions and the facts the live tests depend on. Leaves the engine running.
+#   HARDGEN_ENGINE=20.10 scripts/docker-engine.sh   Debian 12's docker.io (default)
+#   HARDGEN_ENGINE=28    scripts/docker-engine.sh   Debian unstable's docker.io 28.x
+#   scripts/docker-engine.sh --stop                 stop whichever engine runs
+#
+# One engine at a time. When the running engine is not the one asked for, it is
+# stopped cleanly first: its containers stopped and removed, dockerd and its
+# containerd gone, then its iptables/ip6tables chains and rules and its bridges
+# removed (Docker keeps its networks in its data root and recreates them when it
+# starts again). Each engine keeps its own data root, so images are per engine:
+# run scripts/test-images.sh after switching.
+#
+# Engine 20.10: installs Debian's docker.io when there is no dockerd, then starts
+#   it (systemd when it is PID 1, otherwise dockerd in the background, log in
+#   .tools/dockerd.log). Data root /var/lib/docker.
+# Engine 28: Debian 12 has no Engine 28, and Debian unstable's packages must not
+#   be installed here (apt would upgrade libc and half the system). So the
+#   packages `docker.io` (28.x) and `containerd` (2.x) are fetched by name with
+#   `apt-get download` under a PRIVATE apt configuration (its own sources list
+#   with one `deb http://deb.debian.org/debian sid main` line, no sources.list.d,
+#   its own lists and cache under .tools/engine-28/apt), unpacked with
+#   `dpkg-deb -x` into .tools/engine-28/root, and that dockerd is started with
+#   the unpacked containerd and containerd-shim-runc-v2 first on PATH. runc stays
+#   Debian 12's 1.1.5 (unstable's needs glibc 2.38) and docker-init Debian 12's
+#   tini-static (the unpacked docker-init is a symlink to a tini this does not
+#   unpack). Data root /var/lib/docker-28, exec root /var/run/docker-28, log in
+#   .tools/dockerd-28.log. Fetched once; HARDGEN_ENGINE_REFETCH=1 fetches again.
+#
+# Waits up to HARDGEN_DOCKERD_TIMEOUT seconds (default 60) for the engine to
+# answer, prints the versions and the facts the live tests depend on, and leaves
+# the engine running.
 #
 # Environment:
+#   HARDGEN_ENGINE          20.10 (default) or 28.
 #   HARDGEN_DOCKERD_FLAGS   extra flags for dockerd when this script starts it
-#                           (e.g. "--userland-proxy=false"). Ignored when an
-#                           engine is already running.
+#                           (e.g. "--userland-proxy=false"). Ignored when the
+#                           asked-for engine is already running.
 #   HARDGEN_DOCKERD_TIMEOUT seconds to wait (default 60).
+#   HARDGEN_ENGINE_MIRROR   Debian mirror for Engine 28 (default deb.debian.org).
 #
 # Facts seen on this machine kind (Debian 12, docker.io 20.10.24):
 #   no systemd (PID 1 is not systemd): dockerd is started by hand; it runs its
@@ -21,13 +48,22 @@
 #   the API down to 1.41 by itself: no DOCKER_API_VERSION needed. Do NOT set
 #   DOCKER_BUILDKIT=1 with that client (no buildx: it refuses to build); the
 #   legacy builder works, and `docker compose build` uses the engine's BuildKit.
+# With Engine 28.5.2 (containerd 2.1.9, runc 1.1.5): filter table chains DOCKER,
+#   DOCKER-BRIDGE, DOCKER-CT, DOCKER-FORWARD, DOCKER-ISOLATION-STAGE-1/2,
+#   DOCKER-USER (FORWARD jumps to DOCKER-USER first, then DOCKER-FORWARD).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS="$ROOT/.tools"
-LOG="$TOOLS/dockerd.log"
 TIMEOUT="${HARDGEN_DOCKERD_TIMEOUT:-60}"
+ENGINE="${HARDGEN_ENGINE:-20.10}"
 PATH="$PATH:/usr/sbin:/sbin"
+
+E28="$TOOLS/engine-28"
+E28_ROOT="$E28/root"
+E28_DATA=/var/lib/docker-28
+E28_EXEC=/var/run/docker-28
+PIDFILE=/var/run/docker.pid
 
 log() { printf 'docker-engine: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -35,6 +71,16 @@ die() { log "error: $*"; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 
 engine_up() { docker info >/dev/null 2>&1; }
+server_version() { docker version --format '{{.Server.Version}}' 2>/dev/null || true; }
+
+# Whether a server version is the engine line asked for (20.10 or 28).
+is_engine() { # is_engine VERSION ENGINE
+  case "$2" in
+    20.10) [[ "$1" == 20.10.* ]] ;;
+    28) [[ "$1" == 28.* ]] ;;
+    *) return 1 ;;
+  esac
+}
 
 # A pid file left by an engine that died with the machine (/run is not a
 # tmpfs here) blocks the next start when its pid now belongs to someone else.
@@ -49,30 +95,208 @@ clear_stale_pidfile() {
   rm -f "$f"
 }
 
-start_engine() {
-  if ! command -v dockerd >/dev/null 2>&1; then
+systemd_pid1() { [ -d /run/systemd/system ] && [ "$(cat /proc/1/comm)" = systemd ]; }
+
+# ------------------------------------------------------------ stopping ----
+
+# Pids of the processes named NAME (exact comm).
+pids_of() { pgrep -x "$1" 2>/dev/null || true; }
+
+wait_gone() { # wait_gone SECONDS PID...
+  local secs=$1 i p alive
+  shift
+  for ((i = 0; i < secs * 4; i++)); do
+    alive=0
+    for p in "$@"; do
+      [ -d "/proc/$p" ] && alive=1
+    done
+    [ "$alive" = 0 ] && return 0
+    sleep 0.25
+  done
+  return 1
+}
+
+# Removes every rule that jumps to a DOCKER chain or names a Docker bridge, and
+# every DOCKER* chain, from each table of one iptables flavour, in one
+# `iptables-restore --noflush` per table. The rest of the table (the host's own
+# rules) is kept.
+remove_docker_rules() { # remove_docker_rules iptables|ip6tables
+  local ipt=$1 table rules script
+  command -v "$ipt-restore" >/dev/null 2>&1 || return 0
+  for table in filter nat mangle raw; do
+    rules=$("$ipt-save" -t "$table" 2>/dev/null || true)
+    [ -n "$rules" ] || continue
+    script=$(printf '%s\n' "$rules" | awk -v t="$table" '
+      /^:DOCKER/ { sub(/^:/, "", $1); chains[++n] = $1 }
+      /^-A / && $2 !~ /^DOCKER/ && ($0 ~ /-j DOCKER/ || $0 ~ /-[io] (docker0|br-[0-9a-f]+|docker_gwbridge)( |$)/) {
+        sub(/^-A /, "-D "); dels[++m] = $0
+      }
+      END {
+        if (n + m == 0) exit
+        print "*" t
+        for (i = 1; i <= m; i++) print dels[i]
+        for (i = 1; i <= n; i++) print "-F " chains[i]
+        for (i = 1; i <= n; i++) print "-X " chains[i]
+        print "COMMIT"
+      }')
+    [ -n "$script" ] || continue
+    printf '%s\n' "$script" | "$ipt-restore" -w --noflush ||
+      die "could not remove Docker's $ipt rules from table $table"
+  done
+}
+
+remove_docker_bridges() {
+  local dev
+  for dev in $(ip -o link show type bridge 2>/dev/null | awk -F': ' '{ print $2 }' | cut -d@ -f1); do
+    case "$dev" in
+      docker0 | docker_gwbridge | br-[0-9a-f]*) ip link delete "$dev" 2>/dev/null || true ;;
+    esac
+  done
+}
+
+# Stops the running engine: containers stopped and removed, swarm left, dockerd
+# and the containerd it runs gone, its firewall rules and bridges removed.
+stop_engine() {
+  local v ids pids
+  v=$(server_version)
+  if engine_up; then
+    log "stopping engine ${v:-?}"
+    if [ "$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)" = active ]; then
+      log "leaving the swarm"
+      docker swarm leave --force >/dev/null 2>&1 || true
+    fi
+    ids=$(docker ps -aq 2>/dev/null || true)
+    if [ -n "$ids" ]; then
+      log "removing containers: $(docker ps -a --format '{{.Names}}' | tr '\n' ' ')"
+      # shellcheck disable=SC2086 # ids are meant to split
+      docker rm -f $ids >/dev/null 2>&1 || true
+    fi
+  fi
+  if systemd_pid1 && systemctl is-active --quiet docker 2>/dev/null; then
+    systemctl stop docker.socket docker 2>/dev/null || systemctl stop docker
+  fi
+  pids=$(pids_of dockerd)
+  if [ -n "$pids" ]; then
+    # shellcheck disable=SC2086 # pids are meant to split
+    kill -TERM $pids 2>/dev/null || true
+    # shellcheck disable=SC2086
+    wait_gone 60 $pids || die "dockerd ($pids) did not stop within 60s"
+  fi
+  # The containerd dockerd ran for itself stops with it; give it a moment.
+  pids=$(pgrep -f '^containerd --config /var/run/docker(-28)?/containerd/containerd.toml' 2>/dev/null || true)
+  if [ -n "$pids" ]; then
+    # shellcheck disable=SC2086
+    wait_gone 20 $pids || {
+      # shellcheck disable=SC2086
+      kill -TERM $pids 2>/dev/null || true
+      # shellcheck disable=SC2086
+      wait_gone 20 $pids || die "containerd ($pids) did not stop"
+    }
+  fi
+  rm -f "$PIDFILE"
+  remove_docker_rules iptables
+  remove_docker_rules ip6tables
+  remove_docker_bridges
+  log "engine stopped; its containers, rules and bridges removed"
+}
+
+# ------------------------------------------------------------ Engine 20.10 -
+
+start_engine_2010() {
+  if [ ! -x /usr/sbin/dockerd ]; then
     log "no dockerd: installing docker.io"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends docker.io </dev/null >/dev/null
   fi
-  if [ -d /run/systemd/system ] && [ "$(cat /proc/1/comm)" = systemd ]; then
+  if systemd_pid1; then
     log "starting docker.service (systemd)"
     systemctl start docker
     return 0
   fi
-  if pgrep -x dockerd >/dev/null 2>&1; then
-    log "dockerd already running but not answering yet"
-    return 0
-  fi
-  clear_stale_pidfile /var/run/docker.pid dockerd
+  clear_stale_pidfile "$PIDFILE" dockerd
   clear_stale_pidfile /var/run/docker/containerd/containerd.pid containerd
   mkdir -p "$TOOLS"
-  log "starting dockerd ${HARDGEN_DOCKERD_FLAGS:-} (log: $LOG)"
+  LOG="$TOOLS/dockerd.log"
+  log "starting Engine 20.10 ${HARDGEN_DOCKERD_FLAGS:-} (log: $LOG)"
   # shellcheck disable=SC2086 # flags are meant to split
-  setsid nohup dockerd ${HARDGEN_DOCKERD_FLAGS:-} >>"$LOG" 2>&1 </dev/null &
+  setsid nohup /usr/sbin/dockerd ${HARDGEN_DOCKERD_FLAGS:-} >>"$LOG" 2>&1 </dev/null &
   disown || true
 }
+
+# ------------------------------------------------------------ Engine 28 ----
+
+# Private apt: nothing of the system's apt configuration's sources, lists or
+# cache is read or written (apt.conf.d still applies, e.g. a proxy).
+e28_apt() {
+  local a="$E28/apt"
+  apt-get \
+    -o "Dir::Etc::SourceList=$a/sources.list" \
+    -o Dir::Etc::SourceParts=/dev/null \
+    -o Dir::Etc::Preferences=/dev/null \
+    -o Dir::Etc::PreferencesParts=/dev/null \
+    -o "Dir::State::Lists=$a/lists" \
+    -o "Dir::Cache=$a/cache" \
+    -o APT::Sandbox::User=root \
+    -o Acquire::Languages=none \
+    -q "$@"
+}
+
+fetch_engine_28() {
+  local stamp="$E28/fetched" a="$E28/apt" debs deb
+  if [ -f "$stamp" ] && [ "${HARDGEN_ENGINE_REFETCH:-0}" != 1 ] && [ -x "$E28_ROOT/usr/sbin/dockerd" ]; then
+    return 0
+  fi
+  command -v dpkg-deb >/dev/null || die "dpkg-deb missing"
+  log "fetching Engine 28 from Debian unstable (private apt configuration in $a)"
+  rm -rf "$E28"
+  mkdir -p "$a/lists/partial" "$a/cache/archives/partial" "$E28/debs" "$E28_ROOT"
+  printf 'deb %s sid main\n' "${HARDGEN_ENGINE_MIRROR:-http://deb.debian.org/debian}" >"$a/sources.list"
+  e28_apt update >"$E28/apt.log" 2>&1 || {
+    tail -n 20 "$E28/apt.log" >&2
+    die "apt-get update of the private sid sources failed"
+  }
+  (cd "$E28/debs" && e28_apt download docker.io containerd) >>"$E28/apt.log" 2>&1 || {
+    tail -n 20 "$E28/apt.log" >&2
+    die "apt-get download docker.io containerd failed"
+  }
+  debs=("$E28"/debs/*.deb)
+  [ "${#debs[@]}" -eq 2 ] || die "expected two packages, got: ${debs[*]}"
+  for deb in "${debs[@]}"; do
+    dpkg-deb -x "$deb" "$E28_ROOT"
+    log "unpacked $(basename "$deb")"
+  done
+  local dv cv
+  dv=$("$E28_ROOT/usr/sbin/dockerd" --version 2>&1 || true)
+  cv=$("$E28_ROOT/usr/bin/containerd" --version 2>&1 || true)
+  [[ "$dv" == "Docker version 28."* ]] || die "unpacked dockerd is not Engine 28: $dv"
+  [[ "$cv" == *" v2."* || "$cv" == *" 2."* ]] || die "unpacked containerd is not 2.x: $cv"
+  [ -x /usr/sbin/runc ] || die "Debian 12's runc missing (it comes with docker.io: scripts/install-tools.sh)"
+  [ -x /usr/bin/docker-init ] || die "Debian 12's docker-init (tini) missing"
+  printf '%s\n%s\n' "$dv" "$cv" >"$stamp"
+}
+
+start_engine_28() {
+  fetch_engine_28
+  clear_stale_pidfile "$PIDFILE" dockerd
+  clear_stale_pidfile "$E28_EXEC/containerd/containerd.pid" containerd
+  mkdir -p "$TOOLS" "$E28_DATA"
+  LOG="$TOOLS/dockerd-28.log"
+  log "starting Engine 28 ${HARDGEN_DOCKERD_FLAGS:-} (log: $LOG)"
+  # The unpacked containerd and shim first on PATH; runc from Debian 12.
+  # shellcheck disable=SC2086 # flags are meant to split
+  PATH="$E28_ROOT/usr/bin:$E28_ROOT/usr/sbin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    setsid nohup "$E28_ROOT/usr/sbin/dockerd" \
+    --data-root "$E28_DATA" \
+    --exec-root "$E28_EXEC" \
+    --pidfile "$PIDFILE" \
+    --init-path /usr/bin/docker-init \
+    --userland-proxy-path "$E28_ROOT/usr/sbin/docker-proxy" \
+    ${HARDGEN_DOCKERD_FLAGS:-} >>"$LOG" 2>&1 </dev/null &
+  disown || true
+}
+
+# ------------------------------------------------------------ common -------
 
 wait_engine() {
   local i
@@ -80,13 +304,13 @@ wait_engine() {
     engine_up && return 0
     sleep 0.5
   done
-  [ -f "$LOG" ] && tail -n 30 "$LOG" >&2
+  [ -n "${LOG:-}" ] && [ -f "$LOG" ] && tail -n 30 "$LOG" >&2
   die "docker engine did not answer within ${TIMEOUT}s"
 }
 
 report() {
   docker version --format 'client {{.Client.Version}} (API {{.Client.APIVersion}}), engine {{.Server.Version}} (API {{.Server.APIVersion}}, min {{.Server.MinAPIVersion}})'
-  docker info --format 'storage {{.Driver}}, cgroup {{.CgroupDriver}} v{{.CgroupVersion}}, init {{.InitBinary}}, security {{.SecurityOptions}}'
+  docker info --format 'storage {{.Driver}}, cgroup {{.CgroupDriver}} v{{.CgroupVersion}}, root {{.DockerRootDir}}, init {{.InitBinary}}, runc {{.RuncCommit.ID}}, containerd {{.ContainerdCommit.ID}}, security {{.SecurityOptions}}'
   printf 'compose: %s\n' "$(docker compose version --short 2>/dev/null || echo missing)"
   printf 'iptables: %s\n' "$(iptables -V 2>/dev/null || echo missing)"
   if iptables -w -S DOCKER-USER >/dev/null 2>&1; then
@@ -94,6 +318,7 @@ report() {
   else
     echo 'DOCKER-USER chain: absent'
   fi
+  printf 'filter chains: %s\n' "$(iptables -w -S | awk '$1 == "-N" { print $2 }' | tr '\n' ' ')"
   if [ -x /usr/bin/docker-init ]; then
     echo "docker-init: $(readlink -f /usr/bin/docker-init)"
   else
@@ -102,10 +327,41 @@ report() {
 }
 
 main() {
-  if ! engine_up; then
-    start_engine
+  case "${1:-}" in
+    --stop)
+      stop_engine
+      return 0
+      ;;
+    "") ;;
+    *) die "unknown argument: $1 (usage: [HARDGEN_ENGINE=20.10|28] $0 [--stop])" ;;
+  esac
+  case "$ENGINE" in
+    20.10 | 28) ;;
+    *) die "HARDGEN_ENGINE=$ENGINE: 20.10 or 28" ;;
+  esac
+  local v
+  if engine_up; then
+    v=$(server_version)
+    if is_engine "$v" "$ENGINE"; then
+      report
+      return 0
+    fi
+    log "engine $v runs; Engine $ENGINE asked for: switching"
+    stop_engine
+  elif [ -n "$(pids_of dockerd)" ]; then
+    # Started but not answering yet: wait for it, then decide.
+    LOG=""
     wait_engine
+    main
+    return 0
   fi
+  case "$ENGINE" in
+    20.10) start_engine_2010 ;;
+    28) start_engine_28 ;;
+  esac
+  wait_engine
+  v=$(server_version)
+  is_engine "$v" "$ENGINE" || die "started engine answers as $v, not $ENGINE"
   report
 }
 
