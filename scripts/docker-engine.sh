@@ -95,6 +95,23 @@ clear_stale_pidfile() {
   rm -f "$f"
 }
 
+# Starts a daemon in its own session with only stdin/stdout/stderr open: an
+# inherited descriptor (e.g. the caller's `flock` lock file) would otherwise be
+# held for the daemon's whole life.
+spawn_daemon() { # spawn_daemon LOG CMD...
+  local log=$1
+  shift
+  (
+    local fd
+    for fd in /proc/"$BASHPID"/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
+    done
+    exec setsid nohup "$@" >>"$log" 2>&1 </dev/null
+  ) &
+  disown || true
+}
+
 systemd_pid1() { [ -d /run/systemd/system ] && [ "$(cat /proc/1/comm)" = systemd ]; }
 
 # ------------------------------------------------------------ stopping ----
@@ -220,8 +237,7 @@ start_engine_2010() {
   LOG="$TOOLS/dockerd.log"
   log "starting Engine 20.10 ${HARDGEN_DOCKERD_FLAGS:-} (log: $LOG)"
   # shellcheck disable=SC2086 # flags are meant to split
-  setsid nohup /usr/sbin/dockerd ${HARDGEN_DOCKERD_FLAGS:-} >>"$LOG" 2>&1 </dev/null &
-  disown || true
+  spawn_daemon "$LOG" /usr/sbin/dockerd ${HARDGEN_DOCKERD_FLAGS:-}
 }
 
 # ------------------------------------------------------------ Engine 28 ----
@@ -285,15 +301,15 @@ start_engine_28() {
   log "starting Engine 28 ${HARDGEN_DOCKERD_FLAGS:-} (log: $LOG)"
   # The unpacked containerd and shim first on PATH; runc from Debian 12.
   # shellcheck disable=SC2086 # flags are meant to split
-  PATH="$E28_ROOT/usr/bin:$E28_ROOT/usr/sbin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    setsid nohup "$E28_ROOT/usr/sbin/dockerd" \
+  spawn_daemon "$LOG" env \
+    PATH="$E28_ROOT/usr/bin:$E28_ROOT/usr/sbin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    "$E28_ROOT/usr/sbin/dockerd" \
     --data-root "$E28_DATA" \
     --exec-root "$E28_EXEC" \
     --pidfile "$PIDFILE" \
     --init-path /usr/bin/docker-init \
     --userland-proxy-path "$E28_ROOT/usr/sbin/docker-proxy" \
-    ${HARDGEN_DOCKERD_FLAGS:-} >>"$LOG" 2>&1 </dev/null &
-  disown || true
+    ${HARDGEN_DOCKERD_FLAGS:-}
 }
 
 # ------------------------------------------------------------ common -------
