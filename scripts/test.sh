@@ -6,8 +6,21 @@
 # generated goldens. HARDGEN_REQUIRE_TOOLS=1 makes a missing tool a test
 # failure instead of a skip.
 #
-#   scripts/test.sh [cargo test args...]
-#   HARDGEN_LIVE=1 scripts/test.sh      also runs the live Docker suite
+#   scripts/test.sh                 everything; as root also the live suite on
+#                                   every engine of HARDGEN_ENGINES
+#   scripts/test.sh ARGS...         `cargo test --locked ARGS...` once, live on
+#                                   HARDGEN_ENGINE (default 20.10); the live
+#                                   tests are #[ignore]d: add
+#                                   `-- --include-ignored` to run them
+#
+# Environment:
+#   HARDGEN_LIVE=0|1     the live Docker suite (tests/live.rs). Default: 1 as
+#                        root (the engine, iptables and /proc of other users
+#                        need it), 0 otherwise.
+#   HARDGEN_ENGINES      engines the full run proves the live suite on, in
+#                        order (default "20.10 28"). The engine is left at
+#                        HARDGEN_ENGINE_AFTER (default 20.10) afterwards, also
+#                        on failure.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,20 +38,68 @@ export HARDGEN_REQUIRE_TOOLS=1
 export HARDGEN_TOOLS_DIR="$ROOT/.tools"
 
 # ---------------------------------------------------------------------------
-# LIVE DOCKER SUITE — opt-in for now. To enable it by default later, change
-# the default below to 1. It starts (or reuses) the engine, builds the local
-# base images (no registry is reachable) and lets the Rust tests that check
-# HARDGEN_LIVE=1 bring generated deployments up for real.
+# LIVE DOCKER SUITE: on as root. Every live test is #[ignore]d (a plain
+# `cargo test` reports it as ignored, with the reason); here it is included
+# with --include-ignored, once per engine, and the run fails unless every live
+# test ran and passed on each engine.
 # ---------------------------------------------------------------------------
-# Default: on as root (the engine, iptables and /proc of other users need it), off otherwise.
 if [ -z "${HARDGEN_LIVE:-}" ]; then
   if [ "$(id -u)" -eq 0 ]; then HARDGEN_LIVE=1; else HARDGEN_LIVE=0; fi
 fi
-if [ "$HARDGEN_LIVE" = 1 ]; then
-  bash scripts/docker-engine.sh
-  bash scripts/test-images.sh
-fi
-export HARDGEN_LIVE
-# ---------------------------------------------------------------------------
 
-cargo test --locked "$@"
+now() { date +%s; }
+
+# prepare_engine ENGINE: that engine running, the local base images built on it.
+prepare_engine() {
+  HARDGEN_ENGINE=$1 bash scripts/docker-engine.sh
+  bash scripts/test-images.sh
+}
+
+# live_pass ENGINE: the whole live suite on one engine; fails unless every
+# test the binary lists ran and passed.
+live_pass() {
+  local engine=$1 log listed summary t0
+  t0=$(now)
+  prepare_engine "$engine"
+  log=$(mktemp)
+  listed=$(cargo test --locked --test live -- --include-ignored --list 2>/dev/null | grep -c ': test$')
+  echo "test.sh: live suite on Engine $engine ($listed tests)"
+  if ! HARDGEN_LIVE=1 HARDGEN_ENGINE=$engine cargo test --locked --test live -- --include-ignored 2>&1 | tee "$log"; then
+    rm -f "$log"
+    echo "test.sh: live suite FAILED on Engine $engine" >&2
+    return 1
+  fi
+  summary=$(grep '^test result:' "$log" | tail -n 1)
+  rm -f "$log"
+  if ! [[ "$summary" =~ ^test\ result:\ ok\.\ ([0-9]+)\ passed\;\ 0\ failed\;\ 0\ ignored\;\ 0\ measured\;\ 0\ filtered\ out ]] ||
+    [ "${BASH_REMATCH[1]}" != "$listed" ] || [ "$listed" -eq 0 ]; then
+    echo "test.sh: on Engine $engine not every live test ran: '$summary' for $listed listed" >&2
+    return 1
+  fi
+  echo "test.sh: live suite on Engine $engine: $listed/$listed passed in $(($(now) - t0)) s (engine switch and images included)"
+}
+
+restore_engine() {
+  local rc=$?
+  HARDGEN_ENGINE=${HARDGEN_ENGINE_AFTER:-20.10} bash scripts/docker-engine.sh >/dev/null || rc=1
+  exit "$rc"
+}
+
+if [ "$#" -gt 0 ]; then
+  if [ "$HARDGEN_LIVE" = 1 ]; then
+    prepare_engine "${HARDGEN_ENGINE:-20.10}"
+    export HARDGEN_ENGINE=${HARDGEN_ENGINE:-20.10}
+  fi
+  export HARDGEN_LIVE
+  exec cargo test --locked "$@"
+fi
+
+# Everything but the live suite (whose tests show as ignored here).
+HARDGEN_LIVE=0 cargo test --locked
+
+if [ "$HARDGEN_LIVE" = 1 ]; then
+  trap restore_engine EXIT
+  for engine in ${HARDGEN_ENGINES:-20.10 28}; do
+    live_pass "$engine"
+  done
+fi
