@@ -484,7 +484,7 @@ pub fn render(plan: &Plan, header: &str) -> String {
 /// YAML 1.1 parsers (PyYAML, so compose-lint and yamllint) read `1000:1000` as a base-60
 /// integer and `no` as a boolean; serde_yaml writes YAML 1.2 and leaves them bare. Quote such
 /// scalars (never inside block scalars, whose lines are a value's text).
-fn quote_sexagesimal(yaml: &str, out: &mut String) {
+pub(crate) fn quote_sexagesimal(yaml: &str, out: &mut String) {
     // Inside a block scalar (`key: |-` and the more indented lines after it) every line is
     // literal text of a value: never touched.
     let mut block: Option<usize> = None;

@@ -464,7 +464,12 @@ fn docs(header: &str, objects: &[Value]) -> String {
         if i > 0 {
             s.push_str("---\n");
         }
-        s.push_str(&serde_yaml::to_string(o).expect("manifests serialise"));
+        // YAML 1.1 readers (kubernetes-validate, kubectl's own) read `yes` or `1000:1000` as
+        // something else than a string: quoted as in the compose file.
+        super::compose::quote_sexagesimal(
+            &serde_yaml::to_string(o).expect("manifests serialise"),
+            &mut s,
+        );
     }
     s
 }

@@ -172,6 +172,10 @@ pub fn render(plan: &Plan, header: &str) -> String {
     for line in targets::gaps(Target::Swarm) {
         text.push_str(&format!("#   - {line}\n"));
     }
-    text.push_str(&serde_yaml::to_string(&stack).expect("stack serialises"));
+    // Quoted as in the compose file, for YAML 1.1 readers (`1001:1001`, `yes`).
+    super::compose::quote_sexagesimal(
+        &serde_yaml::to_string(&stack).expect("stack serialises"),
+        &mut text,
+    );
     text
 }

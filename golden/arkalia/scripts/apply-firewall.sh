@@ -44,7 +44,9 @@ if ! "$iptables" -n -L DOCKER-USER >/dev/null 2>&1; then
     exit 1
 fi
 missing=''
-for bridge in arknet-api arknet-data arknet-intel arknet-mon; do
+# Bridge names are letters, digits, '-', '_' and '.': split on spaces only.
+bridges='arknet-api arknet-data arknet-intel arknet-mon'
+for bridge in $bridges; do
     [ -e "/sys/class/net/$bridge" ] || missing="$missing $bridge"
 done
 if [ -n "$missing" ]; then

@@ -44,7 +44,9 @@ if ! "$iptables" -n -L DOCKER-USER >/dev/null 2>&1; then
     exit 1
 fi
 missing=''
-for bridge in luna-app luna-data luna-monitoring; do
+# Bridge names are letters, digits, '-', '_' and '.': split on spaces only.
+bridges='luna-app luna-data luna-monitoring'
+for bridge in $bridges; do
     [ -e "/sys/class/net/$bridge" ] || missing="$missing $bridge"
 done
 if [ -n "$missing" ]; then
