@@ -1,7 +1,7 @@
 //! Integration tests driving the real `hardgen` binary: goldens, determinism, the writer's
 //! guarantees, bad-spec error goldens, the schema, and the real validators of the field.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -53,29 +53,50 @@ fn build_into(spec: &str, out: &Path) -> Output {
     hardgen(&["build", spec, "--out", out.to_str().unwrap()])
 }
 
-const EXAMPLES: &[&str] = &["luna", "arkalia"];
+/// Every example spec: the names of `examples/*.toml`, sorted. Each one gets goldens for the
+/// three targets and every validator below; a new example only needs its spec and
+/// `UPDATE_GOLDEN=1 cargo test --test integration goldens`.
+fn examples() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(root().join("examples"))
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            (p.extension()? == "toml")
+                .then(|| p.file_stem().unwrap().to_string_lossy().into_owned())
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 6, "examples/ lost specs: {names:?}");
+    names
+}
 
-/// Every golden directory: (directory under golden/, spec, extra build arguments).
-const GOLDENS: &[(&str, &str, &[&str])] = &[
-    ("luna", "examples/luna.toml", &[]),
-    ("arkalia", "examples/arkalia.toml", &[]),
-    (
-        "luna-kubernetes",
-        "examples/luna.toml",
-        &["--target", "kubernetes"],
-    ),
-    (
-        "arkalia-kubernetes",
-        "examples/arkalia.toml",
-        &["--target", "kubernetes"],
-    ),
-    ("luna-swarm", "examples/luna.toml", &["--target", "swarm"]),
-    (
-        "arkalia-swarm",
-        "examples/arkalia.toml",
-        &["--target", "swarm"],
-    ),
-];
+/// Every golden directory: (directory under golden/, spec, extra build arguments) — for each
+/// example, `golden/<name>` (compose), `golden/<name>-swarm` and `golden/<name>-kubernetes`.
+fn goldens() -> Vec<(String, String, &'static [&'static str])> {
+    let mut out = Vec::new();
+    for name in examples() {
+        let spec = format!("examples/{name}.toml");
+        out.push((name.clone(), spec.clone(), &[][..]));
+        out.push((
+            format!("{name}-kubernetes"),
+            spec.clone(),
+            &["--target", "kubernetes"][..],
+        ));
+        out.push((format!("{name}-swarm"), spec, &["--target", "swarm"][..]));
+    }
+    out
+}
+
+/// No golden directory without its example (a removed or renamed example leaves none behind).
+#[test]
+fn every_golden_directory_belongs_to_an_example() {
+    let want: BTreeSet<String> = goldens().into_iter().map(|(n, _, _)| n).collect();
+    let got: BTreeSet<String> = fs::read_dir(root().join("golden"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(got, want, "golden/ directories vs examples/*.toml");
+}
 
 // ---------------------------------------------------------------- goldens
 
@@ -83,7 +104,7 @@ const GOLDENS: &[(&str, &str, &[&str])] = &[
 fn goldens_match_generated_output() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some() && std::env::var_os("CI").is_none();
     let mut failures = Vec::new();
-    for (name, spec, extra) in GOLDENS {
+    for (name, spec, extra) in &goldens() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().to_str().unwrap();
         let o = hardgen(&[&["build", spec, "--out", out][..], extra].concat());
@@ -136,7 +157,7 @@ fn goldens_match_generated_output() {
 
 #[test]
 fn output_is_deterministic() {
-    for name in EXAMPLES {
+    for name in &examples() {
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
         assert!(build_into(&format!("examples/{name}.toml"), a.path())
@@ -355,7 +376,7 @@ fn committed_schema_is_the_generated_one() {
 
 #[test]
 fn examples_point_at_the_schema() {
-    for name in EXAMPLES {
+    for name in &examples() {
         let text = fs::read_to_string(root().join(format!("examples/{name}.toml"))).unwrap();
         assert!(
             text.starts_with("#:schema ../schema/hardgen.schema.json\n"),
@@ -400,7 +421,7 @@ fn seccomp_profiles_parse_name_real_syscalls_and_allow_container_start() {
         "mprotect",
         "munmap",
     ];
-    for name in EXAMPLES {
+    for name in &examples() {
         let dir = root().join("golden").join(name).join("seccomp");
         let mut n = 0;
         for e in fs::read_dir(&dir).unwrap() {
@@ -449,7 +470,7 @@ fn seccomp_profiles_parse_name_real_syscalls_and_allow_container_start() {
 
 fn golden_files(ext_filter: impl Fn(&str) -> bool) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for name in EXAMPLES {
+    for name in &examples() {
         for rel in read_tree(&root().join("golden").join(name)).keys() {
             if ext_filter(rel) {
                 out.push(root().join("golden").join(name).join(rel));
@@ -464,7 +485,7 @@ fn docker_compose_config_accepts_the_goldens() {
     let Some(compose) = tool("docker-compose") else {
         return;
     };
-    for name in EXAMPLES {
+    for name in &examples() {
         let file = root().join("golden").join(name).join("docker-compose.yml");
         let (ok, out) =
             run(Command::new(&compose).args(["-f", file.to_str().unwrap(), "config", "-q"]));
@@ -649,7 +670,7 @@ fn shellcheck_passes_on_every_script() {
 #[test]
 fn iptables_restore_accepts_the_firewall_files() {
     let files = golden_files(|r| r.ends_with("iptables.rules"));
-    assert_eq!(files.len(), EXAMPLES.len());
+    assert_eq!(files.len(), examples().len());
     for bin in ["iptables-restore", "iptables-legacy-restore"] {
         let Some(path) = tool(bin).or_else(|| {
             let p = PathBuf::from("/usr/sbin").join(bin);
@@ -689,7 +710,7 @@ fn compose_lint_reports_nothing_medium_or_above_but_missing_digests() {
     let Some(lint) = tool("compose-lint") else {
         return;
     };
-    for name in EXAMPLES {
+    for name in &examples() {
         let dir = root().join("golden").join(name);
         let file = dir.join("docker-compose.yml");
         let o = Command::new(&lint)
@@ -735,7 +756,7 @@ fn compose_lint_reports_nothing_medium_or_above_but_missing_digests() {
 #[test]
 fn taplo_validates_the_examples_against_the_schema() {
     let Some(taplo) = tool("taplo") else { return };
-    for name in EXAMPLES {
+    for name in &examples() {
         let spec = root().join("examples").join(format!("{name}.toml"));
         let (ok, out) = run(Command::new(&taplo)
             .args(["check", "--colors", "never"])
@@ -995,7 +1016,7 @@ fn yaml_docs(path: &Path) -> Vec<serde_yaml::Value> {
 
 #[test]
 fn kubernetes_pods_meet_the_restricted_profile() {
-    for name in EXAMPLES {
+    for name in &examples() {
         let dir = root().join(format!("golden/{name}-kubernetes"));
         let ns = yaml_docs(&dir.join("kubernetes/namespace.yaml"));
         assert_eq!(
@@ -1063,10 +1084,16 @@ fn kubernetes_pods_meet_the_restricted_profile() {
                 }
             }
         }
-        assert!(pods >= 4, "{name}: {pods} pods");
+        let spec = fs::read_to_string(root().join(format!("examples/{name}.toml"))).unwrap();
+        let services = spec.matches("\n[services.").count();
+        assert_eq!(pods, services, "{name}: one pod template per service");
         // Secrets never appear in manifests: only generated from the secret files.
         let k = fs::read_to_string(dir.join("kustomization.yaml")).unwrap();
-        assert!(k.contains("secretGenerator"), "{k}");
+        assert_eq!(
+            k.contains("secretGenerator"),
+            spec.contains("\n[secrets."),
+            "{name}: a secretGenerator exactly when the spec has secrets\n{k}"
+        );
         for (rel, (bytes, _)) in read_tree(&dir) {
             let text = String::from_utf8_lossy(&bytes);
             assert!(!text.contains("kind: Secret\n"), "{rel} inlines a Secret");
@@ -1114,7 +1141,7 @@ fn kubernetes_validate_accepts_the_manifests() {
     let Some(kv) = tool("kubernetes-validate") else {
         return;
     };
-    for name in EXAMPLES {
+    for name in &examples() {
         let dir = root().join(format!("golden/{name}-kubernetes/kubernetes"));
         let files: Vec<PathBuf> = read_tree(&dir).keys().map(|r| dir.join(r)).collect();
         let (ok, out) = run(Command::new(&kv)
@@ -1127,7 +1154,7 @@ fn kubernetes_validate_accepts_the_manifests() {
 
 #[test]
 fn swarm_stack_is_valid_and_says_what_it_cannot_enforce() {
-    for name in EXAMPLES {
+    for name in &examples() {
         let file = root().join(format!("golden/{name}-swarm/docker-stack.yml"));
         let text = fs::read_to_string(&file).unwrap();
         for gap in hardgen::targets::gaps(hardgen::targets::Target::Swarm) {
@@ -1159,7 +1186,7 @@ fn swarm_stack_is_valid_and_says_what_it_cannot_enforce() {
     }
     // The stack loader of the Docker CLI accepts the files.
     let Some(docker) = tool("docker") else { return };
-    for name in EXAMPLES {
+    for name in &examples() {
         let file = root().join(format!("golden/{name}-swarm/docker-stack.yml"));
         let (ok, out) = run(Command::new(&docker)
             .args(["stack", "config", "-c"])
