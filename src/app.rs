@@ -108,7 +108,16 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
 
 /// Parse and validate; print diagnostics; the model only when there is no error.
 pub fn load(src: &SpecSource, strict: bool, err: &mut dyn std::io::Write) -> Option<Model> {
-    load_full(src, strict, true, err).map(|(m, _)| m)
+    load_full(src, strict, true, false, err).map(|(m, _)| m)
+}
+
+/// What the closing error line says: only a command that would write says nothing was written.
+fn nothing_written(origin: &str, problem: &str, writes: bool) -> String {
+    if writes {
+        format!("error: `{origin}` {problem}; nothing was written")
+    } else {
+        format!("error: `{origin}` {problem}")
+    }
 }
 
 /// The model and the spec lines of its relaxations (for the compliance report), optionally
@@ -118,6 +127,7 @@ pub fn load_full(
     src: &SpecSource,
     strict: bool,
     warnings: bool,
+    writes: bool,
     err: &mut dyn std::io::Write,
 ) -> Option<(Model, report::Lines)> {
     let origin = src.origin();
@@ -125,7 +135,7 @@ pub fn load_full(
         Ok(r) => r,
         Err(e) => {
             let _ = write!(err, "{}", toml_diagnostic(&e).render(&origin, &src.text));
-            let _ = writeln!(err, "error: `{origin}` is invalid; nothing was written");
+            let _ = writeln!(err, "{}", nothing_written(&origin, "is invalid", writes));
             return None;
         }
     };
@@ -135,17 +145,14 @@ pub fn load_full(
     }
     let errors = diags.iter().filter(|d| d.is_error()).count();
     if errors > 0 {
-        let _ = writeln!(
-            err,
-            "error: `{origin}` has {errors} error{}; nothing was written",
-            if errors == 1 { "" } else { "s" }
-        );
+        let problem = format!("has {errors} error{}", if errors == 1 { "" } else { "s" });
+        let _ = writeln!(err, "{}", nothing_written(&origin, &problem, writes));
     }
     model.map(|m| (m, report::Lines::from_spec(&raw, &src.text)))
 }
 
 pub fn artifacts(model: &Model, target: Target, err: &mut dyn std::io::Write) -> Option<Artifacts> {
-    artifacts_with_report(model, &report::Lines::default(), target, err)
+    artifacts_with_report(model, &report::Lines::default(), target, false, err)
 }
 
 /// The artifacts of a target, with the compliance report (Markdown and HTML) among them.
@@ -153,9 +160,10 @@ pub fn artifacts_with_report(
     model: &Model,
     lines: &report::Lines,
     target: Target,
+    writes: bool,
     err: &mut dyn std::io::Write,
 ) -> Option<Artifacts> {
-    if !target_accepts(model, target, err) {
+    if !target_accepts(model, target, writes, err) {
         return None;
     }
     let plan = plan::plan(model);
@@ -179,7 +187,12 @@ pub fn artifacts_with_report(
 
 /// What the model allows but the target cannot express (the restricted Pod Security Standard
 /// of kubernetes), reported as errors.
-fn target_accepts(model: &Model, target: Target, err: &mut dyn std::io::Write) -> bool {
+fn target_accepts(
+    model: &Model,
+    target: Target,
+    writes: bool,
+    err: &mut dyn std::io::Write,
+) -> bool {
     if target != Target::Kubernetes {
         return true;
     }
@@ -188,10 +201,11 @@ fn target_accepts(model: &Model, target: Target, err: &mut dyn std::io::Write) -
         let _ = write!(err, "{}", d.render(&model.spec_name, ""));
     }
     if !problems.is_empty() {
+        let problem = "cannot be rendered for kubernetes";
         let _ = writeln!(
             err,
-            "error: `{}` cannot be rendered for kubernetes; nothing was written",
-            model.spec_name
+            "{}",
+            nothing_written(&model.spec_name, problem, writes)
         );
     }
     problems.is_empty()
@@ -219,16 +233,16 @@ pub fn build(
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
-    let Some((model, lines)) = load_full(&src, strict, true, err) else {
+    let Some((model, lines)) = load_full(&src, strict, true, true, err) else {
         return Outcome::Failed;
     };
-    let Some(artifacts) = artifacts_with_report(&model, &lines, target, err) else {
+    let Some(artifacts) = artifacts_with_report(&model, &lines, target, !check, err) else {
         return Outcome::Failed;
     };
     for gap in crate::targets::gaps(target) {
         let _ = writeln!(
             err,
-            "warning: the {} target cannot fully enforce {gap}",
+            "warning[{TARGET_GAP}]: the {} target cannot fully enforce {gap}",
             target.name()
         );
     }
@@ -309,16 +323,24 @@ pub fn check(
             }
             let _ = writeln!(
                 err,
-                "hardgen: `{}` is valid ({} services, {} zones, {} flows)",
+                "hardgen: `{}` is valid ({}, {}, {})",
                 spec_path.display(),
-                model.services.len(),
-                model.zones.len(),
-                model.flows.len()
+                count(model.services.len(), "service"),
+                count(model.zones.len(), "zone"),
+                count(model.flows.len(), "flow")
             );
             Outcome::Ok
         }
         None => Outcome::Failed,
     }
+}
+
+/// The code of a control the target cannot fully enforce (docs/codes.md).
+const TARGET_GAP: &str = "W105";
+
+/// `1 flow`, `2 flows`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 pub fn schema_json() -> String {
@@ -356,10 +378,10 @@ pub fn diff_drift(
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
-    let Some((model, lines)) = load_full(&src, opts.strict, true, err) else {
+    let Some((model, lines)) = load_full(&src, opts.strict, true, false, err) else {
         return Outcome::Failed;
     };
-    let Some(artifacts) = artifacts_with_report(&model, &lines, opts.target, err) else {
+    let Some(artifacts) = artifacts_with_report(&model, &lines, opts.target, false, err) else {
         return Outcome::Failed;
     };
     let out = out.map_or_else(|| default_out(spec_path, opts.target), Path::to_path_buf);
@@ -456,8 +478,8 @@ pub fn diff_posture(
     err: &mut dyn std::io::Write,
 ) -> Outcome {
     let (Some((old_m, old_l)), Some((new_m, new_l))) = (
-        load_full(old, opts.strict, false, err),
-        load_full(new, opts.strict, false, err),
+        load_full(old, opts.strict, false, false, err),
+        load_full(new, opts.strict, false, false, err),
     ) else {
         return Outcome::Failed;
     };
@@ -465,8 +487,8 @@ pub fn diff_posture(
     let mut new_as_old = new_m.clone();
     new_as_old.spec_name = old_m.spec_name.clone();
     let (Some(old_a), Some(new_a)) = (
-        artifacts_with_report(&old_m, &old_l, opts.target, err),
-        artifacts_with_report(&new_as_old, &new_l, opts.target, err),
+        artifacts_with_report(&old_m, &old_l, opts.target, false, err),
+        artifacts_with_report(&new_as_old, &new_l, opts.target, false, err),
     ) else {
         return Outcome::Failed;
     };
@@ -498,10 +520,10 @@ pub fn report(
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
-    let Some((model, lines)) = load_full(&src, false, false, err) else {
+    let Some((model, lines)) = load_full(&src, false, false, false, err) else {
         return Outcome::Failed;
     };
-    if !target_accepts(&model, target, err) {
+    if !target_accepts(&model, target, false, err) {
         return Outcome::Failed;
     }
     let plan = plan::plan(&model);

@@ -133,6 +133,25 @@ pub enum Command {
     },
     /// Print the diagnostic codes hardgen uses, with their meaning.
     Codes,
+    /// Explain a diagnostic code at length: why it matters and what to do (like
+    /// `rustc --explain`).
+    Explain {
+        /// The code, e.g. `E007` or `W101` (case-insensitive).
+        code: String,
+    },
+    /// Print a shell completion script for hardgen on standard output.
+    ///
+    /// bash: `hardgen completions bash > ~/.local/share/bash-completion/completions/hardgen`;
+    /// zsh: `hardgen completions zsh > "${fpath[1]}/_hardgen"`;
+    /// fish: `hardgen completions fish > ~/.config/fish/completions/hardgen.fish`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print hardgen's manual page (roff) on standard output:
+    /// `hardgen man > ~/.local/share/man/man1/hardgen.1`.
+    Man,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

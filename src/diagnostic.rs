@@ -14,7 +14,7 @@ pub enum Severity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
-    /// Stable code, e.g. `E007`; listed in `CODES`.
+    /// Stable code, e.g. `E007`; explained in `docs/codes.md` (see [`codes`]).
     pub code: &'static str,
     pub message: String,
     pub span: Option<Range<usize>>,
@@ -168,81 +168,47 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// Every diagnostic code hardgen emits, with a one-line meaning. A test checks uniqueness.
-pub const CODES: &[(&str, &str)] = &[
-    (
-        "E001",
-        "the spec is not valid TOML or does not have the expected shape",
-    ),
-    ("E002", "invalid name"),
-    ("E003", "invalid IPv4 subnet"),
-    ("E004", "subnet outside the project's pool"),
-    ("E005", "overlapping subnets"),
-    ("E006", "subnet too small"),
-    ("E007", "unknown zone"),
-    ("E008", "unknown secret"),
-    ("E009", "unknown service"),
-    ("E010", "invalid flow"),
-    ("E011", "invalid port"),
-    ("E012", "host address and port published twice"),
-    (
-        "E013",
-        "ports published by a service whose zones are all internal",
-    ),
-    ("E014", "unknown capability"),
-    ("E015", "dangerous capability without an explicit opt-out"),
-    ("E016", "host path mounted onto a sensitive host location"),
-    ("E017", "image not pinned to a tag (error with --strict)"),
-    ("E018", "invalid or colliding bridge name"),
-    ("E019", "service needs exactly one of `image` and `build`"),
-    ("E020", "invalid user"),
-    ("E021", "invalid size, duration or number"),
-    ("E022", "invalid restart policy"),
-    ("E023", "unknown syscall"),
-    ("E024", "missing health check"),
-    ("E025", "invalid volume"),
-    ("E026", "invalid container path"),
-    ("E027", "secret value in the environment"),
-    ("E028", "invalid environment variable"),
-    ("E029", "invalid image reference"),
-    ("E030", "invalid build settings"),
-    ("E031", "invalid Debian package name"),
-    ("E032", "opt-out without a reason"),
-    ("E033", "duplicate entry"),
-    ("E034", "invalid secret group"),
-    ("E035", "invalid command or argument"),
-    ("E036", "dependency cycle"),
-    (
-        "E041",
-        "a go, rust or static build runs a program its image does not have",
-    ),
-    (
-        "E042",
-        "service in two zones that a flow or egress keeps apart (voids segmentation)",
-    ),
-    ("W101", "image without a digest"),
-    (
-        "W102",
-        "flow to ports no service of the target zone listens on",
-    ),
-    ("W103", "zone without services"),
-    ("W104", "hardening relaxed by an explicit opt-out"),
-];
+/// One diagnostic code with its one-line title and its long explanation.
+#[derive(Debug)]
+pub struct CodeDoc {
+    pub code: &'static str,
+    pub title: &'static str,
+    /// Why it matters and what to do (Markdown), as `hardgen explain CODE` prints it.
+    pub text: &'static str,
+}
 
-/// Edit distance (Levenshtein), for "did you mean".
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
+/// `docs/codes.md` is the single home of the codes: `hardgen codes`, `hardgen explain` and the
+/// test that every emitted code is documented all read it.
+const CODES_MD: &str = include_str!("../docs/codes.md");
+
+/// Every diagnostic code hardgen emits, in the order of `docs/codes.md`.
+pub fn codes() -> &'static [CodeDoc] {
+    static CODES: std::sync::OnceLock<Vec<CodeDoc>> = std::sync::OnceLock::new();
+    CODES.get_or_init(|| parse_codes(CODES_MD))
+}
+
+fn parse_codes(md: &'static str) -> Vec<CodeDoc> {
+    // After the introduction, sections are `## CODE: title` followed by their text.
+    md.split("\n## ")
+        .skip(1)
+        .filter_map(|section| {
+            let (head, body) = section.split_once('\n').unwrap_or((section, ""));
+            let (code, title) = head.split_once(": ")?;
+            Some(CodeDoc {
+                code: code.trim(),
+                title: title.trim(),
+                text: body.trim(),
+            })
+        })
+        .collect()
+}
+
+/// The long explanation of a code (case-insensitive), as printed by `hardgen explain`.
+pub fn explain(code: &str) -> Option<String> {
+    let c = codes()
+        .iter()
+        .find(|c| c.code.eq_ignore_ascii_case(code.trim()))?;
+    Some(format!("{}: {}\n\n{}\n", c.code, c.title, c.text))
 }
 
 /// The closest candidate within a distance that scales with the word's length.
@@ -260,7 +226,9 @@ where
     candidates
         .into_iter()
         .filter(|c| c.chars().count().abs_diff(len) <= limit)
-        .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), c))
+        // Optimal string alignment: a transposition (`fornt`) costs one edit, like a dropped
+        // letter (`frnt`).
+        .map(|c| (strsim::osa_distance(&lower, &c.to_ascii_lowercase()), c))
         .filter(|(d, _)| *d <= limit)
         .min()
         .map(|(_, c)| format!("did you mean `{c}`?"))
@@ -271,11 +239,81 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_are_unique_and_well_formed() {
+    fn codes_are_unique_well_formed_and_explained() {
         let mut seen = std::collections::BTreeSet::new();
-        for (code, _) in CODES {
-            assert!(seen.insert(*code), "duplicate code {code}");
-            assert!(code.len() == 4 && (code.starts_with('E') || code.starts_with('W')));
+        assert!(
+            codes().len() > 30,
+            "docs/codes.md parsed into {} codes",
+            codes().len()
+        );
+        for c in codes() {
+            assert!(
+                seen.insert(c.code),
+                "duplicate code {} in docs/codes.md",
+                c.code
+            );
+            assert!(
+                c.code.len() == 4
+                    && (c.code.starts_with('E') || c.code.starts_with('W'))
+                    && c.code[1..].bytes().all(|b| b.is_ascii_digit()),
+                "malformed code heading `{}` in docs/codes.md",
+                c.code
+            );
+            assert!(!c.title.is_empty(), "{}: no title", c.code);
+            assert!(
+                c.text.contains("What to do"),
+                "{}: the explanation must say what to do",
+                c.code
+            );
+        }
+        assert!(explain("e007").is_some_and(|t| t.starts_with("E007: unknown zone\n\n")));
+        assert!(explain("E999").is_none());
+    }
+
+    /// Every code literal in the sources (`"E007"`, `"W101"`) is documented in
+    /// docs/codes.md, and every documented code is emitted somewhere: the two cannot drift.
+    #[test]
+    fn every_emitted_code_is_documented_and_none_is_stale() {
+        fn walk(dir: &std::path::Path, found: &mut std::collections::BTreeMap<String, String>) {
+            for e in std::fs::read_dir(dir).expect("read src/") {
+                let p = e.expect("dir entry").path();
+                if p.is_dir() {
+                    walk(&p, found);
+                } else if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("diagnostic.rs")
+                {
+                    let text = std::fs::read_to_string(&p).expect("read source");
+                    let b = text.as_bytes();
+                    for i in 0..b.len().saturating_sub(5) {
+                        let lit = &b[i..i + 6];
+                        if lit[0] == b'"'
+                            && (lit[1] == b'E' || lit[1] == b'W')
+                            && lit[2..5].iter().all(u8::is_ascii_digit)
+                            && lit[5] == b'"'
+                        {
+                            let code = String::from_utf8_lossy(&lit[1..5]).into_owned();
+                            found.entry(code).or_insert_with(|| p.display().to_string());
+                        }
+                    }
+                }
+            }
+        }
+        let mut emitted = std::collections::BTreeMap::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut emitted,
+        );
+        let documented: std::collections::BTreeSet<&str> = codes().iter().map(|c| c.code).collect();
+        for (code, file) in &emitted {
+            assert!(
+                documented.contains(code.as_str()),
+                "{file} emits {code}, which docs/codes.md does not explain: add a `## {code}: title` section (why it matters, what to do)"
+            );
+        }
+        for code in &documented {
+            assert!(
+                emitted.contains_key(*code),
+                "docs/codes.md explains {code}, which nothing in src/ emits: remove it or emit it"
+            );
         }
     }
 
@@ -286,6 +324,14 @@ mod tests {
             Some("did you mean `data`?")
         );
         assert_eq!(did_you_mean("zzzzzz", ["api", "data"]), None);
+        // Transposed letters are one edit, as dropped letters are.
+        for slip in ["fornt", "frnt", "fron", "frotn"] {
+            assert_eq!(
+                did_you_mean(slip, ["back", "front"]).as_deref(),
+                Some("did you mean `front`?"),
+                "{slip}"
+            );
+        }
     }
 
     #[test]

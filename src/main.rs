@@ -1,10 +1,10 @@
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 mod cli;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use cli::{Cli, Color, Command, FailOn, Format};
 use hardgen::app::{self, Outcome};
@@ -95,10 +95,42 @@ fn main() -> ExitCode {
             Outcome::Ok
         }
         Command::Codes => {
-            for (code, meaning) in hardgen::diagnostic::CODES {
-                println!("{code}  {meaning}");
+            for c in hardgen::diagnostic::codes() {
+                println!("{}  {}", c.code, c.title);
             }
             Outcome::Ok
+        }
+        Command::Explain { code } => match hardgen::diagnostic::explain(&code) {
+            Some(text) => {
+                print!("{text}");
+                Outcome::Ok
+            }
+            None => {
+                let _ = writeln!(
+                    err,
+                    "error: `{}` is not a hardgen diagnostic code; `hardgen codes` lists them",
+                    code.escape_debug()
+                );
+                Outcome::Failed
+            }
+        },
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "hardgen",
+                &mut std::io::stdout(),
+            );
+            Outcome::Ok
+        }
+        Command::Man => {
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => Outcome::Ok,
+                Err(e) => {
+                    let _ = writeln!(err, "error: writing the manual page: {e}");
+                    Outcome::Failed
+                }
+            }
         }
     };
     match outcome {

@@ -314,6 +314,14 @@ pub struct PortProto {
 
 impl PortProto {
     pub fn parse(s: &str) -> Result<PortProto, String> {
+        if let Some((p, proto)) = s.split_once(':') {
+            if matches!(proto.to_ascii_lowercase().as_str(), "tcp" | "udp") {
+                return Err(format!(
+                    "the protocol comes after a slash, not a colon: write `{p}/{}`",
+                    proto.to_ascii_lowercase()
+                ));
+            }
+        }
         let (p, proto) = match s.split_once('/') {
             Some((p, "tcp")) => (p, Proto::Tcp),
             Some((p, "udp")) => (p, Proto::Udp),
@@ -358,6 +366,16 @@ impl PublishedPort {
             None => (s, Proto::Tcp),
         };
         let parts: Vec<&str> = body.split(':').collect();
+        // A common slip from other tools' syntax: the protocol after a colon.
+        if let [.., last] = parts.as_slice() {
+            if parts.len() > 1 && matches!(last.to_ascii_lowercase().as_str(), "tcp" | "udp") {
+                let head = &body[..body.len() - last.len() - 1];
+                return Err(format!(
+                    "the protocol comes after a slash, not a colon: write `{head}/{}`",
+                    last.to_ascii_lowercase()
+                ));
+            }
+        }
         let (ip, host, container) = match parts.as_slice() {
             [c] => (None, *c, *c),
             [h, c] => (None, *h, *c),
@@ -673,6 +691,19 @@ mod tests {
         assert_eq!(p.to_string(), "0.0.0.0:80:8080/udp");
         assert!(PublishedPort::parse("70000").is_err());
         assert!(PublishedPort::parse("1:2:3:4").is_err());
+        // The protocol after a colon gets the spelling that was meant, not an address error.
+        assert_eq!(
+            PublishedPort::parse("8080:80:tcp").unwrap_err(),
+            "the protocol comes after a slash, not a colon: write `8080:80/tcp`"
+        );
+        assert_eq!(
+            PublishedPort::parse("127.0.0.1:53:53:UDP").unwrap_err(),
+            "the protocol comes after a slash, not a colon: write `127.0.0.1:53:53/udp`"
+        );
+        assert_eq!(
+            PortProto::parse("5432:tcp").unwrap_err(),
+            "the protocol comes after a slash, not a colon: write `5432/tcp`"
+        );
         assert!(PortProto::parse("53/sctp").is_err());
     }
 

@@ -2058,7 +2058,13 @@ impl Validator<'_> {
                 .values()
                 .filter(|s| s.zones.contains(&name.value))
                 .count();
-            if members == 0 {
+            // A misspelt reference (`fornt`) already reported with this zone as its
+            // suggestion: saying the zone is empty as well would be a knock-on message.
+            let misspelt_here = raw.services.values().flat_map(|s| &s.zones).any(|z| {
+                !raw.zones.keys().any(|k| k.value == z.value)
+                    && did_you_mean(&z.value, [name.value.as_str()]).is_some()
+            });
+            if members == 0 && !misspelt_here {
                 self.push(
                     Diagnostic::warning("W103", format!("zone `{}` has no services", name.value))
                         .at(name.span.clone(), "empty zone"),

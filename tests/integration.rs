@@ -1351,3 +1351,108 @@ fn report_html_renders_in_chromium() {
         "{dom}"
     );
 }
+
+/// `hardgen codes` lists every code with its title, and `hardgen explain` has a text for each
+/// (the texts live in docs/codes.md; a unit test ties them to the codes the sources emit).
+#[test]
+fn every_listed_code_is_explained() {
+    let o = hardgen(&["codes"]);
+    assert!(o.status.success());
+    let listed = stdout(&o);
+    let codes: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(codes.len() > 30, "{listed}");
+    for code in codes {
+        let o = hardgen(&["explain", &code.to_lowercase()]);
+        assert!(o.status.success(), "explain {code}: {}", stderr(&o));
+        let text = stdout(&o);
+        assert!(
+            text.starts_with(&format!("{code}: ")) && text.contains("What to do"),
+            "{text}"
+        );
+    }
+    let o = hardgen(&["explain", "E999"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("`E999` is not a hardgen diagnostic code"));
+}
+
+/// `check` and `diff` never write, so they never say "nothing was written"; `build` does.
+#[test]
+fn only_writing_commands_say_nothing_was_written() {
+    let spec = "tests/bad/unknown-zone.toml";
+    let o = hardgen(&["check", spec]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        !stderr(&o).contains("nothing was written"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("has 1 error"), "{}", stderr(&o));
+    let o = hardgen(&["check", "examples/luna.toml"]);
+    assert!(o.status.success());
+    assert!(
+        stderr(&o).contains("services, 3 zones, 2 flows)"),
+        "{}",
+        stderr(&o)
+    );
+    let one = tempfile::tempdir().unwrap();
+    let p = one.path().join("one.toml");
+    fs::write(
+        &p,
+        "[project]\nname = \"one\"\n[zones.front]\negress = true\n[services.web]\n\
+         image = \"nginx:1.27.0\"\nzones = [\"front\"]\nhealthcheck = { cmd = [\"nginx\", \"-t\"] }\n",
+    )
+    .unwrap();
+    let o = hardgen(&["check", p.to_str().unwrap()]);
+    assert!(
+        stderr(&o).contains("(1 service, 1 zone, 0 flows)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Completion scripts parse in their shell, and the manual page documents every subcommand.
+#[test]
+fn completions_and_manual_page() {
+    let o = hardgen(&["completions", "bash"]);
+    assert!(o.status.success());
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("hardgen.bash");
+    fs::write(&script, &o.stdout).unwrap();
+    let b = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        b.status.success(),
+        "bash -n: {}",
+        String::from_utf8_lossy(&b.stderr)
+    );
+    assert!(
+        stdout(&o).contains("complete -F"),
+        "not a bash completion script"
+    );
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let o = hardgen(&["completions", shell]);
+        assert!(o.status.success() && !o.stdout.is_empty(), "{shell}");
+    }
+    let o = hardgen(&["man"]);
+    assert!(o.status.success());
+    let man = stdout(&o);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH hardgen 1"),
+        "{}",
+        &man[..200.min(man.len())]
+    );
+    for sub in [
+        "build", "diff", "check", "init", "schema", "targets", "report", "codes", "explain",
+    ] {
+        assert!(
+            man.contains(sub),
+            "the manual page does not mention `{sub}`"
+        );
+    }
+}
