@@ -152,6 +152,99 @@ pub enum Command {
     /// Print hardgen's manual page (roff) on standard output:
     /// `hardgen man > ~/.local/share/man/man1/hardgen.1`.
     Man,
+    /// Audit existing compose files: per service, every control hardgen enforces that the
+    /// files do not, and the problems a reviewer looks for, with file:line:col.
+    ///
+    /// Exit 0; 1 with --fail-under/--fail-on when the audit falls short; 2 on unreadable or
+    /// invalid input.
+    Audit {
+        #[command(flatten)]
+        compose: ComposeArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = AuditFormat::Human)]
+        format: AuditFormat,
+        /// Colour the human output.
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+        /// Exit 1 when the overall score is below N (0-100).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
+        fail_under: Option<u32>,
+        /// Exit 1 when a finding of this severity or worse is found.
+        #[arg(long, value_enum)]
+        fail_on: Option<SeverityArg>,
+        /// How the files are deployed: a stack file (swarm) cannot express some controls.
+        /// Default: swarm when the first file's name contains "stack".
+        #[arg(long, value_enum)]
+        target: Option<AuditTarget>,
+    },
+    /// Write a hardgen spec describing the stack of existing compose files, hardgen's
+    /// defaults doing the hardening; ends with the posture review original -> generated.
+    Import {
+        #[command(flatten)]
+        compose: ComposeArgs,
+        /// Where to write the spec. Default: `<project>.toml` in the current directory.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Write the credentials found in the environment into `secrets/` next to the spec
+        /// (mode 600, git-ignored) instead of leaving them for generate-secrets.sh.
+        #[arg(long)]
+        keep_secret_values: bool,
+        /// Overwrite an existing spec.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct ComposeArgs {
+    /// The compose files, merged in order like `docker compose -f A -f B`.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Activate a profile (repeatable; COMPOSE_PROFILES is read too).
+    #[arg(long)]
+    pub profile: Vec<String>,
+    /// Project name. Default: `name:` of the files, else the directory name.
+    #[arg(long, short = 'p')]
+    pub project_name: Option<String>,
+}
+
+impl ComposeArgs {
+    pub fn options(&self) -> hardgen::compose_in::Options {
+        hardgen::compose_in::Options {
+            files: self.files.clone(),
+            profiles: self.profile.clone(),
+            env: std::env::vars().collect(),
+            project_name: self.project_name.clone(),
+            texts: Default::default(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    /// Grouped by service (coloured on a terminal).
+    Human,
+    /// Stable JSON (see README: "hardgen audit --format json").
+    Json,
+    /// SARIF 2.1.0, for code-scanning UIs.
+    Sarif,
+    /// A pull-request comment.
+    Markdown,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditTarget {
+    Compose,
+    Swarm,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

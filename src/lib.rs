@@ -4,9 +4,12 @@
 
 pub mod app;
 pub mod artifact;
+pub mod audit;
 pub mod caps;
+pub mod compose_in;
 pub mod diagnostic;
 pub mod diff;
+pub mod import;
 pub mod init;
 pub mod model;
 pub mod output;

@@ -94,6 +94,58 @@ fn main() -> ExitCode {
             print!("{}", app::schema_json());
             Outcome::Ok
         }
+        Command::Audit {
+            compose,
+            format,
+            color,
+            fail_under,
+            fail_on,
+            target,
+        } => {
+            use hardgen::audit;
+            let opts = audit::RunOptions {
+                compose: compose.options(),
+                target: target.map(|t| match t {
+                    cli::AuditTarget::Compose => audit::Target::Compose,
+                    cli::AuditTarget::Swarm => audit::Target::Swarm,
+                }),
+                format: match format {
+                    cli::AuditFormat::Human => audit::Format::Human,
+                    cli::AuditFormat::Json => audit::Format::Json,
+                    cli::AuditFormat::Sarif => audit::Format::Sarif,
+                    cli::AuditFormat::Markdown => audit::Format::Markdown,
+                },
+                colour: match color {
+                    Color::Always => true,
+                    Color::Never => false,
+                    Color::Auto => std::io::stdout().is_terminal(),
+                },
+                fail_under,
+                fail_on: fail_on.map(|s| match s {
+                    cli::SeverityArg::Info => audit::Severity::Info,
+                    cli::SeverityArg::Low => audit::Severity::Low,
+                    cli::SeverityArg::Medium => audit::Severity::Medium,
+                    cli::SeverityArg::High => audit::Severity::High,
+                    cli::SeverityArg::Critical => audit::Severity::Critical,
+                }),
+            };
+            audit::run(&opts, &mut std::io::stdout().lock(), &mut err)
+        }
+        Command::Import {
+            compose,
+            out,
+            keep_secret_values,
+            force,
+        } => hardgen::import::run(
+            &hardgen::import::RunOptions {
+                compose: compose.options(),
+                out,
+                keep_secret_values,
+                force,
+            },
+            &mut std::io::stdout().lock(),
+            &mut err,
+        ),
         Command::Codes => {
             for c in hardgen::diagnostic::codes() {
                 println!("{}  {}", c.code, c.title);

@@ -309,7 +309,7 @@ fn normalise_abs(p: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-fn is_sensitive_host_path(p: &str) -> bool {
+pub fn is_sensitive_host_path(p: &str) -> bool {
     let p = normalise_abs(p);
     if p.ends_with(".sock") {
         return true;
@@ -322,7 +322,7 @@ fn is_sensitive_host_path(p: &str) -> bool {
         })
 }
 
-fn looks_secret(key: &str) -> bool {
+pub fn looks_secret(key: &str) -> bool {
     let k = key.to_ascii_uppercase();
     if k.ends_with("_FILE") {
         return false;
