@@ -32,6 +32,7 @@ PIP_PINS=(
   yamllint==1.38.0
   compose-lint==0.36.2
   kubernetes-validate==1.37.0
+  jsonschema==4.26.0   # SARIF schema check of `hardgen audit` (tests/compose_corpus.rs)
 )
 
 APT_PKGS=(shellcheck iptables busybox-static debootstrap apparmor hyperfine chromium)

@@ -753,19 +753,23 @@ pub fn audit(p: &Project, target: Target) -> Audit {
         }
         if let Some(c) = common.first() {
             let internal = p.networks.get(*c).is_some_and(|n| n.internal);
+            // A zone of a hardgen deployment: the spec chose to put them together (on swarm,
+            // whose flows reach a whole zone, the stack file's header says so): info.
+            let zone = p.networks.get(*c).is_some_and(|n| n.hardgen_zone);
             let loc = p
                 .networks
                 .get(*c)
                 .map(|n| n.loc.clone())
                 .unwrap_or_else(|| p.services_loc.clone());
             findings.push(Finding {
-                severity: Severity::Medium,
+                severity: if zone { Severity::Info } else { Severity::Medium },
                 rule: "flat-network",
                 service: None,
                 message: format!(
-                    "all {} services share the network `{c}`{}: each can reach every port of every other",
+                    "all {} services share the network `{c}`{}: each can reach every port of every other{}",
                     p.services.len(),
-                    if internal { "" } else { " (not internal)" }
+                    if internal { "" } else { " (not internal)" },
+                    if zone { " (one zone of the spec)" } else { "" }
                 ),
                 loc,
             });
