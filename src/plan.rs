@@ -75,16 +75,70 @@ pub struct PlannedSecret {
     pub description: Option<String>,
 }
 
+/// What a firewall rule does with a packet that matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let it through, past Docker's own rules (iptables ACCEPT ends FORWARD; under nftables the
+    /// packet is marked with [`FWMARK`] so that Docker's chains accept it too).
+    Accept,
+    Drop,
+    /// Hardgen has no opinion: Docker's (or the host's) own rules decide.
+    Return,
+}
+
+/// One condition of a rule; the iptables and nftables renderers spell each the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Match {
+    /// Part of (or related to) a connection already allowed.
+    Established,
+    /// Belongs to no connection.
+    Invalid,
+    InIf {
+        not: bool,
+        name: String,
+    },
+    OutIf {
+        not: bool,
+        name: String,
+    },
+    Src(Ipv4Net),
+    Dst(Ipv4Net),
+    Port(PortProto),
+    /// The destination before any DNAT was in this network (a published port's host address).
+    OrigDst(Ipv4Net),
+    /// The destination was not rewritten by DNAT (not a published port).
+    NotDnat,
+}
+
 pub struct Rule {
     pub comment: String,
-    pub args: String,
+    pub matches: Vec<Match>,
+    pub verdict: Verdict,
 }
+
+impl Rule {
+    fn new(comment: impl Into<String>, matches: Vec<Match>, verdict: Verdict) -> Rule {
+        Rule {
+            comment: comment.into(),
+            matches,
+            verdict,
+        }
+    }
+}
+
+/// The firewall mark bit hardgen's nftables table sets on what it accepts (other bits of the
+/// mark are kept), as value and mask: Engine 29 with the nftables backend must run with
+/// `--bridge-accept-fwmark=0x1000000/0x1000000` (`"bridge-accept-fwmark"` in daemon.json) so
+/// that Docker's own nftables rules, which run after hardgen's, accept it too.
+pub const FWMARK: (u32, u32) = (0x0100_0000, 0x0100_0000);
 
 pub struct Firewall {
     /// Chain jumped to from DOCKER-USER (container traffic through the host).
     pub forward_chain: String,
     /// Chain jumped to from INPUT (container traffic to the host itself).
     pub input_chain: String,
+    /// hardgen's own nftables table (`table ip <name>`), for the nftables backend.
+    pub nft_table: String,
     pub forward: Vec<Rule>,
     pub input: Vec<Rule>,
 }
@@ -345,16 +399,36 @@ fn pin_flow_targets<'m>(
 }
 
 fn plan_firewall(model: &Model, zones: &[PlannedZone], services: &[PlannedService]) -> Firewall {
+    use Match::*;
     let p = &model.project.name;
+    let pool = model.project.pool;
+    let in_if = |not: bool, b: &str| InIf {
+        not,
+        name: b.to_string(),
+    };
+    let out_if = |not: bool, b: &str| OutIf {
+        not,
+        name: b.to_string(),
+    };
     let mut forward = vec![
-        Rule {
-            comment: "replies to allowed connections".into(),
-            args: "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT".into(),
-        },
-        Rule {
-            comment: "packets that belong to no connection".into(),
-            args: "-m conntrack --ctstate INVALID -j DROP".into(),
-        },
+        Rule::new(
+            "replies to allowed connections",
+            vec![Established],
+            Verdict::Accept,
+        ),
+        Rule::new(
+            "packets that belong to no connection",
+            vec![Invalid],
+            Verdict::Drop,
+        ),
+        Rule::new(
+            "ports published on 127.0.0.1 are never reached from another host (moby#45610)",
+            vec![OrigDst(Ipv4Net {
+                addr: Ipv4Addr::new(127, 0, 0, 0),
+                prefix: 8,
+            })],
+            Verdict::Drop,
+        ),
     ];
     let zone = |n: &str| {
         zones
@@ -380,91 +454,111 @@ fn plan_firewall(model: &Model, zones: &[PlannedZone], services: &[PlannedServic
                 continue;
             };
             for port in &f.ports {
-                forward.push(Rule {
-                    comment: format!("flow {} -> {}: {client} may reach {port}", f.from, f.to),
-                    args: format!(
-                        "-i {b} -o {b} -s {addr}/32 -d {m} -p {proto} -m {proto} --dport {port} -j ACCEPT",
-                        b = to.bridge,
-                        m = to.members,
-                        proto = port.proto.as_str(),
-                        port = port.port,
-                    ),
-                });
+                forward.push(Rule::new(
+                    format!("flow {} -> {}: {client} may reach {port}", f.from, f.to),
+                    vec![
+                        in_if(false, &to.bridge),
+                        out_if(false, &to.bridge),
+                        Src(Ipv4Net { addr, prefix: 32 }),
+                        Dst(to.members),
+                        Port(*port),
+                    ],
+                    Verdict::Accept,
+                ));
             }
         }
     }
     for z in zones.iter().filter(|z| !z.client_services.is_empty()) {
-        forward.push(Rule {
-            comment: format!("zone {}: flow clients reach nothing else", z.name),
-            args: format!("-i {b} -o {b} -s {c} -j DROP", b = z.bridge, c = z.clients),
-        });
-        forward.push(Rule {
-            comment: format!(
+        forward.push(Rule::new(
+            format!("zone {}: flow clients reach nothing else", z.name),
+            vec![
+                in_if(false, &z.bridge),
+                out_if(false, &z.bridge),
+                Src(z.clients),
+            ],
+            Verdict::Drop,
+        ));
+        forward.push(Rule::new(
+            format!(
                 "zone {}: its services open no connection to clients",
                 z.name
             ),
-            args: format!("-i {b} -o {b} -d {c} -j DROP", b = z.bridge, c = z.clients),
-        });
+            vec![
+                in_if(false, &z.bridge),
+                out_if(false, &z.bridge),
+                Dst(z.clients),
+            ],
+            Verdict::Drop,
+        ));
         if !z.internal {
-            forward.push(Rule {
-                comment: format!("zone {}: flow clients do not use its way out", z.name),
-                args: format!(
-                    "-i {b} ! -o {b} -s {c} -j DROP",
-                    b = z.bridge,
-                    c = z.clients
-                ),
-            });
+            forward.push(Rule::new(
+                format!("zone {}: flow clients do not use its way out", z.name),
+                vec![
+                    in_if(false, &z.bridge),
+                    out_if(true, &z.bridge),
+                    Src(z.clients),
+                ],
+                Verdict::Drop,
+            ));
         }
     }
     for z in zones {
-        forward.push(Rule {
-            comment: format!("zone {}: no traffic to other zones", z.name),
-            args: format!(
-                "-i {b} ! -o {b} -d {pool} -j DROP",
-                b = z.bridge,
-                pool = model.project.pool
+        forward.push(Rule::new(
+            format!("zone {}: no traffic to other zones", z.name),
+            vec![in_if(false, &z.bridge), out_if(true, &z.bridge), Dst(pool)],
+            Verdict::Drop,
+        ));
+        forward.push(Rule::new(
+            format!("zone {}: nothing from other zones", z.name),
+            vec![in_if(true, &z.bridge), out_if(false, &z.bridge), Src(pool)],
+            Verdict::Drop,
+        ));
+        forward.push(Rule::new(
+            format!(
+                "zone {}: from outside it only replies and published ports (no direct routing)",
+                z.name
             ),
-        });
-        forward.push(Rule {
-            comment: format!("zone {}: nothing from other zones", z.name),
-            args: format!(
-                "! -i {b} -o {b} -s {pool} -j DROP",
-                b = z.bridge,
-                pool = model.project.pool
-            ),
-        });
+            vec![in_if(true, &z.bridge), out_if(false, &z.bridge), NotDnat],
+            Verdict::Drop,
+        ));
         if z.internal {
-            forward.push(Rule {
-                comment: format!("zone {} is internal: nothing leaves it", z.name),
-                args: format!("-i {b} ! -o {b} -j DROP", b = z.bridge),
-            });
+            forward.push(Rule::new(
+                format!("zone {} is internal: nothing leaves it", z.name),
+                vec![in_if(false, &z.bridge), out_if(true, &z.bridge)],
+                Verdict::Drop,
+            ));
         }
     }
-    forward.push(Rule {
-        comment: "everything else: Docker's own rules decide".into(),
-        args: "-j RETURN".into(),
-    });
+    forward.push(Rule::new(
+        "everything else: Docker's own rules decide",
+        vec![],
+        Verdict::Return,
+    ));
 
-    let mut input = vec![Rule {
-        comment: "replies to connections the host opened".into(),
-        args: "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT".into(),
-    }];
+    let mut input = vec![Rule::new(
+        "replies to connections the host opened",
+        vec![Established],
+        Verdict::Accept,
+    )];
     for z in zones {
-        input.push(Rule {
-            comment: format!(
+        input.push(Rule::new(
+            format!(
                 "zone {}: no connection to the host (gateway {}, host services, published ports through docker-proxy)",
                 z.name, z.gateway
             ),
-            args: format!("-i {} -j DROP", z.bridge),
-        });
+            vec![in_if(false, &z.bridge)],
+            Verdict::Drop,
+        ));
     }
-    input.push(Rule {
-        comment: "everything else: the host's own rules decide".into(),
-        args: "-j RETURN".into(),
-    });
+    input.push(Rule::new(
+        "everything else: the host's own rules decide",
+        vec![],
+        Verdict::Return,
+    ));
     Firewall {
         forward_chain: format!("HG-{p}-FWD"),
         input_chain: format!("HG-{p}-IN"),
+        nft_table: format!("hardgen-{p}"),
         forward,
         input,
     }

@@ -668,6 +668,74 @@ fn shellcheck_passes_on_every_script() {
 }
 
 #[test]
+fn shellcheck_passes_on_a_one_zone_stack() {
+    // One zone: a list of one bridge once rendered `for bridge in x` (SC2043).
+    let Some(shellcheck) = tool("shellcheck") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("solo.toml");
+    fs::write(
+        &spec,
+        "[project]\nname = \"solo\"\n[zones.app]\negress = true\n[services.web]\n\
+         image = \"nginx:1.27.0-bookworm\"\nzones = [\"app\"]\nexpose = [\"8080\"]\n\
+         healthcheck = { cmd = [\"true\"] }\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = build_into(spec.to_str().unwrap(), &out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let files: Vec<PathBuf> = read_tree(&out)
+        .keys()
+        .filter(|r| r.ends_with(".sh"))
+        .map(|r| out.join(r))
+        .collect();
+    assert!(files.len() >= 4, "{files:?}");
+    let (ok, text) = run(Command::new(&shellcheck)
+        .args(["--severity=style"])
+        .args(&files));
+    assert!(ok, "{text}");
+}
+
+#[test]
+fn nft_accepts_the_nftables_files() {
+    let files = golden_files(|r| r.ends_with("nftables.nft"));
+    assert_eq!(files.len(), examples().len());
+    let Some(nft) = tool("nft").or_else(|| {
+        let p = PathBuf::from("/usr/sbin/nft");
+        p.exists().then_some(p)
+    }) else {
+        return;
+    };
+    for f in &files {
+        // In a throw-away network namespace: the check never touches the host's ruleset.
+        let (ok, out) = run(Command::new("unshare")
+            .args(["-n"])
+            .arg(&nft)
+            .args(["-c", "-f"])
+            .arg(f));
+        assert!(ok, "nft -c rejected {}:\n{out}", f.display());
+        // Only hardgen's own table, created, emptied by deletion and defined in one file.
+        let text = fs::read_to_string(f).unwrap();
+        assert!(!text.contains("flush ruleset"), "{}", f.display());
+    }
+    // And a broken file is caught.
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.nft");
+    fs::write(
+        &bad,
+        "table ip hg {\n chain forward {\n type filter hook forward priority filter; policy accept;\n iifname \"x\" dorp\n }\n}\n",
+    )
+    .unwrap();
+    let (ok, _) = run(Command::new("unshare")
+        .args(["-n"])
+        .arg(&nft)
+        .args(["-c", "-f"])
+        .arg(&bad));
+    assert!(!ok, "nft -c accepted an unknown verdict");
+}
+
+#[test]
 fn iptables_restore_accepts_the_firewall_files() {
     let files = golden_files(|r| r.ends_with("iptables.rules"));
     assert_eq!(files.len(), examples().len());

@@ -1423,7 +1423,9 @@ fn array_str(v: &Value) -> Vec<&str> {
         .collect()
 }
 
-/// Runs the generated security-check.sh; it must pass and say "N passed, 0 failed".
+/// Runs the generated security-check.sh. With the firewall loaded it must pass and say "N
+/// passed, 0 failed"; before, every service check must pass and the firewall checks (and only
+/// they) must fail: a policy not in force is reported.
 fn check_security_script(c: &mut Checks, d: &Deployment) {
     let o = d.script(120, "security-check.sh", &[]);
     let summary = o
@@ -1435,20 +1437,34 @@ fn check_security_script(c: &mut Checks, d: &Deployment) {
         .to_string();
     println!("security-check.sh: {summary}");
     let failed: Vec<&str> = o.stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
-    c.check(
-        "scripts/security-check.sh",
-        "passes (exit 0, 0 failed)",
-        o.ok() && summary.ends_with(" 0 failed"),
-        || {
-            format!(
-                "    $ {}\n    exit: {:?}\n    {summary}\n    {}\n    stderr: {}",
-                o.cmd,
-                o.code,
-                failed.join("\n    "),
-                o.stderr.trim()
-            )
-        },
-    );
+    let details = || {
+        format!(
+            "    $ {}\n    exit: {:?}\n    {summary}\n    {}\n    stderr: {}",
+            o.cmd,
+            o.code,
+            failed.join("\n    "),
+            o.stderr.trim()
+        )
+    };
+    if d.firewall_loaded {
+        c.check(
+            "scripts/security-check.sh",
+            "passes (exit 0, 0 failed)",
+            o.ok() && summary.ends_with(" 0 failed"),
+            details,
+        );
+    } else {
+        let others: Vec<&&str> = failed
+            .iter()
+            .filter(|l| !l.starts_with("FAIL firewall:"))
+            .collect();
+        c.check(
+            "scripts/security-check.sh",
+            "before the firewall is loaded: every service check passes, the firewall checks fail (exit 1)",
+            !o.ok() && others.is_empty() && failed.iter().any(|l| l.starts_with("FAIL firewall:")),
+            details,
+        );
+    }
 }
 
 // ------------------------------------------------------------------ network probes
@@ -1658,6 +1674,7 @@ fn apply_firewall(c: &mut Checks, d: &mut Deployment) -> (Vec<String>, Vec<Strin
         &again.1,
         &after.1,
     );
+    check_security_script(c, d);
     before
 }
 

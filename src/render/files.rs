@@ -132,8 +132,11 @@ pub fn readme(header: &str, plan: &Plan) -> String {
 2. `sudo scripts/generate-secrets.sh` — random secret files under `secrets/`, owned by the
    user of the services that read them.
 3. `docker compose up -d --wait`
-4. `sudo scripts/apply-firewall.sh` — loads `firewall/iptables.rules` (zone isolation) into
-   `DOCKER-USER` and `INPUT` through hardgen's own chains; run it again after a daemon restart.
+4. `sudo scripts/apply-firewall.sh` — loads the zone isolation into the engine's firewall
+   backend (`firewall/iptables.rules` through hardgen's chains from `DOCKER-USER` and `INPUT`,
+   or `firewall/nftables.nft` for Engine 29's nftables backend, whose dockerd then needs
+   `--bridge-accept-fwmark=0x1000000/0x1000000`), turns on `br_netfilter` filtering and checks
+   the hook; run it again after every daemon start (e.g. a systemd `ExecStartPost=` drop-in).
 5. `sudo scripts/security-check.sh` — verifies every service's hardening on the running stack.
 
 ## Zones

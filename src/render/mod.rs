@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::artifact::{Artifact, Artifacts};
 use crate::caps;
 use crate::model::*;
-use crate::plan::Plan;
+use crate::plan::{Match, Plan, Rule, Verdict, FWMARK};
 use crate::seccomp;
 use crate::targets::Target;
 
@@ -44,6 +44,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "dockerfile/rust.j2",
     "dockerfile/static.j2",
     "iptables.rules.j2",
+    "nftables.nft.j2",
     "apply-firewall.sh.j2",
     "generate-secrets.sh.j2",
     "security-check.sh.j2",
@@ -448,16 +449,6 @@ fn firewall(
     out: &mut Artifacts,
 ) -> Result<(), RenderBug> {
     let fw = &plan.firewall;
-    // `-m comment` goes before the target.
-    let line = |r: &crate::plan::Rule| -> String {
-        let (matches, target) = r.args.rsplit_once("-j ").unwrap_or(("", &r.args));
-        format!(
-            "{}-m comment --comment \"{}\" -j {}",
-            matches,
-            r.comment.replace('"', "'"),
-            target
-        )
-    };
     let zones: Vec<_> = plan
         .zones
         .iter()
@@ -481,21 +472,96 @@ fn firewall(
             }
         })
         .collect();
+    let bridges: Vec<&str> = plan.zones.iter().map(|z| z.bridge.as_str()).collect();
     let ctx = minijinja::context! {
         header, project => plan.model.project.name, fwd => fw.forward_chain,
         inp => fw.input_chain, zones, flows,
-        forward => fw.forward.iter().map(line).collect::<Vec<_>>(),
-        input => fw.input.iter().map(line).collect::<Vec<_>>(),
+        forward => fw.forward.iter().map(iptables_rule).collect::<Vec<_>>(),
+        input => fw.input.iter().map(iptables_rule).collect::<Vec<_>>(),
+        nft_forward => fw.forward.iter().map(|r| nft_rule(r, true)).collect::<Vec<_>>(),
+        nft_input => fw.input.iter().map(|r| nft_rule(r, false)).collect::<Vec<_>>(),
+        nft_table => fw.nft_table, bridges => bridges.join(" "),
+        fwmark => format!("{:#x}/{:#x}", FWMARK.0, FWMARK.1),
+        fwmark_value => format!("{:#x}", FWMARK.0),
+        forward_count => fw.forward.len(), input_count => fw.input.len(),
     };
     out.insert(
         "firewall/iptables.rules",
         Artifact::text(render_template(env, "iptables.rules.j2", &ctx)?),
     );
     out.insert(
+        "firewall/nftables.nft",
+        Artifact::text(render_template(env, "nftables.nft.j2", &ctx)?),
+    );
+    out.insert(
         "scripts/apply-firewall.sh",
         Artifact::script(render_template(env, "apply-firewall.sh.j2", &ctx)?),
     );
     Ok(())
+}
+
+/// A rule as `iptables-restore` reads it (after `-A CHAIN`); `-m comment` before the target.
+fn iptables_rule(r: &Rule) -> String {
+    let mut out = String::new();
+    for m in &r.matches {
+        let not = |n: bool| if n { "! " } else { "" };
+        let part = match m {
+            Match::Established => "-m conntrack --ctstate RELATED,ESTABLISHED".to_string(),
+            Match::Invalid => "-m conntrack --ctstate INVALID".to_string(),
+            Match::InIf { not: n, name } => format!("{}-i {name}", not(*n)),
+            Match::OutIf { not: n, name } => format!("{}-o {name}", not(*n)),
+            Match::Src(net) => format!("-s {net}"),
+            Match::Dst(net) => format!("-d {net}"),
+            Match::Port(p) => format!(
+                "-p {proto} -m {proto} --dport {port}",
+                proto = p.proto.as_str(),
+                port = p.port
+            ),
+            Match::OrigDst(net) => format!("-m conntrack --ctorigdst {net}"),
+            Match::NotDnat => "-m conntrack ! --ctstate DNAT".to_string(),
+        };
+        out.push_str(&part);
+        out.push(' ');
+    }
+    let target = match r.verdict {
+        Verdict::Accept => "ACCEPT",
+        Verdict::Drop => "DROP",
+        Verdict::Return => "RETURN",
+    };
+    format!(
+        "{out}-m comment --comment \"{}\" -j {target}",
+        r.comment.replace('"', "'")
+    )
+}
+
+/// A rule of hardgen's nftables chains. In the forward chain an accepted packet is marked
+/// with [`FWMARK`] (an nftables accept does not end processing: Docker's chains, at a later
+/// priority, accept what carries the mark given to dockerd as `--bridge-accept-fwmark`).
+/// "Return" is a plain accept: the packet goes on to Docker's chains, which decide.
+fn nft_rule(r: &Rule, forward: bool) -> String {
+    let mut out = String::new();
+    for m in &r.matches {
+        let not = |n: bool| if n { "!= " } else { "" };
+        let part = match m {
+            Match::Established => "ct state established,related".to_string(),
+            Match::Invalid => "ct state invalid".to_string(),
+            Match::InIf { not: n, name } => format!("iifname {}\"{name}\"", not(*n)),
+            Match::OutIf { not: n, name } => format!("oifname {}\"{name}\"", not(*n)),
+            Match::Src(net) => format!("ip saddr {net}"),
+            Match::Dst(net) => format!("ip daddr {net}"),
+            Match::Port(p) => format!("{} dport {}", p.proto.as_str(), p.port),
+            Match::OrigDst(net) => format!("ct original ip daddr {net}"),
+            Match::NotDnat => "ct status & dnat == 0".to_string(),
+        };
+        out.push_str(&part);
+        out.push(' ');
+    }
+    let verdict = match r.verdict {
+        Verdict::Accept if forward => format!("meta mark set meta mark | {:#x} accept", FWMARK.0),
+        Verdict::Accept | Verdict::Return => "accept".to_string(),
+        Verdict::Drop => "drop".to_string(),
+    };
+    format!("{out}{verdict} comment \"{}\"", r.comment.replace('"', "'"))
 }
 
 fn security_check(env: &Environment, header: &str, plan: &Plan) -> Result<String, RenderBug> {
@@ -538,7 +604,12 @@ fn security_check(env: &Environment, header: &str, plan: &Plan) -> Result<String
     render_template(
         env,
         "security-check.sh.j2",
-        minijinja::context! { header, project => plan.model.project.name, services },
+        minijinja::context! {
+            header, project => plan.model.project.name, services,
+            fwd => plan.firewall.forward_chain, inp => plan.firewall.input_chain,
+            nft_table => plan.firewall.nft_table,
+            forward_count => plan.firewall.forward.len(), input_count => plan.firewall.input.len(),
+        },
     )
 }
 

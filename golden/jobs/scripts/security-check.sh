@@ -5,7 +5,10 @@
 # host, so the image needs no tools): numeric non-root user, effective capabilities,
 # no-new-privileges, seccomp filter, read-only root, resource limits, networks and
 # addresses, published ports, secret files readable by the service user only, no secret in
-# the environment, health. Run as root on the Docker host. Exit 0 when all checks pass.
+# the environment, health; and the zone firewall: loaded (all its rules), hooked (the jumps
+# from FORWARD/DOCKER-USER and INPUT, or nftables base chains) and effective (bridged
+# traffic passes netfilter). `--firewall` checks only the firewall.
+# Run as root on the Docker host. Exit 0 when all checks pass.
 # The docker inspect formats below are Go templates: `$k` in single quotes is meant literally.
 # shellcheck disable=SC2016
 set -u
@@ -142,6 +145,53 @@ check_service() {
     fi
 }
 
+check_firewall() {
+    fwd='HG-jobs-FWD'
+    inp='HG-jobs-IN'
+    table='hardgen-jobs'
+    if [ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null)" = 1 ]; then
+        pass firewall "bridged traffic passes netfilter (br_netfilter, net.bridge.bridge-nf-call-iptables=1)"
+    else
+        fail firewall "bridged traffic passes netfilter (br_netfilter, net.bridge.bridge-nf-call-iptables=1): traffic inside a zone bypasses the rules (run scripts/apply-firewall.sh)"
+    fi
+    backend=${HARDGEN_FIREWALL_BACKEND:-}
+    if [ -z "$backend" ]; then
+        backend=$(docker info --format '{{with .FirewallBackend}}{{.Driver}}{{end}}' 2>/dev/null) || backend=''
+        backend=${backend:-iptables}
+    fi
+    if [ "$backend" = nftables ]; then
+        for chain in forward input; do
+            if nft list chain ip "$table" "$chain" 2>/dev/null | grep -q "hook $chain"; then
+                pass firewall "nftables table ip $table has its $chain base chain"
+            else
+                fail firewall "nftables table ip $table has its $chain base chain (run scripts/apply-firewall.sh)"
+            fi
+        done
+        expect firewall "rules in chain forward of table ip $table" \
+            "$(nft list chain ip "$table" forward 2>/dev/null | grep -c ' comment "')" 18
+        expect firewall "rules in chain input of table ip $table" \
+            "$(nft list chain ip "$table" input 2>/dev/null | grep -c ' comment "')" 5
+        return
+    fi
+    expect firewall "rules in chain $fwd" "$(iptables -S "$fwd" 2>/dev/null | grep -c '^-A ')" 18
+    expect firewall "rules in chain $inp" "$(iptables -S "$inp" 2>/dev/null | grep -c '^-A ')" 5
+    for hook in "FORWARD DOCKER-USER" "DOCKER-USER $fwd" "INPUT $inp"; do
+        from=${hook% *}
+        to=${hook#* }
+        if iptables -C "$from" -j "$to" 2>/dev/null; then
+            pass firewall "$from jumps to $to"
+        else
+            fail firewall "$from jumps to $to: the zone policy is not in force (run scripts/apply-firewall.sh)"
+        fi
+    done
+}
+
+if [ "${1:-}" = --firewall ]; then
+    check_firewall
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+fi
 # api
 check_service api '10001:10001' 0000000000000000 '' 1 true 268435456 128 500000000 \
     'app=10.41.0.2 queue=10.41.1.128 ' '8000/tcp=127.0.0.1:8000 ' '' yes
@@ -151,6 +201,8 @@ check_service redis '999:999' 0000000000000000 '' 1 true 268435456 128 500000000
 # worker
 check_service worker '10001:10001' 0000000000000000 '' 1 true 536870912 128 1000000000 \
     'queue=10.41.1.129 workers=10.41.2.2 ' '' '' yes
+
+check_firewall
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
