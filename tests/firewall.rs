@@ -206,6 +206,8 @@ struct Spec {
     members: BTreeMap<String, BTreeSet<String>>,
     /// service -> ports it listens on (expose, published container ports)
     listens: BTreeMap<String, BTreeSet<Port>>,
+    /// Ports published on 127.0.0.1: (service, host port, container port).
+    loopback_published: Vec<(String, u16, Port)>,
     flows: Vec<Flow>,
 }
 
@@ -228,6 +230,7 @@ fn read_spec(path: &Path) -> Spec {
         .collect();
     let mut members = BTreeMap::new();
     let mut listens = BTreeMap::new();
+    let mut loopback_published = Vec::new();
     for (name, s) in v["services"].as_table().unwrap() {
         members.insert(name.clone(), strings(s.get("zones")).into_iter().collect());
         let ports: BTreeSet<Port> = strings(s.get("expose"))
@@ -236,6 +239,21 @@ fn read_spec(path: &Path) -> Spec {
             .map(|p| parse_port(p))
             .collect();
         listens.insert(name.clone(), ports);
+        for p in strings(s.get("ports")) {
+            // `[ADDRESS:][HOST_PORT:]PORT[/udp]`, on 127.0.0.1 unless an address is given.
+            let container = parse_port(&p);
+            let head = p.split('/').next().unwrap();
+            let parts: Vec<&str> = head.split(':').collect();
+            let (addr, host_port) = match parts.as_slice() {
+                [_] => ("127.0.0.1", container.0),
+                [h, _] => ("127.0.0.1", h.parse().unwrap()),
+                [a, h, _] => (*a, h.parse().unwrap()),
+                _ => panic!("port {p}"),
+            };
+            if addr == "127.0.0.1" {
+                loopback_published.push((name.clone(), host_port, container));
+            }
+        }
     }
     let flows = v
         .get("flows")
@@ -267,6 +285,7 @@ fn read_spec(path: &Path) -> Spec {
         zones,
         members,
         listens,
+        loopback_published,
         flows,
     }
 }
@@ -675,6 +694,85 @@ fn lab(tag: &str, spec: &Spec, d: &Deployment) -> Lab {
         "via",
         &UPLINK_HOST.to_string(),
     ]);
+    // Docker's publication on 127.0.0.1 (DNAT of 127.0.0.1:HOST_PORT to the container), and
+    // an outside host that sends to 127.0.0.1 through the host, as an L2 neighbour can
+    // (moby#45610); each service counts what reaches it from there.
+    must(&[
+        "ip",
+        "-n",
+        &outside,
+        "route",
+        "del",
+        "local",
+        "127.0.0.0/8",
+        "dev",
+        "lo",
+        "table",
+        "local",
+    ]);
+    must(&[
+        "ip",
+        "-n",
+        &outside,
+        "route",
+        "del",
+        "local",
+        "127.0.0.1",
+        "dev",
+        "lo",
+        "table",
+        "local",
+    ]);
+    must(&[
+        "ip",
+        "-n",
+        &outside,
+        "route",
+        "add",
+        "127.0.0.1/32",
+        "via",
+        &UPLINK_HOST.to_string(),
+    ]);
+    for (svc, host_port, (port, proto)) in &spec.loopback_published {
+        let way_out = default_zone(spec, d, svc);
+        let addr = d.addrs[svc].iter().find(|(z, _)| *z == way_out).unwrap().1;
+        lab.host_must(&[
+            "iptables",
+            "-w",
+            "-t",
+            "nat",
+            "-A",
+            "PREROUTING",
+            "-d",
+            "127.0.0.1/32",
+            "-p",
+            proto,
+            "--dport",
+            &host_port.to_string(),
+            "-j",
+            "DNAT",
+            "--to-destination",
+            &format!("{addr}:{port}"),
+        ]);
+        let (ok, out) = lab.sh(
+            &lab.ns[svc],
+            &[
+                "iptables",
+                "-w",
+                "-t",
+                "raw",
+                "-A",
+                "PREROUTING",
+                "-s",
+                &OUTSIDE_HOST.to_string(),
+                "-p",
+                proto,
+                "--dport",
+                &port.to_string(),
+            ],
+        );
+        assert!(ok, "{out}");
+    }
     // Listeners: every port a service listens on or a flow to its zones names.
     for (svc, ns) in lab.ns.clone() {
         let mut ports = spec.listens[&svc].clone();
@@ -738,6 +836,62 @@ fn probe(lab: &Lab, cases: &[Case]) -> Vec<bool> {
         }
     }
     got
+}
+
+/// Sends to every port published on 127.0.0.1 from the outside host, through the host, and
+/// returns, for each, how many packets reached the service.
+fn neighbour_hits(lab: &Lab, spec: &Spec) -> Vec<(String, u64)> {
+    if spec.loopback_published.is_empty() {
+        return Vec::new();
+    }
+    for svc in spec.loopback_published.iter().map(|(s, _, _)| s) {
+        let (ok, out) = lab.sh(&lab.ns[svc], &["iptables", "-w", "-t", "raw", "-Z"]);
+        assert!(ok, "{out}");
+    }
+    let targets: Vec<String> = spec
+        .loopback_published
+        .iter()
+        .map(|(_, h, (_, proto))| format!("127.0.0.1:{h}/{proto}"))
+        .collect();
+    let (ok, out) = lab.sh(
+        &lab.outside,
+        &[
+            "python3",
+            lab.tools.path().join("netprobe.py").to_str().unwrap(),
+            "probe",
+            "2",
+        ]
+        .into_iter()
+        .chain(targets.iter().map(String::as_str))
+        .collect::<Vec<_>>(),
+    );
+    assert!(ok, "{out}");
+    spec.loopback_published
+        .iter()
+        .map(|(svc, h, (port, proto))| {
+            let (ok, out) = lab.sh(
+                &lab.ns[svc],
+                &[
+                    "iptables",
+                    "-w",
+                    "-t",
+                    "raw",
+                    "-L",
+                    "PREROUTING",
+                    "-v",
+                    "-n",
+                    "-x",
+                ],
+            );
+            assert!(ok, "{out}");
+            let packets = out
+                .lines()
+                .filter(|l| l.contains(&format!("{proto} dpt:{port}")))
+                .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+                .sum();
+            (format!("127.0.0.1:{h}/{proto} -> {svc}:{port}"), packets)
+        })
+        .collect()
 }
 
 /// The cases whose outcome differs from `want`, one line each.
@@ -817,6 +971,11 @@ fn check_example(index: usize, path: &Path) -> Outcome {
     fail(
         "without a firewall the lab must connect every case",
         mismatches(&cases, &got, |_| true),
+    );
+    let hits = neighbour_hits(&lab, &spec);
+    fail(
+        "without a firewall, a neighbour's packets to 127.0.0.1 must reach the published service (the lab reproduces moby#45610)",
+        hits.iter().filter(|(_, n)| *n == 0).map(|(w, _)| w.clone()).collect(),
     );
 
     // 2. iptables, loaded by the generated apply script as on a Docker host (a DOCKER-USER
@@ -1018,7 +1177,7 @@ fn check_example(index: usize, path: &Path) -> Outcome {
     let mut report = String::new();
     let _ = write!(
         report,
-        "{name}: {} services, {} zones, {} flows: {} cases ({} service-to-service, {} to the host, {} to the outside, {} from the outside), {allowed} allowed, {firewall_work} refused by the firewall alone; iptables and nftables agree",
+        "{name}: {} services, {} zones, {} flows: {} cases ({} service-to-service, {} to the host, {} to the outside, {} from the outside; {} ports published on 127.0.0.1 sent to by a neighbour), {allowed} allowed, {firewall_work} refused by the firewall alone; iptables and nftables agree",
         services,
         spec.zones.len(),
         spec.flows.len(),
@@ -1030,6 +1189,7 @@ fn check_example(index: usize, path: &Path) -> Outcome {
         cases.iter().filter(|c| c.dst == "host").count(),
         cases.iter().filter(|c| c.dst == "outside").count(),
         cases.iter().filter(|c| c.src == "outside").count(),
+        spec.loopback_published.len(),
     );
     drop(lab);
     Outcome {
@@ -1064,11 +1224,11 @@ fn firewall_matrix_of_every_example() {
     let specs = specs();
     assert!(specs.len() >= 4, "{specs:?}");
     let start = Instant::now();
-    // A few examples at a time: each one's probes mostly wait.
+    // Eight examples at a time: each one's probes mostly wait.
     let indexed: Vec<(usize, &PathBuf)> = specs.iter().enumerate().collect();
     let outcomes: Vec<Outcome> = std::thread::scope(|s| {
         let mut out = Vec::new();
-        for chunk in indexed.chunks(4) {
+        for chunk in indexed.chunks(8) {
             let handles: Vec<_> = chunk
                 .iter()
                 .map(|&(i, p)| s.spawn(move || check_example(i, p)))
