@@ -3,6 +3,7 @@
 //! writer/differ.
 
 pub mod app;
+pub mod argv;
 pub mod artifact;
 pub mod audit;
 pub mod caps;

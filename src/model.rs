@@ -53,6 +53,42 @@ pub struct Secret {
     pub bytes: u32,
     pub gid: Option<u32>,
     pub description: Option<String>,
+    /// Content built from other (random) secrets instead of random bytes.
+    pub template: Option<Vec<TemplatePart>>,
+}
+
+/// A piece of a secret's template: literal text, or the value of a random secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplatePart {
+    Text(String),
+    Secret(String),
+}
+
+impl TemplatePart {
+    /// Split a template into text and `{name}` placeholders; `Err` describes a stray brace.
+    pub fn parse(t: &str) -> Result<Vec<TemplatePart>, String> {
+        let mut out = Vec::new();
+        let mut rest = t;
+        while let Some(open) = rest.find(['{', '}']) {
+            if rest[open..].starts_with('}') {
+                return Err("`}` without a `{`: braces only surround a secret's name".into());
+            }
+            if open > 0 {
+                out.push(TemplatePart::Text(rest[..open].to_string()));
+            }
+            let after = &rest[open + 1..];
+            let close = after
+                .find(['{', '}'])
+                .filter(|&i| after[i..].starts_with('}'))
+                .ok_or("`{` without a `}`: braces only surround a secret's name")?;
+            out.push(TemplatePart::Secret(after[..close].to_string()));
+            rest = &after[close + 1..];
+        }
+        if !rest.is_empty() {
+            out.push(TemplatePart::Text(rest.to_string()));
+        }
+        Ok(out)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

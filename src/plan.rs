@@ -73,6 +73,8 @@ pub struct PlannedSecret {
     pub mode: u32,
     pub used_by: Vec<String>,
     pub description: Option<String>,
+    /// Built from other secrets (`Secret::template`) rather than random bytes.
+    pub template: Option<Vec<TemplatePart>>,
 }
 
 /// What a firewall rule does with a packet that matches.
@@ -603,6 +605,7 @@ fn plan_secrets(model: &Model) -> Vec<PlannedSecret> {
                 mode,
                 used_by: users.iter().map(|(n, _)| (*n).clone()).collect(),
                 description: s.description.clone(),
+                template: s.template.clone(),
             }
         })
         .collect()

@@ -49,7 +49,7 @@ pub struct Cell {
 pub const CONTROLS: &[(&str, &str)] = &[
     ("4.1", "non-root user"),
     ("4.6, 5.27", "health check"),
-    ("4.10", "secrets not in the environment"),
+    ("4.10", "secrets not in the environment or arguments"),
     ("5.2", "AppArmor profile"),
     ("5.4", "capabilities restricted"),
     ("5.5", "not privileged, no devices"),
@@ -106,6 +106,17 @@ impl Lines {
             put("volumes", s.volumes.first().map(|v| &v.span));
             put("restart", s.restart.as_ref().map(|r| &r.span));
             put("syscalls_allow", s.syscalls_allow.first().map(|x| &x.span));
+            let lists = [
+                s.build.as_ref().and_then(|b| b.command.as_deref()),
+                s.command.as_deref(),
+                s.healthcheck.as_ref().and_then(|h| h.cmd.as_deref()),
+            ];
+            for list in lists.into_iter().flatten() {
+                let values: Vec<String> = list.iter().map(|a| a.value.clone()).collect();
+                if let Some(f) = crate::argv::secrets_in_args(&values).first() {
+                    put("secret_args", Some(&list[f.arg].span));
+                }
+            }
         }
         Lines { map }
     }
@@ -121,6 +132,27 @@ fn cell(status: Status, note: impl Into<String>, line: Option<usize>) -> Cell {
         note: note.into(),
         line,
     }
+}
+
+/// Secrets the service's commands put into a process's arguments: (which command, secret).
+fn secrets_in_args(s: &Service) -> Vec<(&'static str, String)> {
+    let build = match &s.source {
+        Source::Build(b) => Some(&b.command),
+        Source::Image(_) => None,
+    };
+    [
+        ("build.command", build),
+        ("command", s.command.as_ref()),
+        ("healthcheck", s.health.as_ref().map(|h| &h.cmd)),
+    ]
+    .into_iter()
+    .filter_map(|(what, list)| list.map(|l| (what, l)))
+    .flat_map(|(what, list)| {
+        crate::argv::secrets_in_args(list)
+            .into_iter()
+            .map(move |f| (what, f.secret))
+    })
+    .collect()
 }
 
 fn evaluate(s: &Service, lines: &Lines, control: &str) -> Cell {
@@ -142,7 +174,16 @@ fn evaluate(s: &Service, lines: &Lines, control: &str) -> Cell {
             None => cell(Status::Relaxed, "no health check", lines.get(n, "unsafe")),
         },
         "4.10" => {
-            if s.secrets.is_empty() {
+            let in_args = secrets_in_args(s);
+            if let Some((what, secret)) = in_args.first() {
+                // A secret in a process's arguments is readable by every host user (`ps`),
+                // whether or not the service lists it among its file secrets.
+                cell(
+                    Status::Relaxed,
+                    format!("secret {secret} in the arguments of {what}"),
+                    lines.get(n, "secret_args"),
+                )
+            } else if s.secrets.is_empty() {
                 cell(Status::NotApplicable, "no secret", None)
             } else {
                 cell(

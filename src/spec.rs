@@ -240,6 +240,15 @@ pub struct RawSecret {
     /// What the secret is for (one line).
     #[schemars(regex = "schema::TEXT", length(max = 1024))]
     pub description: Option<String>,
+    /// The file's content, built from other secrets instead of random bytes: text in which
+    /// `{name}` stands for the value of the random secret `name`. Makes a secret that *is* a
+    /// program's config fragment, so the value never reaches a command line: `"requirepass
+    /// {redis_password}\n"`, then `command = ["redis-server", "/run/secrets/redis_conf"]`.
+    /// Printable ASCII, newlines and tabs; `{` and `}` only around a secret's name; at most
+    /// 4096 characters. `scripts/generate-secrets.sh` rewrites it from its sources on every run.
+    /// Not with `bytes`.
+    #[schemars(length(min = 1, max = 4096))]
+    pub template: Option<Sp<String>>,
 }
 
 /// Seccomp presets. Both deny by default and never allow mount, ptrace, kernel modules,

@@ -1340,6 +1340,62 @@ fn report_marks_relaxations_with_their_spec_line() {
     }
 }
 
+/// A secret read into a process's arguments is a warning (W106, with its place and the safer
+/// pattern), and the compliance report does not call CIS 4.10 satisfied, nor "not
+/// applicable" when the service lists no secret but a shell reads one into an argument.
+#[test]
+fn secrets_in_arguments_are_reported() {
+    let o = hardgen(&["check", "tests/specs/secret-in-args.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    for want in [
+        "warning[W106]: service `redis`: `command` puts the secret `redis_password` into a process's arguments",
+        "--> tests/specs/secret-in-args.toml:17:24",
+        "warning[W106]: service `cache`: `healthcheck.cmd` puts the secret `redis_password`",
+        "--> tests/specs/secret-in-args.toml:24:36",
+        "`command = [\"redis-server\", \"/run/secrets/redis_conf\"]`",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in\n{err}");
+    }
+    assert!(
+        !err.contains("service `clean`"),
+        "the environment is not the arguments:\n{err}"
+    );
+    for target in ["compose", "swarm", "kubernetes"] {
+        let o = hardgen(&[
+            "report",
+            "tests/specs/secret-in-args.toml",
+            "--target",
+            target,
+        ]);
+        let md = stdout(&o);
+        let row = md
+            .lines()
+            .find(|l| l.starts_with("| 4.10 "))
+            .unwrap_or_else(|| panic!("{md}"));
+        // Columns in service name order: cache, clean, redis.
+        let cells: Vec<&str> = row.split(" | ").collect();
+        assert!(
+            cells[2].contains(
+                "⚠️ secret redis_password in the arguments of healthcheck (secret-in-args.toml:24)"
+            ),
+            "{target}: {row}"
+        );
+        assert!(cells[3].contains("✅"), "{target}: {row}");
+        assert!(
+            cells[4].contains(
+                "⚠️ secret redis_password in the arguments of command (secret-in-args.toml:17)"
+            ),
+            "{target}: {row}"
+        );
+    }
+    // The examples read their secrets from files only.
+    for spec in ["examples/luna.toml", "examples/arkalia.toml"] {
+        let o = hardgen(&["check", spec]);
+        assert!(!stderr(&o).contains("W106"), "{spec}: {}", stderr(&o));
+    }
+}
+
 /// Counts pixels of an exact colour in a PNG screenshot.
 fn count_colour(png_path: &Path, rgb: [u8; 3]) -> usize {
     let decoder = png::Decoder::new(fs::File::open(png_path).unwrap());

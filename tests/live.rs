@@ -1114,6 +1114,16 @@ fn check_service(c: &mut Checks, d: &Deployment, s: &Svc) {
             .unwrap_or_default()
             .replace('\0', " ");
         let pw = format!("{who} pid {p} ({})", cmd.trim());
+        // A secret in a process's arguments is readable by every host user (`ps`).
+        for (name, value) in &secret_values {
+            let value = value.trim();
+            c.check(
+                &pw,
+                &format!("secret {name} not in the process's arguments (/proc/PID/cmdline)"),
+                value.is_empty() || !cmd.contains(value),
+                || format!("    cmdline: {cmd}"),
+            );
+        }
         let ids = |k: &str| -> Vec<u32> {
             st.get(k)
                 .map(|v| {
@@ -2294,7 +2304,7 @@ const LUNA: Svc = Svc {
         ("9100/tcp", "127.0.0.1", "9100"),
     ],
     secrets: &["redis_password", "luna_master_key"],
-    not_secrets: &["gf_admin_password"],
+    not_secrets: &["gf_admin_password", "redis_conf"],
     bb: &["busybox"],
     tmpfs_kib: 100 * 1024,
     mem_reservation: 256 * MIB,
@@ -2313,7 +2323,7 @@ const REDIS: Svc = Svc {
     pids: 128,
     nano_cpus: 500_000_000,
     ports: &[],
-    secrets: &["redis_password"],
+    secrets: &["redis_conf", "redis_password"],
     not_secrets: &["luna_master_key", "gf_admin_password"],
     bb: &[],
     tmpfs_kib: 64 * 1024,
@@ -2334,7 +2344,12 @@ const PROMETHEUS: Svc = Svc {
     nano_cpus: 500_000_000,
     ports: &[],
     secrets: &[],
-    not_secrets: &["redis_password", "luna_master_key", "gf_admin_password"],
+    not_secrets: &[
+        "redis_password",
+        "redis_conf",
+        "luna_master_key",
+        "gf_admin_password",
+    ],
     bb: &[],
     tmpfs_kib: 64 * 1024,
     mem_reservation: 0,
@@ -2354,7 +2369,7 @@ const GRAFANA: Svc = Svc {
     nano_cpus: 500_000_000,
     ports: &[("3000/tcp", "127.0.0.1", "3001")],
     secrets: &["gf_admin_password"],
-    not_secrets: &["redis_password", "luna_master_key"],
+    not_secrets: &["redis_password", "redis_conf", "luna_master_key"],
     bb: &[],
     tmpfs_kib: 64 * 1024,
     mem_reservation: 0,
@@ -2614,6 +2629,7 @@ const ARKALIA_SECRETS: &[&str] = &[
     "jwt_secret",
     "postgres_password",
     "redis_password",
+    "redis_conf",
 ];
 
 /// A service of examples/arkalia.toml: the spec's defaults (512m, 1 CPU, 256 pids, 64m tmpfs,
@@ -2680,7 +2696,7 @@ const ARK_REDIS: Svc = Svc {
     gid: 999,
     bb: &[],
     built: false,
-    ..arkalia_svc("redis", &["redis_password"])
+    ..arkalia_svc("redis", &["redis_conf", "redis_password"])
 };
 
 const ARKALIA: [&Svc; 8] = [

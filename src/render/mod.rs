@@ -179,6 +179,15 @@ pub fn render(plan: &Plan, target: Target) -> Result<Artifacts, RenderBug> {
                     name => s.name, bytes => s.bytes, owner => s.owner.to_string(),
                     mode => format!("0{:o}", s.mode), used_by => s.used_by,
                     description => s.description,
+                    format => s.template.as_deref().map(printf_format),
+                    sources => s.template.as_deref().map(template_sources).unwrap_or_default(),
+                }).collect::<Vec<_>>(),
+                derived => plan.secrets.iter().filter(|s| s.template.is_some()).map(|s| minijinja::context! {
+                    name => s.name, owner => s.owner.to_string(),
+                    mode => format!("0{:o}", s.mode), used_by => s.used_by,
+                    description => s.description,
+                    format => s.template.as_deref().map(printf_format),
+                    sources => s.template.as_deref().map(template_sources).unwrap_or_default(),
                 }).collect::<Vec<_>>(),
             },
         )?),
@@ -189,6 +198,42 @@ pub fn render(plan: &Plan, target: Target) -> Result<Artifacts, RenderBug> {
         Artifact::text(files::env_example(&header, plan)),
     );
     Ok(out)
+}
+
+/// A secret template as a single-quoted `printf` format: text with `\\`, `%`, newline
+/// and tab escaped for printf, each `{name}` a `%s` (`template_sources` gives the values in
+/// order), `'` closed and reopened for the shell.
+fn printf_format(parts: &[TemplatePart]) -> String {
+    let mut f = String::from("'");
+    for p in parts {
+        match p {
+            TemplatePart::Secret(_) => f.push_str("%s"),
+            TemplatePart::Text(t) => {
+                for c in t.chars() {
+                    match c {
+                        '\\' => f.push_str("\\\\"),
+                        '%' => f.push_str("%%"),
+                        '\n' => f.push_str("\\n"),
+                        '\t' => f.push_str("\\t"),
+                        '\'' => f.push_str("'\\''"),
+                        c => f.push(c),
+                    }
+                }
+            }
+        }
+    }
+    f.push('\'');
+    f
+}
+
+fn template_sources(parts: &[TemplatePart]) -> Vec<String> {
+    parts
+        .iter()
+        .filter_map(|p| match p {
+            TemplatePart::Secret(n) => Some(n.clone()),
+            TemplatePart::Text(_) => None,
+        })
+        .collect()
 }
 
 fn seccomp_profiles(plan: &Plan, out: &mut Artifacts) {

@@ -49,6 +49,23 @@ generate() {
     echo "generated secrets/$name ($bytes bytes, owner $owner, mode $mode)"
 }
 
+# Install a file built from other secrets ($5): rewritten on every run, so it always holds
+# their current values.
+install_derived() {
+    name=$1
+    owner=$2
+    mode=$3
+    tmp=$4
+    chmod "$mode" "$tmp"
+    if [ "$is_root" -eq 1 ]; then
+        chown "$owner" "$tmp"
+    else
+        echo "generate-secrets: warning: not root: secrets/$name is not given to $owner" >&2
+    fi
+    mv -f "$tmp" "$dir/$name"
+    echo "derived   secrets/$name from $5 (owner $owner, mode $mode)"
+}
+
 # jwt_secret: JWT signing secret of the external API; read by helloria
 generate jwt_secret 64 10001:10001 0400
 # postgres_password: PostgreSQL superuser password; read by postgres
@@ -59,3 +76,8 @@ generate redis_password 32 999:999 0400
 generate sandozia_key 32 10001:10001 0400
 # zeroia_config: ZeroIA configuration secret; read by zeroia
 generate zeroia_config 64 10001:10001 0400
+
+# redis_conf: Redis config fragment with the password: redis-server reads it as its config file; read by redis
+tmp=$(mktemp "$dir/.new.XXXXXX")
+printf 'requirepass %s\n' "$(cat "$dir/redis_password")" >"$tmp"
+install_derived redis_conf 999:999 0400 "$tmp" "redis_password"

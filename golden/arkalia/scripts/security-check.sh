@@ -206,7 +206,7 @@ check_service prometheus '65534:65534' 0000000000000000 '' 1 true 536870912 256 
     'intelligence=172.20.1.129 monitoring=172.20.2.2 ' '' '' yes
 # redis
 check_service redis '999:999' 0000000000000000 '' 1 true 536870912 256 1000000000 \
-    'data=172.20.4.3 ' '' 'redis_password' yes
+    'data=172.20.4.3 ' '' 'redis_conf redis_password' yes
 # reflexia
 check_service reflexia '10001:10001' 0000000000000000 '' 1 true 536870912 256 1000000000 \
     'intelligence=172.20.1.130 monitoring=172.20.2.3 ' '' '' yes

@@ -49,9 +49,31 @@ generate() {
     echo "generated secrets/$name ($bytes bytes, owner $owner, mode $mode)"
 }
 
+# Install a file built from other secrets ($5): rewritten on every run, so it always holds
+# their current values.
+install_derived() {
+    name=$1
+    owner=$2
+    mode=$3
+    tmp=$4
+    chmod "$mode" "$tmp"
+    if [ "$is_root" -eq 1 ]; then
+        chown "$owner" "$tmp"
+    else
+        echo "generate-secrets: warning: not root: secrets/$name is not given to $owner" >&2
+    fi
+    mv -f "$tmp" "$dir/$name"
+    echo "derived   secrets/$name from $5 (owner $owner, mode $mode)"
+}
+
 # gf_admin_password: Grafana admin password (GF_ADMIN_PASSWORD in the seed); read by grafana
 generate gf_admin_password 16 472:472 0400
 # luna_master_key: Luna master key, for future encryption (LUNA_MASTER_KEY in the seed); read by luna-consciousness
 generate luna_master_key 32 1000:1000 0400
 # redis_password: Redis authentication (REDIS_PASSWORD in the seed); read by luna-consciousness, redis
 generate redis_password 32 0:30000 0440
+
+# redis_conf: Redis config fragment with the password: redis-server reads it as its config file; read by redis
+tmp=$(mktemp "$dir/.new.XXXXXX")
+printf 'requirepass %s\n' "$(cat "$dir/redis_password")" >"$tmp"
+install_derived redis_conf 999:999 0400 "$tmp" "redis_password"

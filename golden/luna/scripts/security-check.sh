@@ -203,7 +203,7 @@ check_service prometheus '65534:65534' 0000000000000000 '' 1 true 536870912 128 
     'app=172.22.0.128 monitoring=172.22.2.3 ' '' '' yes
 # redis
 check_service redis '999:999' 0000000000000000 '' 1 true 536870912 128 500000000 \
-    'data=172.22.1.2 ' '' 'redis_password' yes
+    'data=172.22.1.2 ' '' 'redis_conf redis_password' yes
 
 check_firewall
 
