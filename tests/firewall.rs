@@ -1058,6 +1058,36 @@ fn check_example(index: usize, path: &Path) -> Outcome {
         if ok { vec![] } else { vec![out] },
     );
 
+    // A daemon restart (or reboot, or firewall reload) that rebuilt the filter table: Docker's
+    // DOCKER-USER is back, empty, hardgen's chains are gone. security-check says so; the apply
+    // script (from the ExecStartPost= drop-in the README shows) restores the whole policy.
+    for args in [
+        &["-F"][..],
+        &["-X"],
+        &["-N", "DOCKER-USER"],
+        &["-A", "DOCKER-USER", "-j", "RETURN"],
+        &["-I", "FORWARD", "-j", "DOCKER-USER"],
+    ] {
+        let mut cmd = vec!["iptables", "-w"];
+        cmd.extend_from_slice(args);
+        lab.host_must(&cmd);
+    }
+    let (ok, out) = security_check(&lab, &d, "");
+    fail(
+        "security-check --firewall passes after a daemon restart emptied the filter table",
+        if ok { vec![out] } else { vec![] },
+    );
+    let (ok, out) = apply(&lab, &d, "", &[]);
+    fail(
+        "re-apply after the restart failed",
+        if ok { vec![] } else { vec![out] },
+    );
+    let again = probe(&lab, &cases);
+    fail(
+        "iptables firewall re-applied after a daemon restart",
+        mismatches(&cases, &again, |c| c.allowed),
+    );
+
     let (ok, out) = apply(&lab, &d, "", &["--remove"]);
     let left = lab.host_must(&["iptables-save"]);
     fail(
