@@ -7,7 +7,9 @@ FROM python:3.12-slim-bookworm AS builder
 
 WORKDIR /build
 COPY requirements.txt ./
-RUN pip install --no-cache-dir --no-compile --prefix=/install -r requirements.txt
+# /install exists even when requirements.txt lists nothing (pip then creates nothing).
+RUN install -d /install \
+ && pip install --no-cache-dir --no-compile --prefix=/install -r requirements.txt
 
 # --- runtime: minimal ---
 FROM python:3.12-slim-bookworm
