@@ -9,6 +9,14 @@
 #   debian:bookworm-slim     `debootstrap --variant=minbase bookworm` with docs,
 #                            man pages and apt lists removed, `docker import`ed.
 #                            The rootfs tarball is cached in .tools/cache/.
+#   hardgen-test/toolchains:1
+#                            that root file system plus Debian's own compilers and
+#                            runtimes (golang-go, rustc, cargo, nodejs, npm, python3,
+#                            python3-pip, python-is-python3), installed with apt-get
+#                            in a chroot; cached in .tools/cache/ too. The live suite
+#                            tags stand-ins of it as the builder and runtime images
+#                            the generated Dockerfiles name (golang:, rust:, node:,
+#                            python:), so every runtime preset is built for real.
 #
 # Idempotent: an image carrying the same org.hardgen.recipe label is kept.
 # A debian:bookworm-slim not made by this script is left alone.
@@ -32,6 +40,9 @@ SUITE=bookworm
 # Bump when the recipe below changes.
 BUSYBOX_RECIPE_VERSION=1
 DEBIAN_RECIPE_VERSION=1
+TOOLCHAINS_IMAGE=hardgen-test/toolchains:1
+TOOLCHAINS_RECIPE_VERSION=1
+TOOLCHAIN_PKGS=(golang-go rustc cargo nodejs npm python3 python3-pip python-is-python3 ca-certificates)
 
 log() { printf 'test-images: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -208,11 +219,66 @@ import_debian() {
   log "imported $DEBIAN_IMAGE ($recipe)"
 }
 
+# ----------------------------------------------------------- toolchains ---
+toolchains_tarball() { printf '%s/debian-%s-toolchains-v%s.tar' "$CACHE" "$SUITE" "$TOOLCHAINS_RECIPE_VERSION"; }
+
+make_toolchains_tarball() {
+  local tar rootfs
+  tar=$(toolchains_tarball)
+  [ -s "$tar" ] && { log "cached rootfs $tar"; return 0; }
+  make_debian_tarball
+  rootfs=$(mktemp -d "$CACHE/toolchains.XXXXXX")
+  # shellcheck disable=SC2064 # expand now
+  trap "umount '$rootfs/proc' 2>/dev/null || true; rm -rf '$rootfs'" RETURN
+  tar -C "$rootfs" -xf "$(debian_tarball)"
+  cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+  mount -t proc proc "$rootfs/proc"
+  log "apt-get install ${TOOLCHAIN_PKGS[*]} (in a chroot of the bookworm rootfs)"
+  if ! chroot "$rootfs" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null' \
+    sh "${TOOLCHAIN_PKGS[@]}" >"$CACHE/toolchains.log" 2>&1; then
+    tail -n 30 "$CACHE/toolchains.log" >&2
+    die "installing the toolchains failed (log: $CACHE/toolchains.log)"
+  fi
+  umount "$rootfs/proc"
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
+    "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/*
+  mkdir -p "$rootfs/var/lib/apt/lists/partial"
+  : >"$rootfs/etc/resolv.conf"
+  tar --numeric-owner -C "$rootfs" -cf "$tar.tmp" .
+  mv -f "$tar.tmp" "$tar"
+}
+
+import_toolchains() {
+  local recipe="toolchains-$SUITE-v$TOOLCHAINS_RECIPE_VERSION" old_id
+  if [ "$(image_label "$TOOLCHAINS_IMAGE")" = "$recipe" ] && [ "${HARDGEN_REBUILD_IMAGES:-0}" != 1 ]; then
+    log "$TOOLCHAINS_IMAGE up to date ($recipe)"
+    return 0
+  fi
+  timed "toolchains rootfs (or cache)" make_toolchains_tarball
+  old_id=$(docker image inspect --format '{{.Id}}' "$TOOLCHAINS_IMAGE" 2>/dev/null || true)
+  docker import \
+    --change "LABEL org.hardgen.recipe=$recipe" \
+    --change 'CMD ["bash"]' \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    "$(toolchains_tarball)" "$TOOLCHAINS_IMAGE" >/dev/null
+  docker run --rm --network none "$TOOLCHAINS_IMAGE" sh -c 'go version && rustc --version && cargo --version && node --version && npm --version && python --version && pip --version' >&2 ||
+    die "$TOOLCHAINS_IMAGE smoke test failed"
+  remove_if_dangling "$old_id"
+  log "imported $TOOLCHAINS_IMAGE ($recipe)"
+}
+
 main() {
   [ "$(id -u)" -eq 0 ] || die "must run as root"
+  if [ "${1:-}" = --toolchains-tarball ]; then
+    # Only the cached root file system (no engine needed).
+    timed "toolchains rootfs (or cache)" make_toolchains_tarball
+    return 0
+  fi
   docker info >/dev/null 2>&1 || die "no docker engine: run scripts/docker-engine.sh"
   timed "$BUSYBOX_IMAGE" build_busybox
   timed "$DEBIAN_IMAGE" import_debian
+  timed "$TOOLCHAINS_IMAGE" import_toolchains
+  docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$TOOLCHAINS_IMAGE"
   docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$BUSYBOX_IMAGE"
   docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$DEBIAN_IMAGE"
 }

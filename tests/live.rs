@@ -4024,3 +4024,8 @@ fn swarm_stack_is_hardened_on_the_engine() {
     t.print(test);
     c.finish(test, t.t0);
 }
+
+// ------------------------------------------------------------------ the other examples
+
+#[path = "live/examples.rs"]
+mod examples;

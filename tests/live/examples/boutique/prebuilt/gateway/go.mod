@@ -1,0 +1,3 @@
+module traefik
+
+go 1.19

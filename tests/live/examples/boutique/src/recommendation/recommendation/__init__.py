@@ -1,0 +1,1 @@
+"""Live-test recommendation service (tests/live/examples.rs)."""

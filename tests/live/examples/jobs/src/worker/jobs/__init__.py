@@ -1,0 +1,1 @@
+"""Live-test job queue (tests/live/examples.rs)."""
