@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::artifact::{Artifact, Artifacts};
 use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::layout::Layout;
 use crate::model::Model;
 use crate::output::{self, WriteError};
 use crate::targets::Target;
@@ -139,7 +140,11 @@ pub fn load_full(
             return None;
         }
     };
-    let (model, diags) = validate::validate(&raw, &src.name(), &validate::Options { strict });
+    let opts = validate::Options {
+        strict,
+        spec_dir: Some(Layout::spec_dir_of(&src.path)),
+    };
+    let (model, diags) = validate::validate(&raw, &src.name(), &opts);
     for d in diags.iter().filter(|d| warnings || d.is_error()) {
         let _ = write!(err, "{}", d.render(&origin, &src.text));
     }
@@ -151,8 +156,13 @@ pub fn load_full(
     model.map(|m| (m, report::Lines::from_spec(&raw, &src.text)))
 }
 
-pub fn artifacts(model: &Model, target: Target, err: &mut dyn std::io::Write) -> Option<Artifacts> {
-    artifacts_with_report(model, &report::Lines::default(), target, false, err)
+pub fn artifacts(
+    model: &Model,
+    target: Target,
+    layout: &Layout,
+    err: &mut dyn std::io::Write,
+) -> Option<Artifacts> {
+    artifacts_with_report(model, &report::Lines::default(), target, layout, false, err)
 }
 
 /// The artifacts of a target, with the compliance report (Markdown and HTML) among them.
@@ -160,13 +170,14 @@ pub fn artifacts_with_report(
     model: &Model,
     lines: &report::Lines,
     target: Target,
+    layout: &Layout,
     writes: bool,
     err: &mut dyn std::io::Write,
 ) -> Option<Artifacts> {
     if !target_accepts(model, target, writes, err) {
         return None;
     }
-    let plan = plan::plan(model);
+    let plan = plan::plan(model, layout);
     match render::render(&plan, target) {
         Ok(mut a) => {
             let m = report::matrix(&plan, lines, target);
@@ -236,7 +247,10 @@ pub fn build(
     let Some((model, lines)) = load_full(&src, strict, true, true, err) else {
         return Outcome::Failed;
     };
-    let Some(artifacts) = artifacts_with_report(&model, &lines, target, !check, err) else {
+    let out = out.map_or_else(|| default_out(spec_path, target), Path::to_path_buf);
+    let layout = Layout::new(spec_path, &out);
+    let Some(artifacts) = artifacts_with_report(&model, &lines, target, &layout, !check, err)
+    else {
         return Outcome::Failed;
     };
     for gap in crate::targets::gaps(target) {
@@ -246,7 +260,6 @@ pub fn build(
             target.name()
         );
     }
-    let out = out.map_or_else(|| default_out(spec_path, target), Path::to_path_buf);
     if check {
         return check_drift(&out, &artifacts, err);
     }
@@ -318,7 +331,8 @@ pub fn check(
     };
     match load(&src, strict, err) {
         Some(model) => {
-            if artifacts(&model, target, err).is_none() {
+            let layout = Layout::new(spec_path, &default_out(spec_path, target));
+            if artifacts(&model, target, &layout, err).is_none() {
                 return Outcome::Failed;
             }
             let _ = writeln!(
@@ -381,10 +395,12 @@ pub fn diff_drift(
     let Some((model, lines)) = load_full(&src, opts.strict, true, false, err) else {
         return Outcome::Failed;
     };
-    let Some(artifacts) = artifacts_with_report(&model, &lines, opts.target, false, err) else {
+    let out = out.map_or_else(|| default_out(spec_path, opts.target), Path::to_path_buf);
+    let layout = Layout::new(spec_path, &out);
+    let Some(artifacts) = artifacts_with_report(&model, &lines, opts.target, &layout, false, err)
+    else {
         return Outcome::Failed;
     };
-    let out = out.map_or_else(|| default_out(spec_path, opts.target), Path::to_path_buf);
     let files = match diff::drift(&out, &artifacts) {
         Ok(f) => f,
         Err(e) => {
@@ -486,9 +502,11 @@ pub fn diff_posture(
     // Both sides are rendered under one name so that headers do not show up as changes.
     let mut new_as_old = new_m.clone();
     new_as_old.spec_name = old_m.spec_name.clone();
+    // Both sides as built next to the new spec, so that only the spec change shows.
+    let layout = Layout::new(&new.path, &default_out(&new.path, opts.target));
     let (Some(old_a), Some(new_a)) = (
-        artifacts_with_report(&old_m, &old_l, opts.target, false, err),
-        artifacts_with_report(&new_as_old, &new_l, opts.target, false, err),
+        artifacts_with_report(&old_m, &old_l, opts.target, &layout, false, err),
+        artifacts_with_report(&new_as_old, &new_l, opts.target, &layout, false, err),
     ) else {
         return Outcome::Failed;
     };
@@ -526,7 +544,10 @@ pub fn report(
     if !target_accepts(&model, target, false, err) {
         return Outcome::Failed;
     }
-    let plan = plan::plan(&model);
+    let plan = plan::plan(
+        &model,
+        &Layout::new(spec_path, &default_out(spec_path, target)),
+    );
     let m = report::matrix(&plan, &lines, target);
     let header = render::header(&model);
     let text = if html {

@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod import;
 pub mod init;
+pub mod layout;
 pub mod model;
 pub mod output;
 pub mod plan;

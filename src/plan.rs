@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
+use crate::layout::Layout;
 use crate::model::*;
 use crate::seccomp;
 
@@ -62,6 +63,16 @@ pub struct PlannedService<'m> {
     /// The image reference (built images are named by Compose: `<project>-<service>`).
     pub image: String,
     pub dockerfile: Option<String>,
+    /// Build services: where Compose finds the source and the Dockerfile.
+    pub build: Option<BuildPaths>,
+}
+
+/// A build's paths as the compose file writes them.
+pub struct BuildPaths {
+    /// The user's source (relative to the spec) as seen from the output directory.
+    pub context: String,
+    /// The generated Dockerfile as seen from the context.
+    pub dockerfile: String,
 }
 
 pub struct PlannedSecret {
@@ -145,7 +156,7 @@ pub struct Firewall {
     pub input: Vec<Rule>,
 }
 
-pub fn plan(model: &Model) -> Plan<'_> {
+pub fn plan<'m>(model: &'m Model, layout: &Layout) -> Plan<'m> {
     let zones = plan_zones(model);
     let services = plan_services(model, &zones);
     let (seccomp_profiles, profile_of) = plan_seccomp(&services);
@@ -153,12 +164,20 @@ pub fn plan(model: &Model) -> Plan<'_> {
         .into_iter()
         .map(|(svc, networks)| {
             let seccomp_profile = profile_of[svc.name.as_str()].clone();
-            let (image, dockerfile) = match &svc.source {
-                Source::Image(i) => (i.to_string(), None),
-                Source::Build(_) => (
-                    format!("{}-{}", model.project.name, svc.name),
-                    Some(format!("dockerfiles/{}.Dockerfile", svc.name)),
-                ),
+            let (image, dockerfile, build) = match &svc.source {
+                Source::Image(i) => (i.to_string(), None, None),
+                Source::Build(b) => {
+                    let dockerfile = format!("dockerfiles/{}.Dockerfile", svc.name);
+                    let paths = BuildPaths {
+                        context: layout.context_from_out(&b.context),
+                        dockerfile: layout.from_context(&b.context, &dockerfile),
+                    };
+                    (
+                        format!("{}-{}", model.project.name, svc.name),
+                        Some(dockerfile),
+                        Some(paths),
+                    )
+                }
             };
             PlannedService {
                 svc,
@@ -168,6 +187,7 @@ pub fn plan(model: &Model) -> Plan<'_> {
                 seccomp_profile,
                 image,
                 dockerfile,
+                build,
             }
         })
         .collect::<Vec<_>>();

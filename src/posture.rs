@@ -940,8 +940,14 @@ mod tests {
 
     fn model(text: &str) -> Model {
         let raw = crate::spec::parse(text).unwrap();
-        let (m, d) =
-            crate::validate::validate(&raw, "t.toml", &crate::validate::Options { strict: false });
+        let (m, d) = crate::validate::validate(
+            &raw,
+            "t.toml",
+            &crate::validate::Options {
+                strict: false,
+                spec_dir: None,
+            },
+        );
         m.unwrap_or_else(|| panic!("{d:?}"))
     }
 

@@ -289,8 +289,10 @@ pub struct RawBuild {
     /// `"1.22"` (go), `"1.80"` (rust). Required, except for `static`, which has none.
     #[schemars(regex = "schema::VERSION")]
     pub version: Option<Sp<String>>,
-    /// Build context directory, relative to the output directory, without `..`. Default
-    /// `"src/<service>"`.
+    /// Build context: the directory of the service's source, relative to the spec file's
+    /// directory (your repository), `../` allowed only at the start. hardgen writes nothing
+    /// there; the compose file refers to it from the output directory. A missing directory is
+    /// a warning (W106), an error with `--strict` (E043). Default `"src/<service>"`.
     #[schemars(regex = "schema::CONTEXT")]
     pub context: Option<Sp<String>>,
     /// The command the image runs (exec form). Required for python and node, e.g. `["python", "-m",

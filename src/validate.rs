@@ -12,8 +12,11 @@ use crate::seccomp;
 use crate::spec::*;
 
 pub struct Options {
-    /// Unpinned images are errors rather than warnings.
+    /// Unpinned images and missing build contexts are errors rather than warnings.
     pub strict: bool,
+    /// The spec file's directory, which build contexts are relative to: when given, a
+    /// context that does not exist there is reported (a warning, an error with `strict`).
+    pub spec_dir: Option<std::path::PathBuf>,
 }
 
 pub const DEFAULT_POOL: &str = "10.210.0.0/16";
@@ -1311,27 +1314,59 @@ impl Validator<'_> {
         let context = match &b.context {
             None => format!("src/{service}"),
             Some(c) => {
-                let ok = !c.value.is_empty()
+                let v = match c.value.trim_start_matches("./").trim_end_matches('/') {
+                    "" if c.value.starts_with('.') => ".",
+                    v => v,
+                };
+                // `../` only as a prefix (the spec may sit in a `deploy/` folder of the
+                // repository); below that, plain names: the path is rendered relative to the
+                // output directory and must mean one thing.
+                let below = v.trim_start_matches("../");
+                let ok = !v.is_empty()
                     && !c.value.starts_with('/')
                     && c.value.len() <= 256
                     && c.value.bytes().all(|x| {
                         x.is_ascii_alphanumeric() || matches!(x, b'/' | b'.' | b'_' | b'-')
                     })
-                    && !c.value.split('/').any(|p| p == "..");
+                    && (below.is_empty()
+                        || below == "."
+                        || below
+                            .split('/')
+                            .all(|p| !p.is_empty() && p != "." && p != ".."));
                 if !ok {
                     self.err(
                         "E030",
                         &c.span,
                         format!("`{}` is not a valid build context", show(&c.value)),
-                        "relative path under the output directory, no `..`",
+                        "a relative path from the spec's directory (`../` only at the start)",
                     );
                 }
-                c.value
-                    .trim_start_matches("./")
-                    .trim_end_matches('/')
-                    .to_string()
+                v.to_string()
             }
         };
+        if let Some(dir) = &self.opts.spec_dir {
+            if !dir.join(&context).is_dir() {
+                let span = b
+                    .context
+                    .as_ref()
+                    .map_or_else(|| b.runtime.span.clone(), |c| c.span.clone());
+                let message = format!(
+                    "service `{service}`: the build context `{context}` does not exist next to the spec"
+                );
+                let d = if self.opts.strict {
+                    Diagnostic::error("E044", message)
+                } else {
+                    Diagnostic::warning("W107", message)
+                };
+                self.push(
+                    d.at(span, "no such directory")
+                        .help(format!(
+                            "build contexts are relative to the spec's directory: put the service's source in `{}` or set `context` to where it is",
+                            dir.join(&context).display()
+                        )),
+                );
+            }
+        }
         let binary = match &b.binary {
             None => service.to_string(),
             Some(x) => {

@@ -545,7 +545,13 @@ fn run(text: &str, spec_name: &str) -> Outcome {
     let Some(model) = app::load(&src, false, &mut err) else {
         return Outcome::Refused(String::from_utf8_lossy(&err).into_owned());
     };
-    let a = app::artifacts(&model, Target::Compose, &mut err).unwrap_or_else(|| {
+    let a = app::artifacts(
+        &model,
+        Target::Compose,
+        &hardgen::layout::Layout::beside_spec(),
+        &mut err,
+    )
+    .unwrap_or_else(|| {
         panic!(
             "accepted spec does not render:\n{}",
             String::from_utf8_lossy(&err)
@@ -554,7 +560,12 @@ fn run(text: &str, spec_name: &str) -> Outcome {
     // The other targets render too (or refuse cleanly), as YAML.
     let mut others = Vec::new();
     for t in [Target::Swarm, Target::Kubernetes] {
-        if let Some(other) = app::artifacts(&model, t, &mut Vec::new()) {
+        if let Some(other) = app::artifacts(
+            &model,
+            t,
+            &hardgen::layout::Layout::beside_spec(),
+            &mut Vec::new(),
+        ) {
             let mut all = Vec::new();
             for (path, art) in other.iter() {
                 if path.ends_with(".yml") || path.ends_with(".yaml") {

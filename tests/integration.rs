@@ -105,14 +105,22 @@ fn goldens_match_generated_output() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some() && std::env::var_os("CI").is_none();
     let mut failures = Vec::new();
     for (name, spec, extra) in &goldens() {
-        let tmp = tempfile::tempdir().unwrap();
-        let out = tmp.path().to_str().unwrap();
-        let o = hardgen(&[&["build", spec, "--out", out][..], extra].concat());
+        // Build contexts are relative to the spec and rendered from the output directory:
+        // the goldens show the layout of a deployment written next to its spec (contexts
+        // `./src/<service>`), so the spec is copied into the directory it is built into.
+        let built = root().join("target/goldens").join(name);
+        let _ = fs::remove_dir_all(&built);
+        fs::create_dir_all(&built).unwrap();
+        let copy = built.join(Path::new(spec).file_name().unwrap());
+        fs::copy(root().join(spec), &copy).unwrap();
+        let out = built.to_str().unwrap();
+        let o = hardgen(&[&["build", copy.to_str().unwrap(), "--out", out][..], extra].concat());
         assert!(o.status.success(), "{name}: {}", stderr(&o));
+        fs::remove_file(&copy).unwrap();
         let golden_dir = root().join("golden").join(name);
         if update {
             let _ = fs::remove_dir_all(&golden_dir);
-            for (rel, (bytes, mode)) in read_tree(tmp.path()) {
+            for (rel, (bytes, mode)) in read_tree(&built) {
                 let p = golden_dir.join(&rel);
                 fs::create_dir_all(p.parent().unwrap()).unwrap();
                 fs::write(&p, bytes).unwrap();
@@ -120,7 +128,7 @@ fn goldens_match_generated_output() {
             }
             continue;
         }
-        let got = read_tree(tmp.path());
+        let got = read_tree(&built);
         let want = read_tree(&golden_dir);
         for (rel, (bytes, mode)) in &got {
             match want.get(rel) {
@@ -1580,4 +1588,75 @@ fn completions_and_manual_page() {
             "the manual page does not mention `{sub}`"
         );
     }
+}
+
+/// Build contexts are relative to the spec (the user's repository) and rendered from the
+/// output directory; hardgen writes nothing into them, and Compose finds the source and the
+/// Dockerfile from wherever the deployment is written.
+#[test]
+fn build_contexts_are_the_users_source_next_to_the_spec() {
+    let repo = tempfile::tempdir().unwrap();
+    let spec = repo.path().join("ops/stack.toml");
+    fs::create_dir_all(repo.path().join("ops")).unwrap();
+    fs::create_dir_all(repo.path().join("app")).unwrap();
+    fs::write(repo.path().join("app/requirements.txt"), "").unwrap();
+    fs::write(
+        &spec,
+        "[project]\nname = \"stack\"\n[zones.front]\negress = true\n[services.api]\n\
+         build = { runtime = \"python\", version = \"3.12\", command = [\"python\", \"-m\", \"api\"], \
+         context = \"../app\", integrity = true }\nzones = [\"front\"]\nexpose = [\"8000\"]\n",
+    )
+    .unwrap();
+    let out = repo.path().join("deploy/stack");
+    let o = hardgen(&[
+        "build",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("W107"),
+        "the context exists: {}",
+        stderr(&o)
+    );
+    let compose = fs::read_to_string(out.join("docker-compose.yml")).unwrap();
+    assert!(compose.contains("context: ../../app\n"), "{compose}");
+    assert!(
+        compose.contains("dockerfile: ../deploy/stack/dockerfiles/api.Dockerfile\n"),
+        "{compose}"
+    );
+    // Nothing generated lands in the user's source; the entrypoint is reviewable beside the
+    // Dockerfile and carried inside it.
+    let in_source: Vec<_> = fs::read_dir(repo.path().join("app"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        in_source,
+        vec![std::ffi::OsString::from("requirements.txt")]
+    );
+    assert!(out.join("dockerfiles/api.entrypoint.sh").is_file());
+    // Compose resolves both paths: the context and the Dockerfile exist where it looks.
+    if let Some(compose) = tool("docker-compose") {
+        let file = out.join("docker-compose.yml");
+        let (ok, resolved) =
+            run(Command::new(&compose).args(["-f", file.to_str().unwrap(), "config"]));
+        assert!(ok, "docker compose config: {resolved}");
+        let ctx = repo.path().join("app");
+        assert!(
+            resolved.contains(&format!("context: {}", ctx.display())),
+            "{resolved}"
+        );
+    }
+    // A missing context is a warning that says where the source should be.
+    fs::remove_dir_all(repo.path().join("app")).unwrap();
+    let o = hardgen(&["check", spec.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(
+        stderr(&o)
+            .contains("warning[W107]: service `api`: the build context `../app` does not exist"),
+        "{}",
+        stderr(&o)
+    );
 }

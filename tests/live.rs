@@ -516,8 +516,17 @@ impl Deployment {
             .prefix(&format!("hardgen-live-{project}-"))
             .tempdir()
             .expect("temporary directory");
+        // Build contexts are relative to the spec: the spec is copied into the deployment
+        // directory, so that the test puts each service's source at `<dir>/src/<service>`
+        // (the spec's default context) beside the generated files.
+        let copy = dir
+            .path()
+            .join(Path::new(spec).file_name().expect("spec file name"));
+        fs::copy(root().join(spec), &copy).expect("copy the spec next to its sources");
         let o = Command::new(env!("CARGO_BIN_EXE_hardgen"))
-            .args(["build", spec, "--out"])
+            .arg("build")
+            .arg(&copy)
+            .arg("--out")
             .arg(dir.path())
             .current_dir(root())
             .output()

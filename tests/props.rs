@@ -41,7 +41,10 @@ fn check_spec(text: &str) -> Result<(), TestCaseError> {
         let (model, diags) = hardgen::validate::validate(
             &raw,
             "prop.toml",
-            &hardgen::validate::Options { strict: false },
+            &hardgen::validate::Options {
+                strict: false,
+                spec_dir: None,
+            },
         );
         for d in &diags {
             prop_assert!(
@@ -74,20 +77,41 @@ fn check_spec(text: &str) -> Result<(), TestCaseError> {
     };
     // Accepted: it renders, the same bytes twice, for compose; the other targets render or
     // refuse cleanly.
-    let a = app::artifacts(&model, Target::Compose, &mut err);
+    let a = app::artifacts(
+        &model,
+        Target::Compose,
+        &hardgen::layout::Layout::beside_spec(),
+        &mut err,
+    );
     prop_assert!(
         a.is_some(),
         "accepted spec does not render: {}",
         String::from_utf8_lossy(&err)
     );
     let a = a.unwrap();
-    let again = app::artifacts(&model, Target::Compose, &mut Vec::new()).unwrap();
+    let again = app::artifacts(
+        &model,
+        Target::Compose,
+        &hardgen::layout::Layout::beside_spec(),
+        &mut Vec::new(),
+    )
+    .unwrap();
     prop_assert!(a == again, "rendering is not deterministic");
     let model2 = app::load(&src, false, &mut Vec::new()).expect("accepted twice");
     prop_assert!(model == model2, "validation is not deterministic");
     for t in [Target::Swarm, Target::Kubernetes] {
-        let x = app::artifacts(&model, t, &mut Vec::new());
-        let y = app::artifacts(&model, t, &mut Vec::new());
+        let x = app::artifacts(
+            &model,
+            t,
+            &hardgen::layout::Layout::beside_spec(),
+            &mut Vec::new(),
+        );
+        let y = app::artifacts(
+            &model,
+            t,
+            &hardgen::layout::Layout::beside_spec(),
+            &mut Vec::new(),
+        );
         prop_assert!(x == y, "{} rendering is not deterministic", t.name());
     }
     check_outputs(&a)?;
@@ -916,7 +940,10 @@ fn generated_specs_never_panic_and_accepted_ones_render() {
                 hardgen::validate::validate(
                     &raw,
                     "prop.toml",
-                    &hardgen::validate::Options { strict: false },
+                    &hardgen::validate::Options {
+                        strict: false,
+                        spec_dir: None,
+                    },
                 )
                 .0
                 .is_some()

@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         let (_, diags) = hardgen::validate::validate(
             &raw,
             "fuzz.toml",
-            &hardgen::validate::Options { strict: true },
+            &hardgen::validate::Options { strict: true, spec_dir: None },
         );
         for d in &diags {
             assert!(CODES.iter().any(|(c, _)| *c == d.code), "{}", d.code);
@@ -39,10 +39,10 @@ fuzz_target!(|data: &[u8]| {
     let Some(model) = app::load(&src, false, &mut err) else {
         return;
     };
-    let a = app::artifacts(&model, Target::Compose, &mut err).expect("an accepted spec renders");
-    let b = app::artifacts(&model, Target::Compose, &mut err).expect("an accepted spec renders");
+    let a = app::artifacts(&model, Target::Compose, &hardgen::layout::Layout::beside_spec(), &mut err).expect("an accepted spec renders");
+    let b = app::artifacts(&model, Target::Compose, &hardgen::layout::Layout::beside_spec(), &mut err).expect("an accepted spec renders");
     assert!(a == b, "rendering is not deterministic");
     for t in [Target::Swarm, Target::Kubernetes] {
-        let _ = app::artifacts(&model, t, &mut err);
+        let _ = app::artifacts(&model, t, &hardgen::layout::Layout::beside_spec(), &mut err);
     }
 });

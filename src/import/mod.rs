@@ -1954,7 +1954,7 @@ pub fn audit_generated(spec_text: &str, spec_name: &str) -> Result<audit::Audit,
     let raw = crate::spec::parse(spec_text)
         .map_err(|e| format!("the imported spec does not parse: {e}"))?;
     let (model, diags) =
-        crate::validate::validate(&raw, spec_name, &crate::validate::Options { strict: false });
+        crate::validate::validate(&raw, spec_name, &crate::validate::Options { strict: false, spec_dir: None });
     let Some(model) = model else {
         let mut s = String::from("the imported spec is invalid (a bug of import):\n");
         for d in diags.iter().filter(|d| d.is_error()) {
@@ -1963,7 +1963,7 @@ pub fn audit_generated(spec_text: &str, spec_name: &str) -> Result<audit::Audit,
         return Err(s);
     };
     let mut sink = Vec::new();
-    let arts = crate::app::artifacts(&model, crate::targets::Target::Compose, &mut sink)
+    let arts = crate::app::artifacts(&model, crate::targets::Target::Compose, &crate::layout::Layout::beside_spec(), &mut sink)
         .ok_or_else(|| String::from_utf8_lossy(&sink).into_owned())?;
     let compose = arts
         .get("docker-compose.yml")

@@ -306,15 +306,15 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
         start_period: h.start_period.to_string(),
         retries: h.retries,
     });
-    let (build, pull_policy) = match &s.source {
-        Source::Build(b) => (
+    let (build, pull_policy) = match &ps.build {
+        Some(b) => (
             Some(BuildSection {
-                context: format!("./{}", b.context),
-                dockerfile: relative_from(&b.context, ps.dockerfile.as_deref().unwrap_or("")),
+                context: b.context.clone(),
+                dockerfile: b.dockerfile.clone(),
             }),
             Some("build"),
         ),
-        Source::Image(_) => (None, None),
+        None => (None, None),
     };
     let mut labels = BTreeMap::new();
     labels.insert("io.hardgen.seccomp".to_string(), ps.seccomp_profile.clone());
@@ -388,16 +388,6 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
         },
         labels,
     }
-}
-
-/// The path of `target` (relative to the output directory) as seen from `dir` (also
-/// relative to it, without `..`).
-pub fn relative_from(dir: &str, target: &str) -> String {
-    let depth = dir
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .count();
-    format!("{}{}", "../".repeat(depth), target)
 }
 
 pub fn render(plan: &Plan, header: &str) -> String {

@@ -116,6 +116,27 @@ pub fn daemon_json() -> String {
     s
 }
 
+/// Where `docker compose up` builds each built service from: the spec's contexts as seen from
+/// the deployment directory (hardgen writes nothing there).
+fn builds_note(plan: &Plan) -> String {
+    let builds: Vec<String> = plan
+        .services
+        .iter()
+        .filter_map(|ps| {
+            let b = ps.build.as_ref()?;
+            Some(format!("   - `{}`: source in `{}`", ps.svc.name, b.context))
+        })
+        .collect();
+    if builds.is_empty() {
+        return String::new();
+    }
+    format!(
+        " — builds these images first, from your source\n   \
+         (contexts are relative to the spec; paths from this directory):\n{}",
+        builds.join("\n")
+    )
+}
+
 pub fn readme(header: &str, plan: &Plan) -> String {
     let m = plan.model;
     let mut s = format!(
@@ -131,7 +152,7 @@ pub fn readme(header: &str, plan: &Plan) -> String {
    crosses the firewall, `no-new-privileges`, bounded logs, `live-restore`).
 2. `sudo scripts/generate-secrets.sh` — random secret files under `secrets/`, owned by the
    user of the services that read them.
-3. `docker compose up -d --wait`
+3. `docker compose up -d --wait`{builds}
 4. `sudo scripts/apply-firewall.sh` — loads the zone isolation into the engine's firewall
    backend (`firewall/iptables.rules` through hardgen's chains from `DOCKER-USER` and `INPUT`,
    or `firewall/nftables.nft` for Engine 29's nftables backend, whose dockerd then needs
@@ -152,6 +173,7 @@ pub fn readme(header: &str, plan: &Plan) -> String {
             .map(|d| format!("{d}\n\n"))
             .unwrap_or_default(),
         spec = m.spec_name,
+        builds = builds_note(plan),
     );
     for z in &plan.zones {
         let _ = writeln!(

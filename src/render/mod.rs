@@ -261,22 +261,29 @@ fn compose_target(
     seccomp_profiles(plan, out);
     for ps in &plan.services {
         if let (Source::Build(b), Some(path)) = (&ps.svc.source, &ps.dockerfile) {
-            let text = dockerfile(env, &header, model, ps.svc, b)?;
+            // The integrity entrypoint is written for review next to the Dockerfile and
+            // carried into the image inside it: nothing is ever written into the build context,
+            // which is the user's source.
+            let entrypoint = if b.integrity {
+                let script = render_template(
+                    env,
+                    "integrity-entrypoint.sh.j2",
+                    minijinja::context! { header, service => ps.svc.name },
+                )?;
+                out.insert(
+                    format!("dockerfiles/{}.entrypoint.sh", ps.svc.name),
+                    Artifact::script(script.clone()),
+                );
+                Some(script)
+            } else {
+                None
+            };
+            let text = dockerfile(env, &header, model, ps.svc, b, entrypoint.as_deref())?;
             out.insert(path.clone(), Artifact::text(text));
             out.insert(
                 format!("{path}.dockerignore"),
                 Artifact::text(files::dockerignore(&header)),
             );
-            if b.integrity {
-                out.insert(
-                    format!("{}/.hardgen/entrypoint.sh", b.context),
-                    Artifact::script(render_template(
-                        env,
-                        "integrity-entrypoint.sh.j2",
-                        minijinja::context! { header, service => ps.svc.name },
-                    )?),
-                );
-            }
         }
     }
     firewall(env, &header, plan, out)?;
@@ -424,7 +431,10 @@ fn dockerfile(
     model: &Model,
     svc: &Service,
     b: &Build,
+    entrypoint: Option<&str>,
 ) -> Result<String, RenderBug> {
+    use base64::Engine as _;
+    let entrypoint_b64 = entrypoint.map(|e| base64::engine::general_purpose::STANDARD.encode(e));
     let v = b.version.as_deref().unwrap_or("");
     let (template, builder_image, runtime_image) = match b.runtime {
         Runtime::Python => (
@@ -480,7 +490,7 @@ fn dockerfile(
             uid => svc.user.uid, gid => svc.user.gid,
             packages => b.packages, build_packages => b.build_packages,
             writable_dirs => b.writable_dirs, binary => b.binary,
-            integrity => b.integrity, app_dir => "/app",
+            integrity => b.integrity, app_dir => "/app", entrypoint_b64,
             integrity_exclude => integrity_exclude(svc, b),
             expose, health, command => json(&b.command),
         },

@@ -25,9 +25,13 @@ RUN (getent group 10001 >/dev/null || groupadd --system --gid 10001 app) \
 COPY --from=builder --chown=0:0 /install /usr/local
 WORKDIR /app
 COPY --chown=0:0 . /app
-COPY --chown=0:0 .hardgen/entrypoint.sh /usr/local/bin/hardgen-entrypoint
-RUN chmod 0555 /usr/local/bin/hardgen-entrypoint \
- && install -d -m 0755 /usr/local/share/hardgen \
+# The integrity entrypoint, dockerfiles/sandozia.entrypoint.sh, in base64: it reaches the
+# image without being written into the build context (your source).
+RUN install -d -m 0755 /usr/local/share/hardgen \
+ && printf '%s' 'IyEvYmluL3NoCiMgZ2VuZXJhdGVkIGJ5IGhhcmRnZW4gZnJvbSBhcmthbGlhLnRvbWwg4oCUIGRvIG5vdCBlZGl0CiMgRW50cnlwb2ludCBvZiBzZXJ2aWNlIHNhbmRvemlhOiB2ZXJpZmllcyB0aGUgYXBwbGljYXRpb24gZmlsZXMgYWdhaW5zdCB0aGUgU0hBLTI1NgojIGNoZWNrc3VtcyByZWNvcmRlZCB3aGVuIHRoZSBpbWFnZSB3YXMgYnVpbHQsIHRoZW4gcnVucyB0aGUgY29tbWFuZC4gQSBjaGFuZ2VkIG9yIG1pc3NpbmcKIyBmaWxlIHN0b3BzIHRoZSBzdGFydCAoZXhpdCAxKSBhbmQgaXMgbmFtZWQgb24gc3RhbmRhcmQgZXJyb3IuCnNldCAtZXUKCnN1bXM9L3Vzci9sb2NhbC9zaGFyZS9oYXJkZ2VuL2FwcC5zaGEyNTYKaWYgISByZXBvcnQ9JChzaGEyNTZzdW0gLWMgLS1xdWlldCAiJHN1bXMiIDI+JjEpOyB0aGVuCiAgICBlY2hvICJoYXJkZ2VuOiBpbnRlZ3JpdHkgY2hlY2sgZmFpbGVkIGZvciBzYW5kb3ppYTogZmlsZXMgY2hhbmdlZCBzaW5jZSB0aGUgaW1hZ2Ugd2FzIGJ1aWx0OiIgPiYyCiAgICBwcmludGYgJyVzXG4nICIkcmVwb3J0IiB8IHNlZCAncy9eLyAgLycgPiYyCiAgICBleGl0IDEKZmkKZXhlYyAiJEAiCg==' >/usr/local/share/hardgen/entrypoint.b64 \
+ && base64 -d /usr/local/share/hardgen/entrypoint.b64 >/usr/local/bin/hardgen-entrypoint \
+ && rm /usr/local/share/hardgen/entrypoint.b64 \
+ && chmod 0555 /usr/local/bin/hardgen-entrypoint \
  && find /app -type f ! -path '/app/config/*' ! -path '/app/docs/*' -exec sha256sum {} + >/usr/local/share/hardgen/app.sha256
 USER 10001:10001
 EXPOSE 8500/tcp

@@ -1,0 +1,149 @@
+//! Where the spec and the deployment sit relative to each other. Users keep their application
+//! source in their own repository, next to the spec, and the deployment in a generated
+//! directory: build contexts are written relative to the spec's directory and rendered
+//! relative to the output directory (and the Dockerfile relative to the context), so the
+//! generated compose file builds from the user's source wherever `--out` points.
+//!
+//! Paths are made absolute and normalised lexically (`a/b/../c` is `a/c`) without touching
+//! the file system, so the same layout gives the same relative paths on every machine.
+
+use std::path::{Component, Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// The spec file's directory, absolute and normalised.
+    spec_dir: PathBuf,
+    /// The output directory, absolute and normalised.
+    out_dir: PathBuf,
+}
+
+impl Layout {
+    /// The layout of `hardgen build SPEC --out OUT`, relative paths taken from the current
+    /// directory.
+    pub fn new(spec: &Path, out: &Path) -> Layout {
+        let spec_dir = spec.parent().unwrap_or(Path::new(""));
+        Layout {
+            spec_dir: absolute(spec_dir),
+            out_dir: absolute(out),
+        }
+    }
+
+    /// A deployment written into the spec's own directory (contexts `./src/<service>`).
+    pub fn beside_spec() -> Layout {
+        Layout {
+            spec_dir: PathBuf::from("/"),
+            out_dir: PathBuf::from("/"),
+        }
+    }
+
+    /// The spec's directory as the user gave it (for messages: `examples/src/web`).
+    pub fn spec_dir_of(spec: &Path) -> PathBuf {
+        match spec.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// A build context (relative to the spec's directory) as seen from the output directory:
+    /// `./src/web` when the two directories are one, `../../src/web` for `--out deploy/x`.
+    pub fn context_from_out(&self, context: &str) -> String {
+        let rel = relative(&self.out_dir, &normalise(&self.spec_dir.join(context)));
+        if rel.starts_with("..") {
+            rel
+        } else {
+            format!("./{rel}")
+        }
+    }
+
+    /// A generated file (relative to the output directory) as seen from a build context, as
+    /// Compose resolves `build.dockerfile`.
+    pub fn from_context(&self, context: &str, generated: &str) -> String {
+        let ctx = normalise(&self.spec_dir.join(context));
+        relative(&ctx, &normalise(&self.out_dir.join(generated)))
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    let p = if p.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        p
+    };
+    normalise(&std::path::absolute(p).unwrap_or_else(|_| Path::new("/").join(p)))
+}
+
+/// Lexical normalisation of an absolute path: `.` dropped, `..` pops (never above `/`).
+fn normalise(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+/// `to` relative to the directory `from` (both absolute and normalised), `/`-separated;
+/// `.` when they are the same.
+fn relative(from: &Path, to: &Path) -> String {
+    let f: Vec<Component> = from.components().collect();
+    let t: Vec<Component> = to.components().collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); f.len() - common];
+    parts.extend(
+        t[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(spec_dir: &str, out: &str) -> Layout {
+        Layout {
+            spec_dir: normalise(Path::new(spec_dir)),
+            out_dir: normalise(Path::new(out)),
+        }
+    }
+
+    #[test]
+    fn contexts_are_rendered_from_the_output_directory() {
+        let same = layout("/repo", "/repo");
+        assert_eq!(same.context_from_out("src/web"), "./src/web");
+        assert_eq!(
+            same.from_context("src/web", "dockerfiles/web.Dockerfile"),
+            "../../dockerfiles/web.Dockerfile"
+        );
+        let deploy = layout("/repo", "/repo/deploy/shop");
+        assert_eq!(deploy.context_from_out("src/web"), "../../src/web");
+        assert_eq!(
+            deploy.from_context("src/web", "dockerfiles/web.Dockerfile"),
+            "../../deploy/shop/dockerfiles/web.Dockerfile"
+        );
+        let up = layout("/repo/ops", "/srv/out");
+        assert_eq!(up.context_from_out("../app"), "../../repo/app");
+        assert_eq!(up.context_from_out("."), "../../repo/ops");
+        assert_eq!(
+            up.from_context("../app", "dockerfiles/a.Dockerfile"),
+            "../../srv/out/dockerfiles/a.Dockerfile"
+        );
+    }
+
+    #[test]
+    fn normalisation_is_lexical_and_stays_under_the_root() {
+        assert_eq!(normalise(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+        assert_eq!(normalise(Path::new("/../../x")), PathBuf::from("/x"));
+        assert_eq!(relative(Path::new("/a/b"), Path::new("/a/b")), ".");
+    }
+}
