@@ -530,7 +530,8 @@ const CASES: &[(&str, &str, &str, Expect)] = &[
     ("services.app.build", "version", r#""v3""#, Invalid),
     ("services.app.build", "context", r#""./src/app""#, Valid),
     ("services.app.build", "context", r#""/abs""#, Invalid),
-    ("services.app.build", "context", r#""../up""#, Loose),
+    ("services.app.build", "context", r#""../up""#, Valid),
+    ("services.app.build", "context", r#""src/../up""#, Loose),
     (
         "services.app.build",
         "packages",

@@ -165,20 +165,29 @@ fn goldens_match_generated_output() {
 
 #[test]
 fn output_is_deterministic() {
+    // Build contexts are rendered relative to the output directory, so the layout of spec and
+    // output is part of the input: the same layout in two other places (other absolute paths,
+    // spec read through another path) must give the same bytes, and so must a rebuild.
     for name in &examples() {
-        let a = tempfile::tempdir().unwrap();
-        let b = tempfile::tempdir().unwrap();
-        assert!(build_into(&format!("examples/{name}.toml"), a.path())
-            .status
-            .success());
-        // A spec read through another path must give the same bytes.
-        let copy = tempfile::tempdir().unwrap();
-        let spec = copy.path().join(format!("{name}.toml"));
-        fs::copy(root().join(format!("examples/{name}.toml")), &spec).unwrap();
-        assert!(build_into(spec.to_str().unwrap(), b.path())
-            .status
-            .success());
-        assert_eq!(read_tree(a.path()), read_tree(b.path()), "{name}");
+        let trees: Vec<_> = (0..2)
+            .map(|_| {
+                let repo = tempfile::tempdir().unwrap();
+                let spec = repo.path().join(format!("ops/{name}.toml"));
+                fs::create_dir_all(spec.parent().unwrap()).unwrap();
+                fs::copy(root().join(format!("examples/{name}.toml")), &spec).unwrap();
+                let out = repo.path().join("deploy").join(name);
+                assert!(build_into(spec.to_str().unwrap(), &out).status.success());
+                let first = read_tree(&out);
+                fs::remove_dir_all(&out).unwrap();
+                assert!(build_into(spec.to_str().unwrap(), &out).status.success());
+                assert_eq!(first, read_tree(&out), "{name}: a rebuild differs");
+                (first, repo)
+            })
+            .collect();
+        assert_eq!(
+            trees[0].0, trees[1].0,
+            "{name}: the same layout elsewhere differs"
+        );
     }
 }
 
