@@ -113,10 +113,18 @@ pub enum Command {
         #[arg(long)]
         html: bool,
     },
-    /// Validate SPEC and report every problem; writes nothing.
+    /// Validate each SPEC and report every problem; writes nothing. Exit 2 if any is
+    /// invalid (several specs: for pre-commit hooks and CI).
     Check {
-        #[command(flatten)]
-        spec: SpecArgs,
+        /// The spec files (TOML).
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        /// Treat unpinned images (`:latest` or no tag) and missing build contexts as errors.
+        #[arg(long)]
+        strict: bool,
+        /// Where the deployment runs: Docker Compose on one host, Docker Swarm, or Kubernetes.
+        #[arg(long, value_enum, default_value_t = TargetArg::Compose)]
+        target: TargetArg,
     },
     /// Print the JSON schema of the spec (for editors: completion and hover docs).
     Schema,

@@ -69,8 +69,21 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Check { spec } => {
-            app::check(&spec.spec, spec.strict, spec.target.target(), &mut err)
+        Command::Check {
+            specs,
+            strict,
+            target,
+        } => {
+            // Every spec is checked (all problems at once), the worst outcome is the exit code.
+            let outcomes: Vec<Outcome> = specs
+                .iter()
+                .map(|s| app::check(s, strict, target.target(), &mut err))
+                .collect();
+            if outcomes.contains(&Outcome::Failed) {
+                Outcome::Failed
+            } else {
+                Outcome::Ok
+            }
         }
         Command::Report { spec, html } => app::report(
             &spec.spec,

@@ -1669,3 +1669,275 @@ fn build_contexts_are_the_users_source_next_to_the_spec() {
         stderr(&o)
     );
 }
+
+/// The commands of a Markdown page's `console` blocks with the output each one shows: `$ CMD`
+/// starts a command, the lines up to the next `$` are its combined output, and a last line
+/// `(exit N)` its exit status (0 when absent).
+fn console_blocks(md: &str) -> Vec<(String, String, i32)> {
+    let mut out = Vec::new();
+    let mut in_block = false;
+    let mut cur: Option<(String, Vec<String>)> = None;
+    let mut flush = |cur: &mut Option<(String, Vec<String>)>,
+                     out: &mut Vec<(String, String, i32)>| {
+        if let Some((cmd, mut lines)) = cur.take() {
+            let mut code = 0;
+            if let Some(last) = lines.last() {
+                if let Some(n) = last
+                    .strip_prefix("(exit ")
+                    .and_then(|r| r.strip_suffix(')'))
+                {
+                    code = n.parse().expect("exit code");
+                    lines.pop();
+                }
+            }
+            let text = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+            out.push((cmd, text, code));
+        }
+    };
+    for line in md.lines() {
+        if line == "```console" {
+            in_block = true;
+        } else if in_block && line == "```" {
+            flush(&mut cur, &mut out);
+            in_block = false;
+        } else if in_block {
+            if let Some(cmd) = line.strip_prefix("$ ") {
+                flush(&mut cur, &mut out);
+                cur = Some((cmd.to_string(), Vec::new()));
+            } else if let Some((_, lines)) = cur.as_mut() {
+                lines.push(line.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// docs/tutorial.md cannot rot: every command it shows runs, in order, in a fresh `shop`
+/// directory, and prints exactly what the page says.
+#[test]
+fn the_tutorial_runs_as_written() {
+    let md = fs::read_to_string(root().join("docs/tutorial.md")).unwrap();
+    let steps = console_blocks(&md);
+    assert!(
+        steps.len() >= 10,
+        "the tutorial lost its commands: {}",
+        steps.len()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shop");
+    fs::create_dir(&dir).unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_hardgen"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut path = vec![bin, root().join(".tools/bin")];
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let path = std::env::join_paths(path).unwrap();
+    for (cmd, want, code) in steps {
+        if cmd.starts_with("docker ") && tool("docker").is_none() {
+            // Without a docker CLI (a developer machine without Docker) the Compose check is
+            // the one step that cannot run; CI has it (HARDGEN_REQUIRE_TOOLS).
+            assert!(
+                std::env::var_os("HARDGEN_REQUIRE_TOOLS").is_none(),
+                "no docker CLI for `{cmd}`"
+            );
+            continue;
+        }
+        let o = Command::new("bash")
+            .args(["-c", &format!("{cmd} 2>&1")])
+            .current_dir(&dir)
+            .env("PATH", &path)
+            .env_remove("CLICOLOR_FORCE")
+            .output()
+            .unwrap();
+        let got = String::from_utf8_lossy(&o.stdout).into_owned();
+        if got != want {
+            let diff = similar::TextDiff::from_lines(&want, &got)
+                .unified_diff()
+                .header("docs/tutorial.md", "actual")
+                .to_string();
+            panic!("`{cmd}` prints something else than the tutorial shows:\n{diff}");
+        }
+        assert_eq!(o.status.code(), Some(code), "`{cmd}`: exit status");
+    }
+}
+
+/// A git repository shaped as docs/ci.md assumes: `deploy/shop.toml` and its deployment
+/// `deploy/shop/` committed on `main` (also as `origin/main`), then a branch whose change opens
+/// one more port between the zones (a weakening), rebuilt and committed.
+fn ci_repository() -> tempfile::TempDir {
+    let repo = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args(args)
+            .current_dir(repo.path())
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", stderr(&o));
+    };
+    let spec = repo.path().join("deploy/shop.toml");
+    fs::create_dir_all(spec.parent().unwrap()).unwrap();
+    let text = |ports: &str| {
+        format!(
+            "[project]\nname = \"shop\"\n[zones.front]\negress = true\n[zones.data]\n\
+             [[flows]]\nfrom = \"front\"\nto = \"data\"\nports = [{ports}]\n\
+             [services.web]\nimage = \"nginx:1.27.0-bookworm\"\nzones = [\"front\"]\nports = [\"8080:80\"]\n\
+             healthcheck = {{ cmd = [\"nginx\", \"-t\"] }}\n\
+             [services.db]\nimage = \"postgres:16.4-bookworm\"\nzones = [\"data\"]\nuser = \"999:999\"\n\
+             expose = [\"5432\", \"6379\"]\nhealthcheck = {{ cmd = [\"pg_isready\"] }}\n"
+        )
+    };
+    let build = || {
+        let o = hardgen(&[
+            "build",
+            spec.to_str().unwrap(),
+            "--out",
+            repo.path().join("deploy/shop").to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    fs::write(&spec, text("\"5432/tcp\"")).unwrap();
+    build();
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "shop"]);
+    git(&["update-ref", "refs/remotes/origin/main", "HEAD"]);
+    git(&["checkout", "-q", "-b", "open-6379"]);
+    fs::write(&spec, text("\"5432/tcp\", \"6379/tcp\"")).unwrap();
+    build();
+    git(&["commit", "-q", "-am", "open 6379"]);
+    repo
+}
+
+/// Every `hardgen` command of docs/ci.md's GitHub Actions and GitLab CI recipes runs on such a
+/// repository with the platform's variables: check and drift gate pass, the markdown review
+/// names the weakening, `--fail-on weakens` fails the job.
+#[test]
+fn the_ci_recipes_run_as_written() {
+    let md = fs::read_to_string(root().join("docs/ci.md")).unwrap();
+    let yaml_blocks: Vec<&str> = md
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert_eq!(
+        yaml_blocks.len(),
+        2,
+        "docs/ci.md: GitHub Actions and GitLab CI recipes"
+    );
+    let bin = Path::new(env!("CARGO_BIN_EXE_hardgen"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut path = vec![bin];
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let path = std::env::join_paths(path).unwrap();
+    for block in yaml_blocks {
+        let doc: serde_yaml::Value = serde_yaml::from_str(block).expect("recipe is YAML");
+        let commands: Vec<String> = if let Some(jobs) = doc.get("jobs") {
+            jobs.as_mapping()
+                .unwrap()
+                .values()
+                .flat_map(|j| j["steps"].as_sequence().unwrap().iter())
+                .filter_map(|s| s.get("run").and_then(|r| r.as_str()).map(str::to_string))
+                .collect()
+        } else {
+            doc["hardgen"]["script"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect()
+        };
+        let hardgen_cmds: Vec<&String> = commands
+            .iter()
+            .filter(|c| c.starts_with("hardgen "))
+            .collect();
+        assert_eq!(hardgen_cmds.len(), 4, "{commands:?}");
+        let repo = ci_repository();
+        for cmd in hardgen_cmds {
+            let o = Command::new("bash")
+                .args(["-c", cmd])
+                .current_dir(repo.path())
+                .env("PATH", &path)
+                .env("GITHUB_BASE_REF", "main")
+                .env("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main")
+                .output()
+                .unwrap();
+            let want = if cmd.contains("--fail-on weakens") {
+                1
+            } else {
+                0
+            };
+            assert_eq!(o.status.code(), Some(want), "`{cmd}`: {}", stderr(&o));
+        }
+        let review = fs::read_to_string(repo.path().join("posture.md")).unwrap();
+        assert!(review.contains("port 6379/tcp now allowed"), "{review}");
+    }
+}
+
+/// The pre-commit hooks run the commands they declare: the check hook on several specs (and
+/// exit 2 on a bad one), the drift hook with the arguments its header shows.
+#[test]
+fn the_pre_commit_hooks_run() {
+    let hooks: serde_yaml::Value =
+        serde_yaml::from_str(&fs::read_to_string(root().join(".pre-commit-hooks.yaml")).unwrap())
+            .unwrap();
+    let hooks = hooks.as_sequence().unwrap();
+    let entry = |id: &str| -> Vec<String> {
+        let h = hooks
+            .iter()
+            .find(|h| h["id"] == id)
+            .unwrap_or_else(|| panic!("no hook {id}"));
+        assert_eq!(
+            h["language"], "rust",
+            "{id}: pre-commit builds hardgen with cargo"
+        );
+        let e: Vec<String> = h["entry"]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(e[0], "hardgen");
+        e[1..].to_vec()
+    };
+    let check = entry("hardgen-check");
+    let args: Vec<&str> = check
+        .iter()
+        .map(String::as_str)
+        .chain(["examples/luna.toml", "examples/shop.toml"])
+        .collect();
+    let o = hardgen(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let args: Vec<&str> = check
+        .iter()
+        .map(String::as_str)
+        .chain(["examples/luna.toml", "tests/bad/unknown-zone.toml"])
+        .collect();
+    assert_eq!(hardgen(&args).status.code(), Some(2));
+    let drift = entry("hardgen-drift");
+    let repo = ci_repository();
+    let spec = repo.path().join("deploy/shop.toml");
+    let out = repo.path().join("deploy/shop");
+    let args: Vec<&str> = drift
+        .iter()
+        .map(String::as_str)
+        .chain([spec.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .collect();
+    assert!(hardgen(&args).status.success());
+    fs::write(out.join("docker-compose.yml"), "edited by hand\n").unwrap();
+    assert_eq!(
+        hardgen(&args).status.code(),
+        Some(1),
+        "the drift hook catches a hand edit"
+    );
+}
