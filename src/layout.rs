@@ -63,6 +63,12 @@ impl Layout {
     }
 }
 
+/// `to` relative to the directory `from`, both taken from the current directory when relative
+/// (for `hardgen import`: a compose file's build context as seen from the spec).
+pub fn relative_between(from: &Path, to: &Path) -> String {
+    relative(&absolute(from), &absolute(to))
+}
+
 fn absolute(p: &Path) -> PathBuf {
     let p = if p.as_os_str().is_empty() {
         Path::new(".")

@@ -111,7 +111,6 @@ fn corpus_has_the_stacks_the_issue_asks_for() {
 
 #[test]
 fn audit_and_import_goldens() {
-    let tmp = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     for (name, args) in corpus() {
         let dir = root().join("tests/compose").join(&name);
@@ -127,7 +126,14 @@ fn audit_and_import_goldens() {
         );
         check_golden(&dir.join("audit.json"), &text(&o.stdout));
 
-        let spec = tmp.path().join(format!("{name}.toml"));
+        // Build contexts are written relative to the spec: the spec goes to a fixed place of
+        // the repository (two levels down), so the goldens are the same on every machine
+        // (`../../tests/compose/<name>/app`).
+        let spec = root()
+            .join("target/compose-corpus")
+            .join(format!("{name}.toml"));
+        fs::create_dir_all(spec.parent().unwrap()).unwrap();
+        let _ = fs::remove_file(&spec);
         let mut import = vec!["import", "--out", spec.to_str().unwrap()];
         import.extend(&a);
         let o = hardgen(&import);

@@ -1677,8 +1677,7 @@ fn console_blocks(md: &str) -> Vec<(String, String, i32)> {
     let mut out = Vec::new();
     let mut in_block = false;
     let mut cur: Option<(String, Vec<String>)> = None;
-    let mut flush = |cur: &mut Option<(String, Vec<String>)>,
-                     out: &mut Vec<(String, String, i32)>| {
+    let flush = |cur: &mut Option<(String, Vec<String>)>, out: &mut Vec<(String, String, i32)>| {
         if let Some((cmd, mut lines)) = cur.take() {
             let mut code = 0;
             if let Some(last) = lines.last() {

@@ -333,6 +333,8 @@ fn talks(p: &Project) -> Vec<Talk> {
 struct Doc {
     text: String,
     todos: usize,
+    /// Where the spec is written: build contexts are relative to its directory.
+    spec_dir: Option<PathBuf>,
 }
 
 impl Doc {
@@ -464,8 +466,16 @@ fn dropped_note(key: &str) -> Option<&'static str> {
 }
 
 pub fn import(p: &Project) -> Result<Imported, Vec<String>> {
+    import_to(p, &p.dir)
+}
+
+/// The import of a spec written into `spec_dir` (build contexts are relative to it).
+pub fn import_to(p: &Project, spec_dir: &Path) -> Result<Imported, Vec<String>> {
     let mut decide: Vec<String> = Vec::new();
-    let mut doc = Doc::default();
+    let mut doc = Doc {
+        spec_dir: Some(spec_dir.to_path_buf()),
+        ..Doc::default()
+    };
     let project_name = sanitize(&p.name, 20, &[], "x-");
     let project_name = project_name.trim_end_matches('-').to_string();
 
@@ -1797,15 +1807,19 @@ fn build(
         ));
         return;
     };
-    let ctx = b.context.trim_start_matches("./").trim_end_matches('/');
-    let ctx = if ctx.is_empty() { "." } else { ctx };
-    if ctx.split('/').any(|c| c == "..") || ctx.starts_with('/') {
-        d(format!(
-            "build context `{}` is outside the project: copy it under the output directory",
-            b.context
-        ));
-        return;
-    }
+    // The compose file's context, relative to its directory, becomes the spec's, relative to
+    // the spec's directory (hardgen renders it back from wherever the deployment goes).
+    let from_compose = b.context.trim_start_matches("./").trim_end_matches('/');
+    let from_compose = if from_compose.is_empty() {
+        "."
+    } else {
+        from_compose
+    };
+    let ctx_owned = match &doc.spec_dir {
+        Some(dir) => crate::layout::relative_between(dir, &p.dir.join(from_compose)),
+        None => from_compose.to_string(),
+    };
+    let ctx = ctx_owned.as_str();
     let mut parts = vec![format!("runtime = {}", toml_str(runtime))];
     let mut notes = vec![format!("import: {runtime} from the build context")];
     let default_version = match runtime {
@@ -1833,9 +1847,10 @@ fn build(
             }
         }
     }
-    notes.push(format!(
-        "hardgen writes its own Dockerfile: copy or link `{ctx}` under the output directory"
-    ));
+    notes.push(
+        "hardgen writes its own Dockerfile for the runtime preset (the compose file's Dockerfile is not used)"
+            .to_string(),
+    );
     if b.dockerfile.is_some() {
         notes.push(
             "TODO: the original Dockerfile's extra steps are not carried over (add `packages`)"
@@ -1953,8 +1968,14 @@ fn posture(
 pub fn audit_generated(spec_text: &str, spec_name: &str) -> Result<audit::Audit, String> {
     let raw = crate::spec::parse(spec_text)
         .map_err(|e| format!("the imported spec does not parse: {e}"))?;
-    let (model, diags) =
-        crate::validate::validate(&raw, spec_name, &crate::validate::Options { strict: false, spec_dir: None });
+    let (model, diags) = crate::validate::validate(
+        &raw,
+        spec_name,
+        &crate::validate::Options {
+            strict: false,
+            spec_dir: None,
+        },
+    );
     let Some(model) = model else {
         let mut s = String::from("the imported spec is invalid (a bug of import):\n");
         for d in diags.iter().filter(|d| d.is_error()) {
@@ -1963,8 +1984,13 @@ pub fn audit_generated(spec_text: &str, spec_name: &str) -> Result<audit::Audit,
         return Err(s);
     };
     let mut sink = Vec::new();
-    let arts = crate::app::artifacts(&model, crate::targets::Target::Compose, &crate::layout::Layout::beside_spec(), &mut sink)
-        .ok_or_else(|| String::from_utf8_lossy(&sink).into_owned())?;
+    let arts = crate::app::artifacts(
+        &model,
+        crate::targets::Target::Compose,
+        &crate::layout::Layout::beside_spec(),
+        &mut sink,
+    )
+    .ok_or_else(|| String::from_utf8_lossy(&sink).into_owned())?;
     let compose = arts
         .get("docker-compose.yml")
         .ok_or("no docker-compose.yml generated")?;
@@ -1995,7 +2021,13 @@ pub fn run(
             return Outcome::Failed;
         }
     };
-    let imported = match import(&project) {
+    let spec_path = opts.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "{}.toml",
+            sanitize(&project.name, 20, &[], "x-").trim_end_matches('-')
+        ))
+    });
+    let imported = match import_to(&project, &crate::layout::Layout::spec_dir_of(&spec_path)) {
         Ok(i) => i,
         Err(list) => {
             let _ = writeln!(err, "error: hardgen cannot express everything in these compose files; decide, then import again:");
@@ -2006,12 +2038,6 @@ pub fn run(
             return Outcome::Failed;
         }
     };
-    let spec_path = opts.out.clone().unwrap_or_else(|| {
-        PathBuf::from(format!(
-            "{}.toml",
-            sanitize(&project.name, 20, &[], "x-").trim_end_matches('-')
-        ))
-    });
     let spec_name = spec_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
