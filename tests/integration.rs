@@ -1734,6 +1734,8 @@ fn the_tutorial_runs_as_written() {
         &std::env::var_os("PATH").unwrap_or_default(),
     ));
     let path = std::env::join_paths(path).unwrap();
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some() && std::env::var_os("CI").is_none();
+    let mut actual: Vec<(String, String, i32)> = Vec::new();
     for (cmd, want, code) in steps {
         if cmd.starts_with("docker ") && tool("docker").is_none() {
             // Without a docker CLI (a developer machine without Docker) the Compose check is
@@ -1742,6 +1744,7 @@ fn the_tutorial_runs_as_written() {
                 std::env::var_os("HARDGEN_REQUIRE_TOOLS").is_none(),
                 "no docker CLI for `{cmd}`"
             );
+            actual.push((cmd, want, code));
             continue;
         }
         let o = Command::new("bash")
@@ -1752,14 +1755,52 @@ fn the_tutorial_runs_as_written() {
             .output()
             .unwrap();
         let got = String::from_utf8_lossy(&o.stdout).into_owned();
-        if got != want {
-            let diff = similar::TextDiff::from_lines(&want, &got)
-                .unified_diff()
-                .header("docs/tutorial.md", "actual")
-                .to_string();
-            panic!("`{cmd}` prints something else than the tutorial shows:\n{diff}");
+        let got_code = o.status.code().unwrap_or(-1);
+        if !update {
+            if got != want {
+                let diff = similar::TextDiff::from_lines(&want, &got)
+                    .unified_diff()
+                    .header("docs/tutorial.md", "actual")
+                    .to_string();
+                panic!(
+                    "`{cmd}` prints something else than the tutorial shows (review, then \
+                     UPDATE_GOLDEN=1 cargo test --test integration the_tutorial):\n{diff}"
+                );
+            }
+            assert_eq!(got_code, code, "`{cmd}`: exit status");
         }
-        assert_eq!(o.status.code(), Some(code), "`{cmd}`: exit status");
+        actual.push((cmd, got, got_code));
+    }
+    if update {
+        // Rewrite each command's output in place; the prose is left alone.
+        let mut out = String::new();
+        let mut steps = actual.into_iter();
+        let mut in_block = false;
+        let mut skipping = false;
+        for line in md.lines() {
+            if line == "```console" {
+                in_block = true;
+            } else if in_block && line == "```" {
+                in_block = false;
+                skipping = false;
+            } else if in_block && line.starts_with("$ ") {
+                let (cmd, got, code) = steps.next().expect("same commands");
+                assert_eq!(line.strip_prefix("$ "), Some(cmd.as_str()));
+                out.push_str(line);
+                out.push('\n');
+                out.push_str(&got);
+                if code != 0 {
+                    out.push_str(&format!("(exit {code})\n"));
+                }
+                skipping = true;
+                continue;
+            } else if skipping {
+                continue;
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        fs::write(root().join("docs/tutorial.md"), out).unwrap();
     }
 }
 
