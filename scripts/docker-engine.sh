@@ -4,6 +4,7 @@
 #   HARDGEN_ENGINE=20.10 scripts/docker-engine.sh   Debian 12's docker.io (default)
 #   HARDGEN_ENGINE=28    scripts/docker-engine.sh   Debian unstable's docker.io 28.x
 #   scripts/docker-engine.sh --stop                 stop whichever engine runs
+#   scripts/docker-engine.sh --fetch-28             only fetch and unpack Engine 28
 #
 # One engine at a time. When the running engine is not the one asked for, it is
 # stopped cleanly first: its containers stopped and removed, dockerd and its
@@ -346,6 +347,10 @@ main() {
   case "${1:-}" in
     --stop)
       stop_engine
+      return 0
+      ;;
+    --fetch-28)
+      fetch_engine_28
       return 0
       ;;
     "") ;;
