@@ -865,6 +865,17 @@ pub fn import_to(p: &Project, spec_dir: &Path) -> Result<Imported, Vec<String>> 
                 Some("import: nothing here publishes a port or is known to need the internet; set true if a service does".into()),
             );
         }
+        if let Some(n) = original.filter(|n| !n.subnets.is_empty()) {
+            doc.comment(&format!(
+                "import: the network's subnet {} is not kept: hardgen allocates the zone's addresses from the project's pool",
+                n.subnets.join(", ")
+            ));
+        }
+        if original.is_some_and(|n| n.external) {
+            doc.comment(&format!(
+                "TODO: `{net}` was an external network shared with other stacks: hardgen creates its own; connect them through a flow or a published port"
+            ));
+        }
         if let Some(d) = original
             .and_then(|n| n.driver.as_deref())
             .filter(|d| *d != "bridge")
@@ -1056,6 +1067,26 @@ fn service(
     }
     for t in flow_todo.get(&s.name).into_iter().flatten() {
         doc.comment(t);
+    }
+
+    for n in &s.networks {
+        if !n.aliases.is_empty() {
+            doc.comment(&format!(
+                "TODO: the aliases {} on `{}` are gone: clients must use the name `{name}`",
+                n.aliases
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                n.name
+            ));
+        }
+        if let Some(ip) = &n.ipv4_address {
+            doc.comment(&format!(
+                "import: the static address {ip} on `{}` is replaced by the zone's fixed address",
+                n.name
+            ));
+        }
     }
 
     // User.
