@@ -128,6 +128,21 @@ if [ "$backend" = iptables ]; then
     say "zone policy of jobs loaded ($fwd, $inp)"
 else
     command -v "$nft" >/dev/null 2>&1 || die "nft not found: install nftables"
+    # Docker's chains run after hardgen's and accept what hardgen accepts only when dockerd
+    # tests hardgen's mark; without it they may drop replies and flows hardgen allows.
+    fwmark_set=''
+    if grep -qs '"bridge-accept-fwmark"' /etc/docker/daemon.json; then
+        fwmark_set=yes
+    fi
+    for comm in /proc/[0-9]*/comm; do
+        [ "$(cat "$comm" 2>/dev/null)" = dockerd ] || continue
+        if tr '\0' ' ' <"${comm%/comm}/cmdline" 2>/dev/null | grep -q -- '--bridge-accept-fwmark'; then
+            fwmark_set=yes
+        fi
+    done
+    if [ -z "$fwmark_set" ]; then
+        echo "apply-firewall: warning: no --bridge-accept-fwmark for dockerd (command line or /etc/docker/daemon.json): give it 0x1000000/0x1000000" >&2
+    fi
     "$nft" -c -f "$nft_rules"
     "$nft" -f "$nft_rules"
     for chain in forward input; do
