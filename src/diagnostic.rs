@@ -21,6 +21,9 @@ pub struct Diagnostic {
     /// Short text under the caret.
     pub label: String,
     pub help: Option<String>,
+    /// The service the diagnostic is about, when it is about one (a service's `allow` table
+    /// can then accept a warning).
+    pub service: Option<String>,
 }
 
 impl Diagnostic {
@@ -32,6 +35,7 @@ impl Diagnostic {
             span: None,
             label: String::new(),
             help: None,
+            service: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! deployment out. The pipeline: spec -> validate -> model -> plan -> render -> artifacts ->
 //! writer/differ.
 
+pub mod allow;
 pub mod app;
 pub mod argv;
 pub mod artifact;

@@ -17,6 +17,19 @@ pub struct Model {
     pub flows: Vec<Flow>,
     pub secrets: BTreeMap<String, Secret>,
     pub services: BTreeMap<String, Service>,
+    /// Warnings the spec accepted (`allow` tables), with their reasons, for the report.
+    pub accepted: Vec<Accepted>,
+}
+
+/// A warning accepted by an `allow` table: not printed, listed in the compliance report.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Accepted {
+    /// `None` for the project's own `allow` table.
+    pub service: Option<String>,
+    pub code: String,
+    pub reason: String,
+    /// How many warnings it silenced in this spec.
+    pub count: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]

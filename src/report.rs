@@ -71,6 +71,29 @@ pub struct Matrix {
     pub services: Vec<String>,
     /// Row per control, column per service.
     pub cells: Vec<Vec<Cell>>,
+    /// Warnings the spec accepted (`allow`), with their reasons.
+    pub accepted: Vec<crate::model::Accepted>,
+}
+
+/// An accepted warning's row: scope, code, the code's title, reason.
+fn accepted_rows(m: &Matrix) -> Vec<[String; 4]> {
+    m.accepted
+        .iter()
+        .map(|a| {
+            let title = crate::diagnostic::codes()
+                .iter()
+                .find(|c| c.code == a.code)
+                .map_or("", |c| c.title);
+            [
+                a.service
+                    .as_ref()
+                    .map_or("project".to_string(), |s| format!("service {s}")),
+                a.code.clone(),
+                title.to_string(),
+                a.reason.clone(),
+            ]
+        })
+        .collect()
 }
 
 /// Spec lines of the settings that can relax a control, per service.
@@ -316,6 +339,7 @@ pub fn matrix(plan: &Plan, lines: &Lines, target: Target) -> Matrix {
         spec: plan.model.spec_name.clone(),
         target: target.name(),
         services: services.iter().map(|s| s.name.clone()).collect(),
+        accepted: plan.model.accepted.clone(),
         cells: CONTROLS
             .iter()
             .map(|(id, _)| {
@@ -370,6 +394,14 @@ pub fn markdown(m: &Matrix, header: &str) -> String {
         let _ = writeln!(s, "| {id} | {name} | {} |", cells.join(" | "));
     }
     s.push_str("\n✅ satisfied · ⚠️ relaxed by the spec (at the line shown) · — not applicable · ❌ not enforced by the target\n");
+    let rows = accepted_rows(m);
+    if !rows.is_empty() {
+        s.push_str("\n## Warnings accepted by the spec (`allow`)\n\n| scope | code | warning | reason |\n|---|---|---|---|\n");
+        for r in rows {
+            let r: Vec<String> = r.iter().map(|c| c.replace('|', "\\|")).collect();
+            let _ = writeln!(s, "| {} | {} | {} | {} |", r[0], r[1], r[2], r[3]);
+        }
+    }
     s
 }
 
@@ -441,8 +473,24 @@ td.ok .state {{ color: #1b7f3b; }} td.relaxed .state {{ color: #a45a00; }}
         }
         s.push_str("</tr>\n");
     }
+    s.push_str("</tbody>\n</table>\n");
+    let rows = accepted_rows(m);
+    if !rows.is_empty() {
+        s.push_str("<h2>Warnings accepted by the spec (<code>allow</code>)</h2>\n<table id=\"accepted\">\n<thead><tr><th>scope</th><th>code</th><th>warning</th><th>reason</th></tr></thead>\n<tbody>\n");
+        for r in rows {
+            let _ = writeln!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&r[0]),
+                esc(&r[1]),
+                esc(&r[2]),
+                esc(&r[3])
+            );
+        }
+        s.push_str("</tbody>\n</table>\n");
+    }
     s.push_str(
-        "</tbody>\n</table>\n<p class=\"legend\"><span style=\"background:#dff3e4\">satisfied</span><span style=\"background:#ffe8c7\">relaxed by the spec</span><span style=\"background:#f5f6f8\">not applicable</span><span style=\"background:#fbd5d5\">not enforced by the target</span></p>\n</body>\n</html>\n",
+        "<p class=\"legend\"><span style=\"background:#dff3e4\">satisfied</span><span style=\"background:#ffe8c7\">relaxed by the spec</span><span style=\"background:#f5f6f8\">not applicable</span><span style=\"background:#fbd5d5\">not enforced by the target</span></p>\n</body>\n</html>\n",
     );
     s
 }

@@ -133,6 +133,13 @@ pub struct RawProject {
     /// A one-line description, copied into generated headers.
     #[schemars(regex = "schema::TEXT", length(max = 1024))]
     pub description: Option<String>,
+    /// Warnings about the project as a whole (zones, flows) accepted after review, by code, each
+    /// with the reason it does not apply: `allow = { W103 = "the zone is filled by another
+    /// stack" }`. Not printed by `check` and `build`; listed with the reason in the compliance
+    /// report. `hardgen explain CODE` says what each warning means.
+    #[serde(default)]
+    #[schemars(with = "schema::NameMap<schema::WarningKey, String>")]
+    pub allow: BTreeMap<Sp<String>, Sp<String>>,
 }
 
 /// Per-service defaults. Each key has the same meaning as on a service.
@@ -432,6 +439,13 @@ pub struct RawService {
     #[serde(default)]
     #[schemars(with = "schema::NameMap<schema::EnvKey, String>")]
     pub environment: BTreeMap<Sp<String>, Sp<String>>,
+    /// Warnings about this service accepted after review, by code, each with the reason it does
+    /// not apply: `allow = { W101 = "built and loaded locally: no registry digest" }`. Not
+    /// printed by `check` and `build`; listed with the reason in the compliance report, and an
+    /// entry that no longer matches a warning is itself reported. Errors cannot be allowed.
+    #[serde(default)]
+    #[schemars(with = "schema::NameMap<schema::WarningKey, String>")]
+    pub allow: BTreeMap<Sp<String>, Sp<String>>,
     /// Secrets mounted at `/run/secrets/<name>`; each must be declared in `[secrets]`. Default:
     /// none.
     #[serde(default)]
@@ -809,6 +823,10 @@ mod schema {
     pub struct EnvKey;
     impl KeyPattern for EnvKey {
         const PATTERN: &'static str = ENV_NAME;
+    }
+    pub struct WarningKey;
+    impl KeyPattern for WarningKey {
+        const PATTERN: &'static str = "^W[0-9]{3}$";
     }
 
     /// A table of `V` by name, the names constrained by `propertyNames`.

@@ -173,7 +173,8 @@ pub fn validate(
         diags: Vec::new(),
         opts,
     };
-    let model = v.spec(raw, &safe_spec_name(spec_name));
+    let mut model = v.spec(raw, &safe_spec_name(spec_name));
+    model.accepted = crate::allow::apply(raw, &mut v.diags);
     let has_error = v.diags.iter().any(|d| d.is_error());
     let mut diags = v.diags;
     for d in &mut diags {
@@ -195,7 +196,7 @@ fn name_ok(s: &str, max: usize, extra: &[u8]) -> bool {
 
 /// Free text that ends up in comments of line-based files: one line, no control characters,
 /// nothing that reorders or hides text on screen.
-fn text_ok(s: &str) -> bool {
+pub(crate) fn text_ok(s: &str) -> bool {
     s.len() <= 1024 && !s.chars().any(|c| c.is_control() || is_invisible(c))
 }
 
@@ -595,6 +596,7 @@ impl Validator<'_> {
 
         let mut services = BTreeMap::new();
         for (name, s) in &raw.services {
+            let first = self.diags.len();
             let svc = self.service(
                 name,
                 s,
@@ -603,6 +605,10 @@ impl Validator<'_> {
                 &secret_names,
                 &service_names,
             );
+            // What was found while validating a service is about that service.
+            for d in &mut self.diags[first..] {
+                d.service.get_or_insert_with(|| name.value.clone());
+            }
             services.insert(name.value.clone(), svc);
         }
         self.depends_cycles(raw);
@@ -619,6 +625,7 @@ impl Validator<'_> {
             flows,
             secrets,
             services,
+            accepted: Vec::new(),
         }
     }
 

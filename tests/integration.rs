@@ -1981,3 +1981,87 @@ fn the_pre_commit_hooks_run() {
         "the drift hook catches a hand edit"
     );
 }
+
+/// A warning judged harmless is accepted per service (or project-wide) with a reason: it is no
+/// longer printed, the compliance report lists it with the reason, an entry that matches
+/// nothing is reported, and the target gap warning can be accepted project-wide.
+#[test]
+fn warnings_are_accepted_with_a_reason_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("shop.toml");
+    let write = |allow_web: &str, allow_project: &str| {
+        fs::write(
+            &spec,
+            format!(
+                "[project]\nname = \"shop\"\nallow = {{ {allow_project} }}\n[zones.front]\negress = true\n\
+                 [zones.spare]\n[services.web]\nimage = \"nginx:1.27.0-bookworm\"\nzones = [\"front\"]\n\
+                 healthcheck = {{ cmd = [\"nginx\", \"-t\"] }}\nallow = {{ {allow_web} }}\n\
+                 [services.api]\nimage = \"httpd:2.4.62-bookworm\"\nzones = [\"front\"]\n\
+                 healthcheck = {{ cmd = [\"httpd\", \"-t\"] }}\n"
+            ),
+        )
+        .unwrap();
+    };
+    let out = tmp.path().join("out");
+    let build = || {
+        hardgen(&[
+            "build",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    write("", "");
+    let o = build();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert_eq!(e.matches("warning[W101]").count(), 2, "{e}");
+    assert!(
+        e.contains("warning[W103]") && e.contains("warning[W105]"),
+        "{e}"
+    );
+
+    write(
+        r#"W101 = "mirrored by our registry, which rewrites digests""#,
+        r#"W103 = "filled by the payments stack", W105 = "single host, secrets owned by the script""#,
+    );
+    let o = build();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    // Only web's W101 is accepted: api's stays, W103 and W105 are gone.
+    assert_eq!(e.matches("warning[W101]").count(), 1, "{e}");
+    assert!(
+        e.contains("image `httpd:2.4.62-bookworm` has no digest"),
+        "{e}"
+    );
+    assert!(!e.contains("W103") && !e.contains("W105"), "{e}");
+    let report = fs::read_to_string(out.join("compliance.md")).unwrap();
+    for row in [
+        "| project | W103 | zone without services | filled by the payments stack |",
+        "| project | W105 | control the target cannot fully enforce | single host, secrets owned by the script |",
+        "| service web | W101 | image without a digest | mirrored by our registry, which rewrites digests |",
+    ] {
+        assert!(report.contains(row), "{row}\n{report}");
+    }
+    let html = fs::read_to_string(out.join("compliance.html")).unwrap();
+    assert!(
+        html.contains("<td>mirrored by our registry, which rewrites digests</td>"),
+        "{html}"
+    );
+
+    // A stale entry is reported and not listed as accepted.
+    write(
+        r#"W101 = "pinned elsewhere", W104 = "nothing to accept""#,
+        "",
+    );
+    let o = build();
+    assert!(o.status.success());
+    assert!(
+        stderr(&o)
+            .contains("warning[W108]: service `web` allows W104, but no such warning is raised"),
+        "{}",
+        stderr(&o)
+    );
+    let report = fs::read_to_string(out.join("compliance.md")).unwrap();
+    assert!(!report.contains("W104"), "{report}");
+}
