@@ -140,6 +140,26 @@ pub struct RawProject {
     #[serde(default)]
     #[schemars(with = "schema::NameMap<schema::WarningKey, String>")]
     pub allow: BTreeMap<Sp<String>, Sp<String>>,
+    /// Explicit project-wide opt-outs, each with a reason, e.g. `{ public_addresses = true,
+    /// reason = "..." }`.
+    #[serde(rename = "unsafe")]
+    #[schemars(with = "Option<schema::Inline<RawProjectUnsafe>>")]
+    pub unsafe_: Option<RawProjectUnsafe>,
+}
+
+/// Project-wide opt-outs that hardgen otherwise refuses. Each needs a `reason`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawProjectUnsafe {
+    /// Why (one non-blank line). Required.
+    #[schemars(required, regex = "schema::REASON", length(max = 1024))]
+    pub reason: Option<Sp<String>>,
+    /// Allow a `subnet_pool` outside the private ranges (RFC 1918: `10.0.0.0/8`,
+    /// `172.16.0.0/12`, `192.168.0.0/16`; RFC 6598: `100.64.0.0/10`). Containers with such
+    /// addresses shadow the real hosts of that range (the firewall's "other zones" rules then
+    /// name public addresses). Default `false`.
+    #[serde(default)]
+    pub public_addresses: bool,
 }
 
 /// Per-service defaults. Each key has the same meaning as on a service.

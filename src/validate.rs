@@ -656,6 +656,32 @@ impl Validator<'_> {
                 }
             },
         };
+        let public_ok = p.unsafe_.as_ref().is_some_and(|u| u.public_addresses);
+        if let Some(u) = &p.unsafe_ {
+            match &u.reason {
+                Some(r) if !r.value.trim().is_empty() && text_ok(&r.value) => {}
+                Some(r) => self.err(
+                    "E032",
+                    &r.span,
+                    "the reason must be one non-empty line".into(),
+                    "invalid reason",
+                ),
+                None => self.push(
+                    Diagnostic::error("E032", "`[project] unsafe` needs a `reason`")
+                        .at(p.name.span.clone(), "relaxes hardening without saying why")
+                        .help("add `reason = \"...\"` to the project's `unsafe` table"),
+                ),
+            }
+        }
+        if let (Some(s), Some(why)) = (&p.subnet_pool, not_private(pool)) {
+            if !public_ok {
+                self.push(
+                    Diagnostic::error("E047", format!("subnet pool `{pool}` {why}"))
+                        .at(s.span.clone(), "not a private range")
+                        .help("take the pool from a private range: 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 (RFC 1918) or 100.64.0.0/10 (RFC 6598), e.g. `10.210.0.0/16`; to use other addresses on purpose, set `[project] unsafe = { public_addresses = true, reason = \"...\" }`"),
+                );
+            }
+        }
         let zone_prefix = match &p.zone_prefix {
             None => 24,
             Some(z) if (16..=28).contains(&z.value) && z.value >= pool.prefix => z.value,
@@ -2432,6 +2458,84 @@ pub struct Defaults {
 
 /// For each zone, the services attached to it as flow clients: the clients of flows into the
 /// zone that are not members of it. Computed once (linear in the flows' client lists).
+/// Address ranges a pool may lie in: RFC 1918 and RFC 6598 (shared address space).
+const PRIVATE_RANGES: &[(&str, &str)] = &[
+    ("10.0.0.0/8", "RFC 1918"),
+    ("172.16.0.0/12", "RFC 1918"),
+    ("192.168.0.0/16", "RFC 1918"),
+    ("100.64.0.0/10", "RFC 6598"),
+];
+/// Special-purpose ranges named when a pool covers them (RFC 6890).
+const SPECIAL_RANGES: &[(&str, &str)] = &[
+    ("0.0.0.0/8", "\"this network\""),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved"),
+];
+
+/// Why `net` is not inside one private range, or `None` when it is.
+fn not_private(net: Ipv4Net) -> Option<String> {
+    let parse = |s: &str| Ipv4Net::parse(s).expect("literal range parses");
+    let inside = |outer: Ipv4Net| {
+        net.prefix >= outer.prefix
+            && Ipv4Net {
+                addr: net.addr,
+                prefix: outer.prefix,
+            }
+            .network()
+                == outer.addr
+    };
+    let overlaps = |other: Ipv4Net| {
+        let p = net.prefix.min(other.prefix);
+        Ipv4Net {
+            addr: net.addr,
+            prefix: p,
+        }
+        .network()
+            == Ipv4Net {
+                addr: other.addr,
+                prefix: p,
+            }
+            .network()
+    };
+    if PRIVATE_RANGES.iter().any(|(r, _)| inside(parse(r))) {
+        return None;
+    }
+    let special: Vec<String> = SPECIAL_RANGES
+        .iter()
+        .filter(|(r, _)| overlaps(parse(r)))
+        .map(|(r, what)| format!("{what} addresses ({r})"))
+        .collect();
+    let private: Vec<String> = PRIVATE_RANGES
+        .iter()
+        .filter(|(r, _)| overlaps(parse(r)))
+        .map(|(r, _)| (*r).to_string())
+        .collect();
+    // Whether anything of it is ordinary public space: not private, not special.
+    let covered: u64 = PRIVATE_RANGES
+        .iter()
+        .chain(SPECIAL_RANGES)
+        .map(|(r, _)| parse(r))
+        .filter(|r| overlaps(*r))
+        .map(|r| 1u64 << (32 - r.prefix.max(net.prefix)))
+        .sum();
+    let public = covered < 1u64 << (32 - net.prefix);
+    let mut parts = Vec::new();
+    if public {
+        parts.push("public addresses".to_string());
+    }
+    parts.extend(special);
+    let what = list(parts);
+    Some(match private.as_slice() {
+        [] => format!("is not a private range: it holds {what}"),
+        _ => format!(
+            "is not inside one private range: beyond {} it holds {what}",
+            list(private)
+        ),
+    })
+}
+
 /// "`a`, `b` and `c`".
 fn list(items: impl IntoIterator<Item = String>) -> String {
     let items: Vec<String> = items.into_iter().collect();
@@ -2523,6 +2627,37 @@ mod tests {
         let b = default_bridge("arkalia", "intelligence");
         assert!(b.len() <= 15, "{b}");
         assert_ne!(b, default_bridge("arkalia", "intelligenc2"));
+    }
+
+    #[test]
+    fn pools_must_be_private() {
+        let why = |s: &str| not_private(Ipv4Net::parse(s).unwrap());
+        for ok in [
+            "10.0.0.0/8",
+            "10.210.0.0/16",
+            "172.16.0.0/12",
+            "172.31.255.0/24",
+            "192.168.0.0/16",
+            "100.64.0.0/10",
+        ] {
+            assert_eq!(why(ok), None, "{ok}");
+        }
+        for (bad, says) in [
+            ("0.0.0.0/0", "public addresses"),
+            ("0.0.0.0/1", "loopback addresses (127.0.0.0/8)"),
+            ("127.0.0.0/16", "loopback"),
+            ("169.254.0.0/16", "link-local"),
+            ("224.0.0.0/8", "multicast"),
+            ("240.0.0.0/8", "reserved"),
+            ("8.8.0.0/16", "public addresses"),
+            ("10.0.0.0/7", "beyond 10.0.0.0/8"),
+            ("172.32.0.0/16", "public addresses"),
+            ("172.0.0.0/11", "beyond 172.16.0.0/12"),
+            ("100.0.0.0/9", "public addresses"),
+        ] {
+            let w = why(bad).unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(w.contains(says), "{bad}: {w}");
+        }
     }
 
     #[test]

@@ -1414,6 +1414,38 @@ fn secrets_in_arguments_are_reported() {
     }
 }
 
+/// A pool outside the private ranges is an error (E044, bad-spec goldens) unless the project
+/// says why in `unsafe.public_addresses`; the firewall then names that pool.
+#[test]
+fn public_pool_needs_an_unsafe_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("public.toml");
+    fs::write(
+        &spec,
+        "[project]\nname = \"pub\"\nsubnet_pool = \"198.51.100.0/24\"\n\
+         unsafe = { public_addresses = true, reason = \"documentation range, lab only\" }\n\
+         [zones.app]\nsubnet = \"198.51.100.0/28\"\n[services.api]\nimage = \"busybox:1.36\"\n\
+         zones = [\"app\"]\nhealthcheck = { cmd = [\"true\"] }\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = build_into(spec.to_str().unwrap(), &out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rules = fs::read_to_string(out.join("firewall/iptables.rules")).unwrap();
+    assert!(rules.contains("198.51.100.0/28"), "{rules}");
+    let no_reason = fs::read_to_string(&spec)
+        .unwrap()
+        .replace(", reason = \"documentation range, lab only\"", "");
+    fs::write(&spec, no_reason).unwrap();
+    let o = hardgen(&["check", spec.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("error[E032]: `[project] unsafe` needs a `reason`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// Counts pixels of an exact colour in a PNG screenshot.
 fn count_colour(png_path: &Path, rgb: [u8; 3]) -> usize {
     let decoder = png::Decoder::new(fs::File::open(png_path).unwrap());
