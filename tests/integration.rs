@@ -1446,6 +1446,61 @@ fn public_pool_needs_an_unsafe_reason() {
     );
 }
 
+/// A dockerd that has `--validate` (Engine 23 and later: the Engine 28 that
+/// scripts/docker-engine.sh unpacks under .tools, or one on PATH); Engine 20.10 has none.
+fn dockerd_with_validate() -> Option<PathBuf> {
+    let candidates = [
+        Some(root().join(".tools/engine-28/root/usr/sbin/dockerd")),
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("dockerd"))
+                .find(|p| p.is_file())
+        }),
+    ];
+    candidates.into_iter().flatten().find(|d| {
+        d.is_file()
+            && Command::new(d)
+                .arg("--help")
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--validate"))
+    })
+}
+
+/// Each target's daemon.json is one a daemon in that mode accepts: dockerd refuses to run
+/// swarm mode with `live-restore` ("--live-restore daemon configuration is incompatible with
+/// swarm mode"), so the swarm file must not set it (users would drop the whole file, and with
+/// it the daemon-wide no-new-privileges that is swarm's only one). Every file also passes
+/// `dockerd --validate` where a dockerd has it.
+#[test]
+fn daemon_json_suits_each_targets_daemon() {
+    let dockerd = dockerd_with_validate();
+    if dockerd.is_none() {
+        eprintln!("skipped dockerd --validate: no dockerd with --validate (Engine 23+) found");
+    }
+    for name in examples() {
+        for (dir, swarm) in [(name.clone(), false), (format!("{name}-swarm"), true)] {
+            let path = root().join("golden").join(&dir).join("daemon.json");
+            let v: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+            assert_eq!(v["no-new-privileges"], true, "{dir}");
+            if swarm {
+                assert!(
+                    v.get("live-restore").is_none(),
+                    "{dir}: live-restore stops swarm mode"
+                );
+            } else {
+                assert_eq!(v["live-restore"], true, "{dir}");
+            }
+            if let Some(d) = &dockerd {
+                let (ok, out) = run(Command::new(d)
+                    .arg("--validate")
+                    .arg("--config-file")
+                    .arg(&path));
+                assert!(ok, "{dir}: dockerd --validate refused daemon.json:\n{out}");
+            }
+        }
+    }
+}
+
 /// Counts pixels of an exact colour in a PNG screenshot.
 fn count_colour(png_path: &Path, rgb: [u8; 3]) -> usize {
     let decoder = png::Decoder::new(fs::File::open(png_path).unwrap());

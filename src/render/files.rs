@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::plan::Plan;
+use crate::targets::Target;
 
 pub fn gitignore(header: &str) -> String {
     format!(
@@ -77,8 +78,8 @@ COMPOSE_PROJECT_NAME={}
 #[derive(Serialize)]
 struct DaemonJson {
     icc: bool,
-    #[serde(rename = "live-restore")]
-    live_restore: bool,
+    #[serde(rename = "live-restore", skip_serializing_if = "Option::is_none")]
+    live_restore: Option<bool>,
     #[serde(rename = "log-driver")]
     log_driver: &'static str,
     #[serde(rename = "log-opts")]
@@ -99,10 +100,18 @@ struct LogOpts {
 
 /// Daemon-level settings of the CIS benchmark that a file can carry (2.2 icc, 2.9
 /// no-new-privileges... see README.md). JSON has no comments: the README explains each.
-pub fn daemon_json() -> String {
+///
+/// `live-restore` keeps containers running while dockerd restarts (CIS 2.15), but dockerd
+/// refuses to start in swarm mode with it ("--live-restore daemon configuration is
+/// incompatible with swarm mode"): the swarm target leaves it out, so that the file (and its
+/// daemon-wide `no-new-privileges`, swarm's only one) can be used as it is.
+pub fn daemon_json(target: Target) -> String {
     let d = DaemonJson {
         icc: false,
-        live_restore: true,
+        live_restore: match target {
+            Target::Compose | Target::Kubernetes => Some(true),
+            Target::Swarm => None,
+        },
         log_driver: "json-file",
         log_opts: LogOpts {
             max_file: "3",

@@ -164,7 +164,10 @@ pub fn render(plan: &Plan, target: Target) -> Result<Artifacts, RenderBug> {
                 "docker-stack.yml",
                 Artifact::text(swarm::render(plan, &header)),
             );
-            out.insert("daemon.json", Artifact::text(files::daemon_json()));
+            out.insert(
+                "daemon.json",
+                Artifact::text(files::daemon_json(Target::Swarm)),
+            );
         }
     }
     // Every target needs the secret files and keeps them out of version control.
@@ -291,7 +294,10 @@ fn compose_target(
         "scripts/security-check.sh",
         Artifact::script(security_check(env, &header, plan)?),
     );
-    out.insert("daemon.json", Artifact::text(files::daemon_json()));
+    out.insert(
+        "daemon.json",
+        Artifact::text(files::daemon_json(Target::Compose)),
+    );
     out.insert("README.md", Artifact::text(files::readme(&header, plan)));
     apparmor(env, &header, plan, out)?;
     out.insert(
