@@ -38,6 +38,10 @@ pub struct Project {
     pub pool: Ipv4Net,
     pub zone_prefix: u8,
     pub description: Option<String>,
+    /// Where built images are pushed (`host[:port][/path]`), if anywhere.
+    pub registry: Option<String>,
+    /// Tag of the built images.
+    pub image_tag: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -60,7 +60,7 @@ pub struct PlannedService<'m> {
     /// Sorted by zone name.
     pub networks: Vec<Attachment>,
     pub seccomp_profile: String,
-    /// The image reference (built images are named by Compose: `<project>-<service>`).
+    /// The image reference: the spec's, or for a built service `built_image`'s.
     pub image: String,
     pub dockerfile: Option<String>,
     /// Build services: where Compose finds the source and the Dockerfile.
@@ -156,6 +156,17 @@ pub struct Firewall {
     pub input: Vec<Rule>,
 }
 
+/// The image a built service is named in every target: `[<registry>/]<project>-<service>:<tag>`
+/// (Compose tags its build with it, swarm and Kubernetes run it, `build-images.sh` builds and
+/// pushes it).
+fn built_image(project: &Project, service: &str) -> String {
+    let repo = format!("{}-{service}", project.name);
+    match &project.registry {
+        Some(r) => format!("{r}/{repo}:{}", project.image_tag),
+        None => format!("{repo}:{}", project.image_tag),
+    }
+}
+
 pub fn plan<'m>(model: &'m Model, layout: &Layout) -> Plan<'m> {
     let zones = plan_zones(model);
     let services = plan_services(model, &zones);
@@ -173,7 +184,7 @@ pub fn plan<'m>(model: &'m Model, layout: &Layout) -> Plan<'m> {
                         dockerfile: layout.from_context(&b.context, &dockerfile),
                     };
                     (
-                        format!("{}-{}", model.project.name, svc.name),
+                        built_image(&model.project, &svc.name),
                         Some(dockerfile),
                         Some(paths),
                     )

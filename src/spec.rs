@@ -133,6 +133,14 @@ pub struct RawProject {
     /// A one-line description, copied into generated headers.
     #[schemars(regex = "schema::TEXT", length(max = 1024))]
     pub description: Option<String>,
+    /// Registry (and path) the built images are named for and pushed to, e.g.
+    /// `"registry.example.com/shop"`: a built service's image is `<registry>/<project>-<service>:<image_tag>`,
+    /// the same in every target. Default: none (local images, `<project>-<service>:<image_tag>`).
+    #[schemars(regex = "schema::REGISTRY")]
+    pub registry: Option<Sp<String>>,
+    /// Tag of the built images, e.g. a release `"1.4.2"` or a commit. Default `"local"`.
+    #[schemars(regex = "schema::IMAGE_TAG")]
+    pub image_tag: Option<Sp<String>>,
     /// Warnings about the project as a whole (zones, flows) accepted after review, by code, each
     /// with the reason it does not apply: `allow = { W103 = "the zone is filled by another
     /// stack" }`. Not printed by `check` and `build`; listed with the reason in the compliance
@@ -632,6 +640,10 @@ mod schema {
     /// The characters `ImageRef::parse` can accept anywhere (no spaces, no control characters).
     pub const IMAGE: &str = "^[A-Za-z0-9._/:@-]{1,255}$";
     pub const ENV_NAME: &str = "^[A-Za-z_][A-Za-z0-9_]{0,127}$";
+    /// `host[:port][/path]`, lower case (a Docker image reference's repository prefix).
+    pub const REGISTRY: &str =
+        "^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*){0,8}$";
+    pub const IMAGE_TAG: &str = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$";
     /// A character of free text (`validate::text_ok`): no control character, nothing invisible
     /// that reorders or hides text (bidirectional overrides, zero-width characters...).
     macro_rules! text_char {

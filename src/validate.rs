@@ -186,6 +186,39 @@ pub fn validate(
     (if has_error { None } else { Some(model) }, diags)
 }
 
+/// `host[:port][/path]` in lower case, as the repository prefix of an image reference
+/// (the schema's `REGISTRY` pattern says the same).
+fn registry_ok(s: &str) -> bool {
+    let component = |c: &str| {
+        !c.is_empty()
+            && c.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+            })
+            && c.as_bytes()[0].is_ascii_alphanumeric()
+            && c.as_bytes()[c.len() - 1].is_ascii_alphanumeric()
+            && !c.contains("..")
+    };
+    let mut parts = s.split('/');
+    let host = parts.next().unwrap_or("");
+    let (host, port) = match host.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (host, None),
+    };
+    s.len() <= 255
+        && component(host)
+        && port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts.all(component)
+}
+
+/// A Docker tag: letters, digits, `_`, `.`, `-`, at most 128, not starting with `.` or `-`.
+fn image_tag_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && (s.as_bytes()[0].is_ascii_alphanumeric() || s.as_bytes()[0] == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
 fn name_ok(s: &str, max: usize, extra: &[u8]) -> bool {
     !s.is_empty()
         && s.len() <= max
@@ -698,11 +731,39 @@ impl Validator<'_> {
                 24
             }
         };
+        let registry = p.registry.as_ref().and_then(|r| {
+            let ok = registry_ok(&r.value);
+            if !ok {
+                self.err(
+                    "E029",
+                    &r.span,
+                    format!("`{}` is not a registry", show(&r.value)),
+                    "`host[:port][/path]`, lower case",
+                );
+            }
+            ok.then(|| r.value.clone())
+        });
+        let image_tag = match &p.image_tag {
+            None => "local".to_string(),
+            Some(t) => {
+                if !image_tag_ok(&t.value) {
+                    self.err(
+                        "E029",
+                        &t.span,
+                        format!("`{}` is not an image tag", show(&t.value)),
+                        "letters, digits, `_`, `.` and `-`, at most 128, not starting with `.` or `-`",
+                    );
+                }
+                t.value.clone()
+            }
+        };
         Project {
             name: p.name.value.clone(),
             pool,
             zone_prefix,
             description: p.description.clone(),
+            registry,
+            image_tag,
         }
     }
 

@@ -2152,3 +2152,66 @@ fn warnings_are_accepted_with_a_reason_and_reported() {
     let report = fs::read_to_string(out.join("compliance.md")).unwrap();
     assert!(!report.contains("W104"), "{report}");
 }
+
+/// A built service runs under one image name in every target, the name `build-images.sh`
+/// builds and pushes: `[<registry>/]<project>-<service>:<tag>` from the spec.
+#[test]
+fn built_images_have_one_name_in_every_target() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("shop.toml");
+    fs::create_dir_all(tmp.path().join("src/api")).unwrap();
+    fs::write(
+        &spec,
+        "[project]\nname = \"shop\"\nregistry = \"registry.example.com:5000/team\"\nimage_tag = \"1.4.2\"\n\
+         [zones.front]\negress = true\n[services.api]\n\
+         build = { runtime = \"python\", version = \"3.12\", command = [\"python\", \"-m\", \"api\"] }\n\
+         zones = [\"front\"]\nexpose = [\"8000\"]\n",
+    )
+    .unwrap();
+    let want = "registry.example.com:5000/team/shop-api:1.4.2";
+    for (target, file) in [
+        ("compose", "docker-compose.yml"),
+        ("swarm", "docker-stack.yml"),
+        ("kubernetes", "kubernetes/api.yaml"),
+    ] {
+        let out = tmp.path().join(target);
+        let o = hardgen(&[
+            "build",
+            spec.to_str().unwrap(),
+            "--target",
+            target,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{target}: {}", stderr(&o));
+        let text = fs::read_to_string(out.join(file)).unwrap();
+        assert!(
+            text.contains(&format!("image: {want}\n")),
+            "{target}: {text}"
+        );
+        let script = fs::read_to_string(out.join("scripts/build-images.sh")).unwrap();
+        assert!(
+            script.contains(&format!(
+                "build '{want}' 'dockerfiles/api.Dockerfile' '../src/api'"
+            )),
+            "{target}: {script}"
+        );
+        assert!(out.join("dockerfiles/api.Dockerfile").is_file(), "{target}");
+    }
+    // Registry and tag are checked like the rest of an image reference.
+    fs::write(
+        &spec,
+        "[project]\nname = \"shop\"\nregistry = \"Registry.Example.com/\"\nimage_tag = \"-bad\"\n\
+         [zones.front]\negress = true\n[services.api]\nimage = \"nginx:1.27.0\"\nzones = [\"front\"]\n\
+         healthcheck = { cmd = [\"nginx\", \"-t\"] }\n",
+    )
+    .unwrap();
+    let o = hardgen(&["check", spec.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("`Registry.Example.com/` is not a registry"),
+        "{e}"
+    );
+    assert!(e.contains("`-bad` is not an image tag"), "{e}");
+}

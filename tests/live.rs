@@ -679,6 +679,11 @@ impl Drop for Deployment {
         if !o.ok() {
             problems.push(o.to_string());
         }
+        // Built images carry the spec's name (`image:` next to `build:`), which `--rmi local`
+        // leaves alone: remove exactly those.
+        for image in built_images(&self.dir.path().join("docker-compose.yml")) {
+            let _ = run(60, &["docker", "image", "rm", &image]);
+        }
         for c in &self.containers {
             let _ = run(60, &["docker", "rm", "--force", "--volumes", c]);
         }
@@ -718,6 +723,25 @@ impl Drop for Deployment {
 
 /// The real Compose v2 binary: the one install-tools.sh links into .tools/bin, else the
 /// `docker compose` plugin.
+/// The image names of the services a compose file builds.
+fn built_images(compose: &Path) -> Vec<String> {
+    let Ok(text) = fs::read_to_string(compose) else {
+        return Vec::new();
+    };
+    let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(&text) else {
+        return Vec::new();
+    };
+    doc["services"]
+        .as_mapping()
+        .map(|m| {
+            m.values()
+                .filter(|s| s.get("build").is_some())
+                .filter_map(|s| s["image"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn compose_command() -> Vec<String> {
     let tools = std::env::var_os("HARDGEN_TOOLS_DIR")
         .map(PathBuf::from)

@@ -322,7 +322,7 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
         labels.insert("io.hardgen.unsafe-reason".to_string(), lit(r));
     }
     ComposeService {
-        image: build.is_none().then(|| ps.image.clone()),
+        image: Some(ps.image.clone()),
         build,
         pull_policy,
         command: s

@@ -169,7 +169,7 @@ fn container(plan: &Plan, ps: &PlannedService) -> Value {
     });
     let mut c = json!({
         "name": s.name,
-        "image": if ps.dockerfile.is_some() { format!("{}:local", ps.image) } else { ps.image.clone() },
+        "image": ps.image,
         "imagePullPolicy": "IfNotPresent",
         "securityContext": {
             "allowPrivilegeEscalation": false,

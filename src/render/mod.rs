@@ -52,6 +52,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "apply-apparmor.sh.j2",
     "incident.sh.j2",
     "integrity-entrypoint.sh.j2",
+    "build-images.sh.j2",
 ];
 
 /// An exec-form JSON array for a Dockerfile (CMD, HEALTHCHECK). `"` and `\` are written as
@@ -170,6 +171,8 @@ pub fn render(plan: &Plan, target: Target) -> Result<Artifacts, RenderBug> {
             );
         }
     }
+    // Every target builds its images from the same Dockerfiles, under the same names.
+    builds(&env, &header, plan, &mut out)?;
     // Every target needs the secret files and keeps them out of version control.
     out.insert(
         "scripts/generate-secrets.sh",
@@ -248,7 +251,11 @@ fn seccomp_profiles(plan: &Plan, out: &mut Artifacts) {
     }
 }
 
-fn compose_target(
+/// What every target needs to build its images: the generated Dockerfiles (with their
+/// `.dockerignore` and, for integrity builds, the entrypoint, reviewable beside them) and
+/// `scripts/build-images.sh`, which builds each image under the name every target runs it by
+/// and, with `--push`, pushes it to the spec's registry.
+fn builds(
     env: &Environment,
     header: &str,
     plan: &Plan,
@@ -256,12 +263,6 @@ fn compose_target(
 ) -> Result<(), RenderBug> {
     let model = plan.model;
     let header = header.to_string();
-
-    out.insert(
-        "docker-compose.yml",
-        Artifact::text(compose::render(plan, &format!("# {header}\n"))),
-    );
-    seccomp_profiles(plan, out);
     for ps in &plan.services {
         if let (Source::Build(b), Some(path)) = (&ps.svc.source, &ps.dockerfile) {
             // The integrity entrypoint is written for review next to the Dockerfile and
@@ -289,6 +290,45 @@ fn compose_target(
             );
         }
     }
+    let images: Vec<_> = plan
+        .services
+        .iter()
+        .filter_map(|ps| {
+            let b = ps.build.as_ref()?;
+            Some(minijinja::context! {
+                service => ps.svc.name, image => ps.image,
+                dockerfile => ps.dockerfile, context => b.context,
+            })
+        })
+        .collect();
+    if !images.is_empty() {
+        out.insert(
+            "scripts/build-images.sh",
+            Artifact::script(render_template(
+                env,
+                "build-images.sh.j2",
+                minijinja::context! {
+                    header, images, registry => model.project.registry,
+                },
+            )?),
+        );
+    }
+    Ok(())
+}
+
+fn compose_target(
+    env: &Environment,
+    header: &str,
+    plan: &Plan,
+    out: &mut Artifacts,
+) -> Result<(), RenderBug> {
+    let header = header.to_string();
+
+    out.insert(
+        "docker-compose.yml",
+        Artifact::text(compose::render(plan, &format!("# {header}\n"))),
+    );
+    seccomp_profiles(plan, out);
     firewall(env, &header, plan, out)?;
     out.insert(
         "scripts/security-check.sh",

@@ -60,9 +60,6 @@ pub fn render(plan: &Plan, header: &str) -> String {
                 "resources": {"limits": {"cpus": s.cpus.to_string(), "memory": s.memory.to_string(), "pids": s.pids}},
             },
         });
-        if ps.dockerfile.is_some() {
-            svc["image"] = json!(format!("{}:local", ps.image));
-        }
         if !s.cap_add.is_empty() {
             svc["cap_add"] = json!(s.cap_add);
         }
