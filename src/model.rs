@@ -221,6 +221,40 @@ pub struct Build {
     pub writable_dirs: Vec<String>,
     /// Checksums recorded at build time, verified by the entrypoint before the command.
     pub integrity: bool,
+    /// `sha256:<hex>` pinning the runtime stage's base image (`base_digest`).
+    pub base_digest: Option<String>,
+    /// `sha256:<hex>` pinning the builder stage's image (`builder_digest`, or `base_digest`
+    /// when both stages use the same image).
+    pub builder_digest: Option<String>,
+}
+
+impl Build {
+    /// The builder stage's image, without digest.
+    pub fn builder_image(&self) -> String {
+        let v = self.version.as_deref().unwrap_or("");
+        match self.runtime {
+            Runtime::Python => format!("python:{v}-slim-bookworm"),
+            Runtime::Node => format!("node:{v}-bookworm-slim"),
+            Runtime::Go => format!("golang:{v}-bookworm"),
+            Runtime::Rust => format!("rust:{v}-slim-bookworm"),
+            Runtime::Static => "debian:bookworm-slim".to_string(),
+        }
+    }
+
+    /// The runtime stage's base image, without digest; `None` for `scratch` (no image).
+    pub fn runtime_image(&self) -> Option<String> {
+        match self.runtime {
+            Runtime::Python | Runtime::Node => Some(self.builder_image()),
+            Runtime::Go => Some("gcr.io/distroless/static-debian12:nonroot".to_string()),
+            Runtime::Rust => Some("gcr.io/distroless/cc-debian12:nonroot".to_string()),
+            Runtime::Static => None,
+        }
+    }
+
+    /// Whether both stages start from the same image (one digest pins both).
+    pub fn one_image(&self) -> bool {
+        self.runtime_image().as_deref() == Some(self.builder_image().as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

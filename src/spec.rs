@@ -360,6 +360,18 @@ pub struct RawBuild {
     /// non-zero with the names of the changed files. Needs a shell in the runtime image:
     /// python and node only. Default: `[defaults] integrity`, else false.
     pub integrity: Option<Sp<bool>>,
+    /// Digest pinning the runtime stage's base image, `"sha256:<64 hex>"`: the
+    /// `python:<version>-slim-bookworm` or `node:<version>-bookworm-slim` image (which is also
+    /// the builder's), or the distroless image of go and rust. `static` runs on `scratch`, which
+    /// has none. Without it hardgen warns (W101) as for an `image` without digest.
+    #[schemars(regex = "schema::DIGEST")]
+    pub base_digest: Option<Sp<String>>,
+    /// Digest pinning the builder stage's image when it is not the runtime's: `golang:<version>-
+    /// bookworm` (go), `rust:<version>-slim-bookworm` (rust), `debian:bookworm-slim` (static),
+    /// `"sha256:<64 hex>"`. Python and node build on their runtime image: `base_digest` pins
+    /// both.
+    #[schemars(regex = "schema::DIGEST")]
+    pub builder_digest: Option<Sp<String>>,
 }
 
 /// A service's health check (exec form, no shell).
@@ -629,6 +641,7 @@ mod schema {
     pub const VERSION: &str = "^[0-9][0-9A-Za-z._-]{0,31}$";
     pub const CONTEXT: &str = "^[A-Za-z0-9._-][A-Za-z0-9/._-]{0,255}$";
     pub const BINARY: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+    pub const DIGEST: &str = "^sha256:[0-9a-f]{64}$";
     pub const DEB_PACKAGE: &str = "^[a-z0-9][a-z0-9+.-]{1,63}(=[A-Za-z0-9.+~:-]{1,64})?$";
     pub const CONTAINER_PATH: &str = concat!("^", container_path!(), "$");
     pub const TMPFS: &str = concat!("^", container_path!(), "(:", size!(), ")?$");

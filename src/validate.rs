@@ -1610,9 +1610,88 @@ impl Validator<'_> {
             Some(x) => x.value,
             None => false,
         };
-        Build {
+        let digest = |this: &mut Self, d: &Option<Sp<String>>| -> Option<String> {
+            let d = d.as_ref()?;
+            let ok = d.value.strip_prefix("sha256:").is_some_and(|h| {
+                h.len() == 64
+                    && h.bytes()
+                        .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+            });
+            if !ok {
+                this.push(
+                    Diagnostic::error("E030", format!("`{}` is not an image digest", show(&d.value)))
+                        .at(d.span.clone(), "invalid digest")
+                        .help("write `sha256:` and the 64 lower-case hex digits that `docker buildx imagetools inspect IMAGE` shows"),
+                );
+                return None;
+            }
+            Some(d.value.clone())
+        };
+        let base_digest = digest(self, &b.base_digest);
+        let builder_digest = digest(self, &b.builder_digest);
+        let mut build = Build {
             runtime,
             version,
+            context: context.clone(),
+            command: command.clone(),
+            binary: binary.clone(),
+            packages: Vec::new(),
+            build_packages: Vec::new(),
+            writable_dirs: Vec::new(),
+            integrity: false,
+            base_digest: None,
+            builder_digest: None,
+        };
+        if let (Some(sp), true) = (&b.base_digest, build.runtime_image().is_none()) {
+            self.push(
+                Diagnostic::error("E030", format!("service `{service}`: the static runtime runs on `scratch`, which has no digest"))
+                    .at(sp.span.clone(), "nothing to pin")
+                    .help("remove `base_digest`; `builder_digest` pins the builder's `debian:bookworm-slim`"),
+            );
+        }
+        if let (Some(sp), true) = (&b.builder_digest, build.one_image()) {
+            self.push(
+                Diagnostic::error("E030", format!("service `{service}`: the {} runtime builds on its runtime image: `base_digest` pins both stages", format!("{runtime:?}").to_lowercase()))
+                    .at(sp.span.clone(), "same image as the runtime stage")
+                    .help("move the digest to `base_digest`"),
+            );
+        }
+        build.base_digest = base_digest.clone();
+        build.builder_digest = if build.one_image() {
+            base_digest
+        } else {
+            builder_digest
+        };
+        let at = b
+            .version
+            .as_ref()
+            .map_or(&b.runtime.span, |v| &v.span)
+            .clone();
+        let mut unpinned = Vec::new();
+        if build.builder_digest.is_none() {
+            unpinned.push(build.builder_image());
+        }
+        if let Some(img) = build.runtime_image() {
+            if build.base_digest.is_none() && !build.one_image() {
+                unpinned.push(img);
+            }
+        }
+        for img in unpinned {
+            self.push(
+                Diagnostic::warning("W101", format!("service `{service}`: build base image `{img}` has no digest"))
+                    .at(at.clone(), "tag only")
+                    .help(if build.runtime_image().as_deref() == Some(img.as_str()) {
+                        "add `base_digest = \"sha256:<digest>\"` to `build` to pin it (`docker buildx imagetools inspect IMAGE` shows it)"
+                    } else {
+                        "add `builder_digest = \"sha256:<digest>\"` to `build` to pin it (`docker buildx imagetools inspect IMAGE` shows it)"
+                    }),
+            );
+        }
+        Build {
+            runtime,
+            version: build.version,
+            base_digest: build.base_digest,
+            builder_digest: build.builder_digest,
             context,
             command,
             binary,

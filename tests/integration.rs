@@ -1523,6 +1523,53 @@ fn daemon_json_suits_each_targets_daemon() {
     }
 }
 
+/// A build's base images can be pinned by digest (`base_digest`, `builder_digest`): the
+/// Dockerfile's FROM lines carry them, and an unpinned base is W101 like an `image`.
+#[test]
+fn build_bases_can_be_pinned() {
+    let d = format!("sha256:{}", "ab".repeat(32));
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("pin.toml");
+    fs::write(
+        &spec,
+        format!(
+            "[project]\nname = \"pin\"\n[zones.app]\n\
+             [services.api]\nbuild = {{ runtime = \"go\", version = \"1.22\", base_digest = \"{d}\", builder_digest = \"{d}\" }}\n\
+             zones = [\"app\"]\nhealthcheck = {{ cmd = [\"/app/api\", \"-health\"] }}\n\
+             [services.py]\nbuild = {{ runtime = \"python\", version = \"3.12\", command = [\"python\", \"-m\", \"app\"] }}\n\
+             zones = [\"app\"]\nexpose = [\"8000\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = build_into(spec.to_str().unwrap(), &out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let go = fs::read_to_string(out.join("dockerfiles/api.Dockerfile")).unwrap();
+    assert!(
+        go.contains(&format!("FROM golang:1.22-bookworm@{d} AS builder\n")),
+        "{go}"
+    );
+    assert!(
+        go.contains(&format!(
+            "FROM gcr.io/distroless/static-debian12:nonroot@{d}\n"
+        )),
+        "{go}"
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning[W101]: service `py`: build base image `python:3.12-slim-bookworm` has no digest"),
+        "{err}"
+    );
+    assert!(!err.contains("service `api`: build base"), "{err}");
+    if let Some(h) = tool("hadolint") {
+        let (ok, text) = run(Command::new(h)
+            .args(["--no-color", "--failure-threshold", "info", "--config"])
+            .arg(root().join(".hadolint.yaml"))
+            .arg(out.join("dockerfiles/api.Dockerfile")));
+        assert!(ok && text.trim().is_empty(), "{text}");
+    }
+}
+
 /// Counts pixels of an exact colour in a PNG screenshot.
 fn count_colour(png_path: &Path, rgb: [u8; 3]) -> usize {
     let decoder = png::Decoder::new(fs::File::open(png_path).unwrap());

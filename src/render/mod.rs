@@ -481,34 +481,21 @@ fn dockerfile(
 ) -> Result<String, RenderBug> {
     use base64::Engine as _;
     let entrypoint_b64 = entrypoint.map(|e| base64::engine::general_purpose::STANDARD.encode(e));
-    let v = b.version.as_deref().unwrap_or("");
-    let (template, builder_image, runtime_image) = match b.runtime {
-        Runtime::Python => (
-            "dockerfile/python.j2",
-            format!("python:{v}-slim-bookworm"),
-            format!("python:{v}-slim-bookworm"),
-        ),
-        Runtime::Node => (
-            "dockerfile/node.j2",
-            format!("node:{v}-bookworm-slim"),
-            format!("node:{v}-bookworm-slim"),
-        ),
-        Runtime::Go => (
-            "dockerfile/go.j2",
-            format!("golang:{v}-bookworm"),
-            "gcr.io/distroless/static-debian12:nonroot".to_string(),
-        ),
-        Runtime::Rust => (
-            "dockerfile/rust.j2",
-            format!("rust:{v}-slim-bookworm"),
-            "gcr.io/distroless/cc-debian12:nonroot".to_string(),
-        ),
-        Runtime::Static => (
-            "dockerfile/static.j2",
-            "debian:bookworm-slim".to_string(),
-            "scratch".to_string(),
-        ),
+    let template = match b.runtime {
+        Runtime::Python => "dockerfile/python.j2",
+        Runtime::Node => "dockerfile/node.j2",
+        Runtime::Go => "dockerfile/go.j2",
+        Runtime::Rust => "dockerfile/rust.j2",
+        Runtime::Static => "dockerfile/static.j2",
     };
+    let pinned = |image: String, digest: &Option<String>| match digest {
+        Some(d) => format!("{image}@{d}"),
+        None => image,
+    };
+    let builder_image = pinned(b.builder_image(), &b.builder_digest);
+    let runtime_image = b
+        .runtime_image()
+        .map_or_else(|| "scratch".to_string(), |i| pinned(i, &b.base_digest));
     let json = |v: &[String]| dockerfile_json(v);
     let health = svc.health.as_ref().map(|h| {
         minijinja::context! {
