@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::Ipv4Addr;
 
-pub use crate::spec::{Runtime, SeccompPreset};
+pub use crate::spec::{GelfCompression, LogDriver, LogMode, Runtime, SeccompPreset, SyslogFormat};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
@@ -17,6 +17,7 @@ pub struct Model {
     pub flows: Vec<Flow>,
     pub secrets: BTreeMap<String, Secret>,
     pub services: BTreeMap<String, Service>,
+    pub logging: Logging,
     /// Warnings the spec accepted (`allow` tables), with their reasons, for the report.
     pub accepted: Vec<Accepted>,
 }
@@ -30,6 +31,112 @@ pub struct Accepted {
     pub reason: String,
     /// How many warnings it silenced in this spec.
     pub count: usize,
+}
+
+/// Syslog facility names Docker's syslog driver accepts (`syslog-facility`).
+pub const SYSLOG_FACILITIES: &[&str] = &[
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
+    "ftp", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
+
+/// Docker's log tag templates (fields of the logger's `Info`) a tag may use.
+pub const LOG_TAG_TEMPLATES: &[&str] = &[
+    "ID",
+    "FullID",
+    "Name",
+    "ImageName",
+    "ImageID",
+    "ImageFullID",
+    "DaemonName",
+];
+
+/// The default tag of the central drivers.
+pub const DEFAULT_LOG_TAG: &str = "{project}/{service}/{{.ID}}";
+
+impl LogDriver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogDriver::JsonFile => "json-file",
+            LogDriver::Syslog => "syslog",
+            LogDriver::Journald => "journald",
+            LogDriver::Fluentd => "fluentd",
+            LogDriver::Gelf => "gelf",
+        }
+    }
+}
+
+/// Where the containers' output goes: one driver for the project, with Docker's option keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logging {
+    pub driver: LogDriver,
+    /// Docker `log-opts` other than the tag and the json-file rotation, by Docker's key.
+    pub options: BTreeMap<String, String>,
+    /// Tag template with `{project}` and `{service}` (central drivers only).
+    pub tag: Option<String>,
+    /// json-file rotation (the daemon's default; services carry their own `log`).
+    pub limits: LogLimits,
+}
+
+impl Logging {
+    /// The bounded json-file default.
+    pub fn json_file(limits: LogLimits) -> Logging {
+        Logging {
+            driver: LogDriver::JsonFile,
+            options: BTreeMap::new(),
+            tag: None,
+            limits,
+        }
+    }
+
+    /// The labels a central driver attaches to every line (journald fields, GELF extra
+    /// fields, fluentd record keys). syslog has nowhere to put them: its tag names the
+    /// project and service instead.
+    fn labels(&self) -> Option<&'static str> {
+        matches!(
+            self.driver,
+            LogDriver::Journald | LogDriver::Fluentd | LogDriver::Gelf
+        )
+        .then_some("com.docker.compose.project,com.docker.compose.service")
+    }
+
+    fn opts(&self, tag: Option<String>, limits: &LogLimits) -> BTreeMap<String, String> {
+        let mut o = self.options.clone();
+        if self.driver == LogDriver::JsonFile {
+            o.insert("max-size".into(), limits.max_size.to_string());
+            o.insert("max-file".into(), limits.max_file.to_string());
+        }
+        if let Some(t) = tag {
+            o.insert("tag".into(), t);
+        }
+        if let Some(l) = self.labels() {
+            o.insert("labels".into(), l.into());
+        }
+        o
+    }
+
+    /// The `log-opts` of one service's containers.
+    pub fn service_options(
+        &self,
+        project: &str,
+        service: &str,
+        limits: &LogLimits,
+    ) -> BTreeMap<String, String> {
+        let tag = self.tag.as_ref().map(|t| {
+            t.replace("{project}", project)
+                .replace("{service}", service)
+        });
+        self.opts(tag, limits)
+    }
+
+    /// The daemon's default `log-opts` (every container the compose file does not configure):
+    /// `{service}` becomes the container's name.
+    pub fn daemon_options(&self, project: &str) -> BTreeMap<String, String> {
+        let tag = self.tag.as_ref().map(|t| {
+            t.replace("{project}", project)
+                .replace("{service}", "{{.Name}}")
+        });
+        self.opts(tag, &self.limits)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

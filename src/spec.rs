@@ -110,6 +110,133 @@ pub struct RawSpec {
     /// characters.
     #[schemars(with = "schema::NameMap<schema::ServiceKey, RawService>")]
     pub services: BTreeMap<Sp<String>, RawService>,
+    /// Where the containers' output goes (`[logging]`): bounded local `json-file` logs by
+    /// default, or a central log driver (`syslog`, `journald`, `fluentd`, `gelf`) with its
+    /// options. Rendered on every service of the compose and swarm targets and as the daemon's
+    /// default in `daemon.json`. Example: `driver = "syslog"`, `address =
+    /// "tcp+tls://logs.example.net:6514"`, `tls_ca_cert = "/etc/docker/logs/ca.pem"`.
+    #[serde(default)]
+    #[schemars(with = "schema::Inline<RawLogging>")]
+    pub logging: RawLogging,
+}
+
+/// Docker log drivers hardgen renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+pub enum LogDriver {
+    /// Local JSON files, rotated (`defaults.log_max_size` x `defaults.log_max_file`). The
+    /// default. Nothing leaves the host.
+    #[serde(rename = "json-file")]
+    JsonFile,
+    /// A syslog server (`address`: `udp://`, `tcp://`, `tcp+tls://` or `unix://`), or the
+    /// host's own syslog socket when `address` is omitted. TLS with `tcp+tls://`.
+    #[serde(rename = "syslog")]
+    Syslog,
+    /// The host's systemd journal (fields CONTAINER_NAME, CONTAINER_TAG, and the compose
+    /// project and service labels).
+    #[serde(rename = "journald")]
+    Journald,
+    /// A Fluentd or Fluent Bit forward input (`address`: `HOST:PORT`, `tcp://HOST:PORT` or
+    /// `unix:///path`; default `localhost:24224`).
+    #[serde(rename = "fluentd")]
+    Fluentd,
+    /// A GELF endpoint such as Graylog or Logstash (`address`: `udp://HOST:PORT` or
+    /// `tcp://HOST:PORT`, required).
+    #[serde(rename = "gelf")]
+    Gelf,
+}
+
+/// How a container writes to its log driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogMode {
+    /// The application blocks while the driver cannot take its output: no line is lost. The
+    /// default (an audit trail should not drop lines).
+    Blocking,
+    /// Output goes through a ring buffer (`max_buffer_size`); when it is full, lines are
+    /// dropped rather than blocking the application.
+    NonBlocking,
+}
+
+/// Syslog message formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SyslogFormat {
+    /// RFC 3164 (BSD syslog). Docker's default.
+    Rfc3164,
+    /// RFC 5424, timestamps in seconds.
+    Rfc5424,
+    /// RFC 5424 with microsecond timestamps.
+    Rfc5424micro,
+}
+
+/// GELF compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GelfCompression {
+    /// gzip (Docker's default for UDP).
+    Gzip,
+    /// zlib.
+    Zlib,
+    /// No compression.
+    None,
+}
+
+/// The project's log driver and its options. Keys that belong to another driver than the
+/// chosen one are errors.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogging {
+    /// Log driver: `"json-file"` (default), `"syslog"`, `"journald"`, `"fluentd"` or `"gelf"`.
+    #[schemars(with = "Option<schema::DocumentedEnum<LogDriver>>")]
+    pub driver: Option<Sp<LogDriver>>,
+    /// Where the driver sends the lines (syslog, fluentd, gelf). syslog: `"udp://HOST[:PORT]"`,
+    /// `"tcp://HOST[:PORT]"`, `"tcp+tls://HOST[:PORT]"` or `"unix:///PATH"` (default: the host's
+    /// syslog socket); fluentd: `"HOST:PORT"`, `"tcp://HOST:PORT"` or `"unix:///PATH"` (default
+    /// `localhost:24224`); gelf: `"udp://HOST:PORT"` or `"tcp://HOST:PORT"` (required). The
+    /// Docker daemon, not the container, connects to it: the address must be reachable from
+    /// the host.
+    #[schemars(regex = "schema::LOG_ADDRESS")]
+    pub address: Option<Sp<String>>,
+    /// Tag of every line (syslog, journald, fluentd, gelf): `{project}` and `{service}` are
+    /// replaced by the project's and the service's names, and Docker's templates `{{.ID}}`,
+    /// `{{.FullID}}`, `{{.Name}}`, `{{.ImageName}}`, `{{.ImageID}}`, `{{.ImageFullID}}` and
+    /// `{{.DaemonName}}` by the container's. In `daemon.json`, `{service}` becomes `{{.Name}}`.
+    /// Default `"{project}/{service}/{{.ID}}"`.
+    #[schemars(regex = "schema::LOG_TAG")]
+    pub tag: Option<Sp<String>>,
+    /// `"blocking"` (default) or `"non-blocking"` (lines are dropped when the buffer is full).
+    #[schemars(with = "Option<schema::DocumentedEnum<LogMode>>")]
+    pub mode: Option<Sp<LogMode>>,
+    /// Ring buffer of the `non-blocking` mode, e.g. `"4m"`. Default: Docker's (1m).
+    #[schemars(regex = "schema::SIZE")]
+    pub max_buffer_size: Option<Sp<String>>,
+    /// syslog: facility, e.g. `"daemon"` or `"local0"`. Default: Docker's (`daemon`).
+    #[schemars(with = "Option<schema::SyslogFacility>")]
+    pub facility: Option<Sp<String>>,
+    /// syslog: message format `"rfc3164"`, `"rfc5424"` or `"rfc5424micro"`. Default: Docker's
+    /// (`rfc3164`).
+    #[schemars(with = "Option<schema::DocumentedEnum<SyslogFormat>>")]
+    pub format: Option<Sp<SyslogFormat>>,
+    /// syslog over `tcp+tls://`: CA certificate that signs the server's certificate, an
+    /// absolute path on the Docker host (each node for swarm). Default: the host's CA store.
+    #[schemars(regex = "schema::HOST_ABS_PATH")]
+    pub tls_ca_cert: Option<Sp<String>>,
+    /// syslog over `tcp+tls://`: client certificate (absolute path on the Docker host), with
+    /// `tls_key`.
+    #[schemars(regex = "schema::HOST_ABS_PATH")]
+    pub tls_cert: Option<Sp<String>>,
+    /// syslog over `tcp+tls://`: client key (absolute path on the Docker host), with
+    /// `tls_cert`.
+    #[schemars(regex = "schema::HOST_ABS_PATH")]
+    pub tls_key: Option<Sp<String>>,
+    /// fluentd: connect in the background, buffering lines until the server answers (the
+    /// container starts even when Fluentd is down). Default `false`: the container does not
+    /// start without a reachable Fluentd.
+    #[serde(rename = "async")]
+    pub async_: Option<Sp<bool>>,
+    /// gelf: compression `"gzip"`, `"zlib"` or `"none"`. Default: Docker's (`gzip`).
+    #[schemars(with = "Option<schema::DocumentedEnum<GelfCompression>>")]
+    pub compression: Option<Sp<GelfCompression>>,
 }
 
 /// Project-wide settings.
@@ -657,6 +784,20 @@ mod schema {
     pub const REGISTRY: &str =
         "^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*){0,8}$";
     pub const IMAGE_TAG: &str = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$";
+    /// `validate::log_address` without the per-driver rules (which scheme for which driver,
+    /// required port).
+    pub const LOG_ADDRESS: &str = concat!(
+        r"^((udp|tcp|tcp\+tls)://[A-Za-z0-9][A-Za-z0-9.-]{0,252}(:",
+        port!(),
+        r")?|unix(gram)?://(/[A-Za-z0-9._@+-]+)+|[A-Za-z0-9][A-Za-z0-9.-]{0,252}:",
+        port!(),
+        ")$"
+    );
+    /// `validate::log_tag`: printable, no `$`, `"` or `\`; `{{...}}` must be one of Docker's
+    /// templates (checked by `hardgen check`).
+    pub const LOG_TAG: &str = r#"^[^\x00-\x1f\x7f"\\$]{1,256}$"#;
+    /// An absolute path on the host, no `..` (checked by `hardgen check`).
+    pub const HOST_ABS_PATH: &str = "^(/[A-Za-z0-9._@+-]+)+$";
     /// A character of free text (`validate::text_ok`): no control character, nothing invisible
     /// that reorders or hides text (bidirectional overrides, zero-width characters...).
     macro_rules! text_char {
@@ -782,6 +923,28 @@ mod schema {
                 pattern_schema("^on-failure:[0-9]{1,10}$"),
             ]);
             s.into()
+        }
+    }
+
+    /// A syslog facility name (`crate::model::SYSLOG_FACILITIES`).
+    pub struct SyslogFacility;
+
+    impl JsonSchema for SyslogFacility {
+        fn is_referenceable() -> bool {
+            false
+        }
+        fn schema_name() -> String {
+            "SyslogFacility".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            enum_schema(
+                crate::model::SYSLOG_FACILITIES
+                    .iter()
+                    .map(|f| json!(f))
+                    .collect(),
+                Vec::new(),
+            )
+            .into()
         }
     }
 

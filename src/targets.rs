@@ -56,6 +56,7 @@ pub const CONTROLS: &[Control] = &[
     Control { name: "zone to host traffic dropped", compose: Yes, swarm: No, kubernetes: No, swarm_note: "the iptables zone policy needs fixed bridge names and addresses", kubernetes_note: "depends on the cluster's network plugin" },
     Control { name: "file secrets, owner and mode", compose: Partly, swarm: Yes, kubernetes: Yes, swarm_note: "", kubernetes_note: "Secrets generated from the secret files by kustomize; fsGroup gives the group read access" },
     Control { name: "bounded logs", compose: Yes, swarm: Yes, kubernetes: No, swarm_note: "", kubernetes_note: "log rotation is a kubelet setting" },
+    Control { name: "central log driver and tag", compose: Yes, swarm: Yes, kubernetes: No, swarm_note: "", kubernetes_note: "the kubelet writes container output to files on each node (rotation: containerLogMaxSize, containerLogMaxFiles); ship them to the `[logging]` destination with a node log agent (a Fluent Bit or Fluentd DaemonSet)" },
     Control { name: "init process", compose: Yes, swarm: Yes, kubernetes: No, swarm_note: "", kubernetes_note: "no per-pod init: the image must reap its children" },
 ];
 

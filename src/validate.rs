@@ -11,6 +11,8 @@ use crate::model::*;
 use crate::seccomp;
 use crate::spec::*;
 
+mod logging;
+
 pub struct Options {
     /// Unpinned images and missing build contexts are errors rather than warnings.
     pub strict: bool,
@@ -650,6 +652,7 @@ impl Validator<'_> {
         let zones = self.zones(raw, &project, &services, &flows);
         self.ports(raw, &services, &zones);
         self.zone_bridges(raw, &services, &flows, &zones);
+        let logging = self.logging(&raw.logging, &defaults.log);
 
         Model {
             spec_name: spec_name.to_string(),
@@ -659,6 +662,7 @@ impl Validator<'_> {
             secrets,
             services,
             accepted: Vec::new(),
+            logging,
         }
     }
 

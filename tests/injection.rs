@@ -45,6 +45,15 @@ tmpfs_size = "16m"
 log_max_size = "10m"
 log_max_file = 3
 
+[logging]
+driver = "syslog"
+address = "tcp+tls://logs.example.net:6514"
+tag = "{{project}}/{{service}}/{{{{.ID}}}}"
+facility = "local3"
+tls_ca_cert = "/etc/docker/logs/ca.pem"
+tls_cert = "/etc/docker/logs/client.pem"
+tls_key = "/etc/docker/logs/client.key"
+
 [zones.edge]
 subnet = "10.30.1.0/24"
 egress = true
@@ -168,6 +177,13 @@ fn places() -> Vec<(String, Place)> {
         (
             "defaults.log_max_size",
             v(&[Key("defaults"), Key("log_max_size")]),
+        ),
+        ("logging.address", v(&[Key("logging"), Key("address")])),
+        ("logging.tag", v(&[Key("logging"), Key("tag")])),
+        ("logging.facility", v(&[Key("logging"), Key("facility")])),
+        (
+            "logging.tls_ca_cert",
+            v(&[Key("logging"), Key("tls_ca_cert")]),
         ),
         ("zones.<edge>", k(&[Key("zones"), Key("edge")])),
         (

@@ -170,7 +170,7 @@ struct Reservations {
 #[derive(Serialize)]
 struct Logging {
     driver: &'static str,
-    options: BTreeMap<&'static str, String>,
+    options: BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -378,13 +378,14 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
             },
         },
         logging: Logging {
-            driver: "json-file",
-            options: [
-                ("max-size", s.log.max_size.to_string()),
-                ("max-file", s.log.max_file.to_string()),
-            ]
-            .into_iter()
-            .collect(),
+            driver: plan.model.logging.driver.as_str(),
+            options: plan
+                .model
+                .logging
+                .service_options(&plan.model.project.name, &s.name, &s.log)
+                .into_iter()
+                .map(|(k, v)| (k, lit(&v)))
+                .collect(),
         },
         labels,
     }

@@ -2,7 +2,11 @@
 
 use std::fmt::Write as _;
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+
+use crate::model::Model;
 
 use crate::plan::Plan;
 use crate::targets::Target;
@@ -92,40 +96,31 @@ struct DaemonJson {
     #[serde(rename = "log-driver")]
     log_driver: &'static str,
     #[serde(rename = "log-opts")]
-    log_opts: LogOpts,
+    log_opts: BTreeMap<String, String>,
     #[serde(rename = "no-new-privileges")]
     no_new_privileges: bool,
     #[serde(rename = "userland-proxy")]
     userland_proxy: bool,
 }
 
-#[derive(Serialize)]
-struct LogOpts {
-    #[serde(rename = "max-file")]
-    max_file: &'static str,
-    #[serde(rename = "max-size")]
-    max_size: &'static str,
-}
-
 /// Daemon-level settings of the CIS benchmark that a file can carry (2.2 icc, 2.9
-/// no-new-privileges... see README.md). JSON has no comments: the README explains each.
+/// no-new-privileges... see README.md), and the project's log driver as the daemon's default
+/// for containers the compose file does not configure. JSON has no comments: the README
+/// explains each.
 ///
 /// `live-restore` keeps containers running while dockerd restarts (CIS 2.15), but dockerd
 /// refuses to start in swarm mode with it ("--live-restore daemon configuration is
 /// incompatible with swarm mode"): the swarm target leaves it out, so that the file (and its
 /// daemon-wide `no-new-privileges`, swarm's only one) can be used as it is.
-pub fn daemon_json(target: Target) -> String {
+pub fn daemon_json(model: &Model, target: Target) -> String {
     let d = DaemonJson {
         icc: false,
         live_restore: match target {
             Target::Compose | Target::Kubernetes => Some(true),
             Target::Swarm => None,
         },
-        log_driver: "json-file",
-        log_opts: LogOpts {
-            max_file: "3",
-            max_size: "10m",
-        },
+        log_driver: model.logging.driver.as_str(),
+        log_opts: model.logging.daemon_options(&model.project.name),
         no_new_privileges: true,
         userland_proxy: false,
     };

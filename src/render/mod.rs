@@ -167,7 +167,7 @@ pub fn render(plan: &Plan, target: Target) -> Result<Artifacts, RenderBug> {
             );
             out.insert(
                 "daemon.json",
-                Artifact::text(files::daemon_json(Target::Swarm)),
+                Artifact::text(files::daemon_json(plan.model, Target::Swarm)),
             );
         }
     }
@@ -336,7 +336,7 @@ fn compose_target(
     );
     out.insert(
         "daemon.json",
-        Artifact::text(files::daemon_json(Target::Compose)),
+        Artifact::text(files::daemon_json(plan.model, Target::Compose)),
     );
     out.insert("README.md", Artifact::text(files::readme(&header, plan)));
     apparmor(env, &header, plan, out)?;

@@ -52,8 +52,12 @@ pub fn render(plan: &Plan, header: &str) -> String {
             "cap_drop": ["ALL"],
             "volumes": volumes,
             "networks": ps.networks.iter().map(|a| a.zone.clone()).collect::<Vec<_>>(),
-            "logging": {"driver": "json-file", "options": {
-                "max-size": s.log.max_size.to_string(), "max-file": s.log.max_file.to_string()}},
+            "logging": {"driver": m.logging.driver.as_str(), "options": m
+                .logging
+                .service_options(&m.project.name, &s.name, &s.log)
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(lit(&v))))
+                .collect::<serde_json::Map<_, _>>()},
             "deploy": {
                 "replicas": 1,
                 "restart_policy": restart_policy(s.restart),
