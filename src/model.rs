@@ -240,6 +240,8 @@ pub struct Service {
     pub health: Option<Health>,
     pub init: bool,
     pub command: Option<Vec<String>>,
+    /// Programs allowed besides the derived ones (`detect::allowlist`).
+    pub processes: Vec<String>,
     pub depends_on: Vec<String>,
     pub tmpfs_size: ByteSize,
     pub read_only: bool,

@@ -675,6 +675,15 @@ pub struct RawService {
     /// Override the image's command (exec form), e.g. `["redis-server", "/etc/redis.conf"]`.
     /// Default: the image's.
     pub command: Option<Vec<Sp<String>>>,
+    /// Programs the service may run besides those hardgen derives (its command and, for
+    /// `sh -c`, the script's commands; the runtime preset's interpreter; its health check;
+    /// `docker-init`). `scripts/security-check.sh` fails when a container runs a process whose
+    /// name (`comm`: the executed file's base name, first 15 bytes) is in none of them, and the
+    /// Falco rules flag the others. Required in practice for images whose own command the spec
+    /// does not repeat (the check cannot know their programs and says so). Example: `["postgres"]`.
+    #[serde(default)]
+    #[schemars(length(max = 64), inner(regex = "schema::PROCESS"))]
+    pub processes: Vec<Sp<String>>,
     /// Services that must be healthy before this one starts. Default: none.
     #[serde(default)]
     #[schemars(inner(regex = "schema::SERVICE_NAME"))]
@@ -796,6 +805,8 @@ mod schema {
     /// `validate::log_tag`: printable, no `$`, `"` or `\`; `{{...}}` must be one of Docker's
     /// templates (checked by `hardgen check`).
     pub const LOG_TAG: &str = r#"^[^\x00-\x1f\x7f"\\$]{1,256}$"#;
+    /// A program name or path (`validate::process_ok`).
+    pub const PROCESS: &str = "^/?[A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*$";
     /// An absolute path on the host, no `..` (checked by `hardgen check`).
     pub const HOST_ABS_PATH: &str = "^(/[A-Za-z0-9._@+-]+)+$";
     /// A character of free text (`validate::text_ok`): no control character, nothing invisible

@@ -547,6 +547,37 @@ impl Validator<'_> {
         }
     }
 
+    /// Program names of a service's allowlist: a name or a path (its base name counts).
+    fn processes(&mut self, list: &[Sp<String>]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for p in list {
+            let v = &p.value;
+            let ok = !v.is_empty()
+                && v.len() <= 255
+                && !v.ends_with('/')
+                && v.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'+')
+                })
+                && !v.split('/').any(|c| c == "." || c == "..")
+                && !v.contains("//");
+            if !ok {
+                self.push(
+                    Diagnostic::error("E049", format!("`{}` is not a program name", show(v)))
+                        .at(p.span.clone(), "invalid program name")
+                        .help("the name of a program as `ps` shows it (`postgres`), or its path (`/usr/local/bin/postgres`): letters, digits, `.`, `_`, `+`, `-`"),
+                );
+            } else if out.contains(v) {
+                self.push(
+                    Diagnostic::error("E033", format!("`{}` is listed twice", show(v)))
+                        .at(p.span.clone(), "duplicate"),
+                );
+            } else {
+                out.push(v.clone());
+            }
+        }
+        out
+    }
+
     fn restart(&mut self, s: &Option<Sp<String>>) -> Option<Restart> {
         let s = s.as_ref()?;
         let r = Restart::parse(&s.value);
@@ -1312,6 +1343,7 @@ impl Validator<'_> {
             health,
             init: s.init.as_ref().is_none_or(|i| i.value),
             command,
+            processes: self.processes(&s.processes),
             depends_on,
             tmpfs_size,
             read_only,

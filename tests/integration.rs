@@ -1752,165 +1752,6 @@ fn completions_and_manual_page() {
             man.contains(sub),
             "the manual page does not mention `{sub}`"
         );
-// ---------------------------------------------------------------- central logs
-
-/// Each log driver with its options: the compose and swarm files carry it on every service
-/// (tag naming project and service), `daemon.json` as the daemon's default (tag naming the
-/// container), and the real validators accept the files.
-#[test]
-fn log_drivers_render_on_every_service_and_in_daemon_json() {
-    let base = r#"
-[project]
-name = "logs"
-[zones.app]
-[services.api]
-image = "busybox:1.36"
-zones = ["app"]
-healthcheck = { cmd = ["true"] }
-[services.db]
-image = "busybox:1.36"
-zones = ["app"]
-healthcheck = { cmd = ["true"] }
-"#;
-    type Opts = &'static [(&'static str, &'static str)];
-    let cases: &[(&str, &str, Opts, Opts)] = &[
-        (
-            "",
-            "json-file",
-            &[("max-file", "3"), ("max-size", "10m")],
-            &[("max-file", "3"), ("max-size", "10m")],
-        ),
-        (
-            "driver = \"syslog\"\naddress = \"tcp+tls://logs.example.net:6514\"\ntls_ca_cert = \"/etc/docker/logs/ca.pem\"\ntls_cert = \"/etc/docker/logs/client.pem\"\ntls_key = \"/etc/docker/logs/client.key\"\nfacility = \"local3\"\nformat = \"rfc5424micro\"",
-            "syslog",
-            &[
-                ("syslog-address", "tcp+tls://logs.example.net:6514"),
-                ("syslog-facility", "local3"),
-                ("syslog-format", "rfc5424micro"),
-                ("syslog-tls-ca-cert", "/etc/docker/logs/ca.pem"),
-                ("syslog-tls-cert", "/etc/docker/logs/client.pem"),
-                ("syslog-tls-key", "/etc/docker/logs/client.key"),
-                ("tag", "logs/api/{{.ID}}"),
-            ],
-            &[
-                ("syslog-address", "tcp+tls://logs.example.net:6514"),
-                ("syslog-facility", "local3"),
-                ("syslog-format", "rfc5424micro"),
-                ("syslog-tls-ca-cert", "/etc/docker/logs/ca.pem"),
-                ("syslog-tls-cert", "/etc/docker/logs/client.pem"),
-                ("syslog-tls-key", "/etc/docker/logs/client.key"),
-                ("tag", "logs/{{.Name}}/{{.ID}}"),
-            ],
-        ),
-        (
-            "driver = \"journald\"\ntag = \"{project}-{service}\"",
-            "journald",
-            &[
-                ("labels", "com.docker.compose.project,com.docker.compose.service"),
-                ("tag", "logs-api"),
-            ],
-            &[
-                ("labels", "com.docker.compose.project,com.docker.compose.service"),
-                ("tag", "logs-{{.Name}}"),
-            ],
-        ),
-        (
-            "driver = \"fluentd\"\naddress = \"tcp://127.0.0.1:24224\"\nasync = true\nmode = \"non-blocking\"\nmax_buffer_size = \"4m\"",
-            "fluentd",
-            &[
-                ("fluentd-address", "tcp://127.0.0.1:24224"),
-                ("fluentd-async", "true"),
-                ("labels", "com.docker.compose.project,com.docker.compose.service"),
-                ("max-buffer-size", "4m"),
-                ("mode", "non-blocking"),
-                ("tag", "logs/api/{{.ID}}"),
-            ],
-            &[
-                ("fluentd-address", "tcp://127.0.0.1:24224"),
-                ("fluentd-async", "true"),
-                ("labels", "com.docker.compose.project,com.docker.compose.service"),
-                ("max-buffer-size", "4m"),
-                ("mode", "non-blocking"),
-                ("tag", "logs/{{.Name}}/{{.ID}}"),
-            ],
-        ),
-        (
-            "driver = \"gelf\"\naddress = \"udp://graylog.example.net:12201\"\ncompression = \"zlib\"",
-            "gelf",
-            &[
-                ("gelf-address", "udp://graylog.example.net:12201"),
-                ("gelf-compression-type", "zlib"),
-                ("labels", "com.docker.compose.project,com.docker.compose.service"),
-                ("tag", "logs/api/{{.ID}}"),
-            ],
-            &[
-                ("gelf-address", "udp://graylog.example.net:12201"),
-                ("gelf-compression-type", "zlib"),
-                ("labels", "com.docker.compose.project,com.docker.compose.service"),
-                ("tag", "logs/{{.Name}}/{{.ID}}"),
-            ],
-        ),
-    ];
-    let compose = tool("docker-compose");
-    let docker = tool("docker");
-    let to_map = |o: Opts| -> BTreeMap<String, String> {
-        o.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
-    for (logging, driver, svc_opts, daemon_opts) in cases {
-        let tmp = tempfile::tempdir().unwrap();
-        let spec = tmp.path().join("logs.toml");
-        fs::write(&spec, format!("{base}\n[logging]\n{logging}\n")).unwrap();
-        for target in ["compose", "swarm"] {
-            let out = tmp.path().join(target);
-            let o = hardgen(&[
-                "build",
-                spec.to_str().unwrap(),
-                "--target",
-                target,
-                "--out",
-                out.to_str().unwrap(),
-            ]);
-            assert!(o.status.success(), "{driver}: {}", stderr(&o));
-            let file = out.join(if target == "compose" {
-                "docker-compose.yml"
-            } else {
-                "docker-stack.yml"
-            });
-            let doc: serde_yaml::Value =
-                serde_yaml::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
-            for svc in ["api", "db"] {
-                let l = &doc["services"][svc]["logging"];
-                assert_eq!(l["driver"].as_str(), Some(*driver), "{target} {svc}");
-                let got: BTreeMap<String, String> =
-                    serde_yaml::from_value(l["options"].clone()).unwrap();
-                let mut want = to_map(svc_opts);
-                if let Some(t) = want.get_mut("tag") {
-                    *t = t
-                        .replace("/api/", &format!("/{svc}/"))
-                        .replace("-api", &format!("-{svc}"));
-                }
-                assert_eq!(got, want, "{driver}: {target} {svc}");
-            }
-            let daemon: serde_json::Value =
-                serde_json::from_str(&fs::read_to_string(out.join("daemon.json")).unwrap())
-                    .unwrap();
-            assert_eq!(daemon["log-driver"].as_str(), Some(*driver));
-            let got: BTreeMap<String, String> =
-                serde_json::from_value(daemon["log-opts"].clone()).unwrap();
-            assert_eq!(got, to_map(daemon_opts), "{driver}: daemon.json");
-            if target == "compose" {
-                if let Some(c) = &compose {
-                    let (ok, o) =
-                        run(Command::new(c).args(["-f", file.to_str().unwrap(), "config", "-q"]));
-                    assert!(ok, "{driver}: docker compose config:\n{o}");
-                }
-            } else if let Some(d) = &docker {
-                let (ok, o) = run(Command::new(d).args(["stack", "config", "-c"]).arg(&file));
-                assert!(ok, "{driver}: docker stack config:\n{o}");
-            }
-        }
     }
 }
 
@@ -2442,4 +2283,166 @@ fn built_images_have_one_name_in_every_target() {
         "{e}"
     );
     assert!(e.contains("`-bad` is not an image tag"), "{e}");
+}
+
+// ---------------------------------------------------------------- central logs
+
+/// Each log driver with its options: the compose and swarm files carry it on every service
+/// (tag naming project and service), `daemon.json` as the daemon's default (tag naming the
+/// container), and the real validators accept the files.
+#[test]
+fn log_drivers_render_on_every_service_and_in_daemon_json() {
+    let base = r#"
+[project]
+name = "logs"
+[zones.app]
+[services.api]
+image = "busybox:1.36"
+zones = ["app"]
+healthcheck = { cmd = ["true"] }
+[services.db]
+image = "busybox:1.36"
+zones = ["app"]
+healthcheck = { cmd = ["true"] }
+"#;
+    type Opts = &'static [(&'static str, &'static str)];
+    let cases: &[(&str, &str, Opts, Opts)] = &[
+        (
+            "",
+            "json-file",
+            &[("max-file", "3"), ("max-size", "10m")],
+            &[("max-file", "3"), ("max-size", "10m")],
+        ),
+        (
+            "driver = \"syslog\"\naddress = \"tcp+tls://logs.example.net:6514\"\ntls_ca_cert = \"/etc/docker/logs/ca.pem\"\ntls_cert = \"/etc/docker/logs/client.pem\"\ntls_key = \"/etc/docker/logs/client.key\"\nfacility = \"local3\"\nformat = \"rfc5424micro\"",
+            "syslog",
+            &[
+                ("syslog-address", "tcp+tls://logs.example.net:6514"),
+                ("syslog-facility", "local3"),
+                ("syslog-format", "rfc5424micro"),
+                ("syslog-tls-ca-cert", "/etc/docker/logs/ca.pem"),
+                ("syslog-tls-cert", "/etc/docker/logs/client.pem"),
+                ("syslog-tls-key", "/etc/docker/logs/client.key"),
+                ("tag", "logs/api/{{.ID}}"),
+            ],
+            &[
+                ("syslog-address", "tcp+tls://logs.example.net:6514"),
+                ("syslog-facility", "local3"),
+                ("syslog-format", "rfc5424micro"),
+                ("syslog-tls-ca-cert", "/etc/docker/logs/ca.pem"),
+                ("syslog-tls-cert", "/etc/docker/logs/client.pem"),
+                ("syslog-tls-key", "/etc/docker/logs/client.key"),
+                ("tag", "logs/{{.Name}}/{{.ID}}"),
+            ],
+        ),
+        (
+            "driver = \"journald\"\ntag = \"{project}-{service}\"",
+            "journald",
+            &[
+                ("labels", "com.docker.compose.project,com.docker.compose.service"),
+                ("tag", "logs-api"),
+            ],
+            &[
+                ("labels", "com.docker.compose.project,com.docker.compose.service"),
+                ("tag", "logs-{{.Name}}"),
+            ],
+        ),
+        (
+            "driver = \"fluentd\"\naddress = \"tcp://127.0.0.1:24224\"\nasync = true\nmode = \"non-blocking\"\nmax_buffer_size = \"4m\"",
+            "fluentd",
+            &[
+                ("fluentd-address", "tcp://127.0.0.1:24224"),
+                ("fluentd-async", "true"),
+                ("labels", "com.docker.compose.project,com.docker.compose.service"),
+                ("max-buffer-size", "4m"),
+                ("mode", "non-blocking"),
+                ("tag", "logs/api/{{.ID}}"),
+            ],
+            &[
+                ("fluentd-address", "tcp://127.0.0.1:24224"),
+                ("fluentd-async", "true"),
+                ("labels", "com.docker.compose.project,com.docker.compose.service"),
+                ("max-buffer-size", "4m"),
+                ("mode", "non-blocking"),
+                ("tag", "logs/{{.Name}}/{{.ID}}"),
+            ],
+        ),
+        (
+            "driver = \"gelf\"\naddress = \"udp://graylog.example.net:12201\"\ncompression = \"zlib\"",
+            "gelf",
+            &[
+                ("gelf-address", "udp://graylog.example.net:12201"),
+                ("gelf-compression-type", "zlib"),
+                ("labels", "com.docker.compose.project,com.docker.compose.service"),
+                ("tag", "logs/api/{{.ID}}"),
+            ],
+            &[
+                ("gelf-address", "udp://graylog.example.net:12201"),
+                ("gelf-compression-type", "zlib"),
+                ("labels", "com.docker.compose.project,com.docker.compose.service"),
+                ("tag", "logs/{{.Name}}/{{.ID}}"),
+            ],
+        ),
+    ];
+    let compose = tool("docker-compose");
+    let docker = tool("docker");
+    let to_map = |o: Opts| -> BTreeMap<String, String> {
+        o.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    for (logging, driver, svc_opts, daemon_opts) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let spec = tmp.path().join("logs.toml");
+        fs::write(&spec, format!("{base}\n[logging]\n{logging}\n")).unwrap();
+        for target in ["compose", "swarm"] {
+            let out = tmp.path().join(target);
+            let o = hardgen(&[
+                "build",
+                spec.to_str().unwrap(),
+                "--target",
+                target,
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            assert!(o.status.success(), "{driver}: {}", stderr(&o));
+            let file = out.join(if target == "compose" {
+                "docker-compose.yml"
+            } else {
+                "docker-stack.yml"
+            });
+            let doc: serde_yaml::Value =
+                serde_yaml::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+            for svc in ["api", "db"] {
+                let l = &doc["services"][svc]["logging"];
+                assert_eq!(l["driver"].as_str(), Some(*driver), "{target} {svc}");
+                let got: BTreeMap<String, String> =
+                    serde_yaml::from_value(l["options"].clone()).unwrap();
+                let mut want = to_map(svc_opts);
+                if let Some(t) = want.get_mut("tag") {
+                    *t = t
+                        .replace("/api/", &format!("/{svc}/"))
+                        .replace("-api", &format!("-{svc}"));
+                }
+                assert_eq!(got, want, "{driver}: {target} {svc}");
+            }
+            let daemon: serde_json::Value =
+                serde_json::from_str(&fs::read_to_string(out.join("daemon.json")).unwrap())
+                    .unwrap();
+            assert_eq!(daemon["log-driver"].as_str(), Some(*driver));
+            let got: BTreeMap<String, String> =
+                serde_json::from_value(daemon["log-opts"].clone()).unwrap();
+            assert_eq!(got, to_map(daemon_opts), "{driver}: daemon.json");
+            if target == "compose" {
+                if let Some(c) = &compose {
+                    let (ok, o) =
+                        run(Command::new(c).args(["-f", file.to_str().unwrap(), "config", "-q"]));
+                    assert!(ok, "{driver}: docker compose config:\n{o}");
+                }
+            } else if let Some(d) = &docker {
+                let (ok, o) = run(Command::new(d).args(["stack", "config", "-c"]).arg(&file));
+                assert!(ok, "{driver}: docker stack config:\n{o}");
+            }
+        }
+    }
 }

@@ -2099,6 +2099,8 @@ fn basic_stack_is_hardened_on_the_engine() {
     t.mark("firewall+probes");
     check_incident(&mut c, &d, &api_ip);
     t.mark("incident");
+    check_process_allowlist(&mut c, &d);
+    t.mark("process allowlist");
     remove_firewall(&mut c, &mut d, &iptables_before);
 
     drop(d);
@@ -2320,6 +2322,170 @@ fn check_incident(c: &mut Checks, d: &Deployment, api_ip: &str) {
     check_security_script(c, d);
 }
 
+/// The programs the stand-ins run instead of the real images' (tests/live/stand-ins: shell
+/// scripts over busybox, serving with its httpd, probing with its nc, parsing with tr and
+/// sed; the Debian-based python stand-in calls `busybox httpd`), added to every service's `processes` in a copy of the example: the
+/// generated process allowlist then describes the stand-ins, as a spec would describe its
+/// images. The rest of the spec is unchanged.
+const STAND_IN_PROGRAMS: &[&str] = &["sh", "busybox", "httpd", "nc", "tr", "sed"];
+
+fn with_stand_in_programs(example: &str) -> (tempfile::TempDir, String) {
+    let text = fs::read_to_string(root().join(example)).expect("read the example");
+    let mut spec: toml::Table = toml::from_str(&text).expect("the example is TOML");
+    for (_, svc) in spec["services"]
+        .as_table_mut()
+        .expect("services")
+        .iter_mut()
+    {
+        let svc = svc.as_table_mut().expect("a service table");
+        let list = svc
+            .entry("processes")
+            .or_insert_with(|| toml::Value::Array(Vec::new()))
+            .as_array_mut()
+            .expect("processes is an array");
+        for p in STAND_IN_PROGRAMS {
+            if !list.iter().any(|v| v.as_str() == Some(p)) {
+                list.push(toml::Value::String((*p).to_string()));
+            }
+        }
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let name = Path::new(example).file_name().expect("file name");
+    let path = dir.path().join(name);
+    fs::write(&path, toml::to_string(&spec).expect("serialise the spec")).unwrap();
+    let path = path.to_str().expect("UTF-8 path").to_string();
+    (dir, path)
+}
+
+/// Host PIDs of the processes in `container`'s PID namespace, with their `comm`.
+fn container_processes(container: &str) -> Vec<(u32, String)> {
+    let pid = inspect(container)["State"]["Pid"].as_u64().unwrap_or(0);
+    let ns = fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if ns.is_some() && fs::read_link(format!("/proc/{p}/ns/pid")).ok() == ns {
+            let comm = fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+            out.push((p, comm.trim_end().to_string()));
+        }
+    }
+    out
+}
+
+/// The process allowlist of `scripts/security-check.sh`, on the running basic stack: a shell
+/// started in `probe` with `docker exec` (probe's allowlist: docker-init, httpd, and nc of its
+/// health check) fails the check, naming the service and the process; `incident.sh isolate
+/// probe` acts on that finding (paused, off its zone) and `restore` brings it back; with the
+/// shell gone the check is green again.
+fn check_process_allowlist(c: &mut Checks, d: &Deployment) {
+    let who = "process allowlist";
+    let id = d.container("probe");
+    must(
+        run(
+            30,
+            &[
+                "docker",
+                "exec",
+                "--detach",
+                &id,
+                "sh",
+                "-c",
+                "while :; do sleep 1; done",
+            ],
+        ),
+        "docker exec a shell into probe",
+    );
+    let t0 = Instant::now();
+    while !container_processes(&id).iter().any(|(_, c)| c == "sh") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the injected shell does not show in probe"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let o = d.script(120, "security-check.sh", &[]);
+    let fails: Vec<&str> = o.stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+    c.check(
+        who,
+        "security-check.sh fails (exit 1) with the shell running in probe",
+        o.code == Some(1),
+        || o.to_string(),
+    );
+    c.check(
+        who,
+        "the failure names the service and the process (FAIL probe: ... outside the allowlist: sh)",
+        fails
+            .iter()
+            .any(|l| l.starts_with("FAIL probe: process outside the allowlist: sh ")),
+        || o.to_string(),
+    );
+    c.check(
+        who,
+        "only probe's processes fail (web and api are within their allowlists)",
+        fails
+            .iter()
+            .all(|l| l.starts_with("FAIL probe: process outside the allowlist: ")),
+        || o.to_string(),
+    );
+
+    // Incident response on that finding.
+    let o = d.script(60, "incident.sh", &["isolate", "probe"]);
+    c.check(who, "incident.sh isolate probe (exit 0)", o.ok(), || {
+        o.to_string()
+    });
+    let v = inspect(&id);
+    let nets = v["NetworkSettings"]["Networks"]
+        .as_object()
+        .map_or(0, serde_json::Map::len);
+    c.eq(
+        who,
+        "probe isolated: paused, on no network",
+        (v["State"]["Paused"].as_bool(), nets),
+        (Some(true), 0),
+    );
+    let o = d.script(60, "incident.sh", &["restore", "probe"]);
+    c.check(who, "incident.sh restore probe (exit 0)", o.ok(), || {
+        o.to_string()
+    });
+
+    // Stop the injected processes (from the host), then the check is green again.
+    for (pid, comm) in container_processes(&id) {
+        if comm == "sh" || comm == "sleep" {
+            let _ = run(10, &["kill", "-9", &pid.to_string()]);
+        }
+    }
+    let t0 = Instant::now();
+    loop {
+        let left: Vec<(u32, String)> = container_processes(&id)
+            .into_iter()
+            .filter(|(_, c)| c == "sh" || c == "sleep")
+            .collect();
+        let healthy = inspect(&id)["State"]["Health"]["Status"] == "healthy";
+        if (left.is_empty() && healthy) || t0.elapsed() > Duration::from_secs(30) {
+            c.check(
+                who,
+                "the shell is gone and probe healthy again",
+                left.is_empty() && healthy,
+                || format!("    left: {left:?}, healthy: {healthy}"),
+            );
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let o = d.script(120, "security-check.sh", &[]);
+    c.check(
+        who,
+        "security-check.sh green again, probe within its allowlist",
+        o.ok()
+            && o.stdout
+                .lines()
+                .any(|l| l.starts_with("PASS probe: every process in the allowlist")),
+        || o.to_string(),
+    );
+}
+
 // ------------------------------------------------------------------ Luna example
 
 const LUNA: Svc = Svc {
@@ -2435,7 +2601,8 @@ fn luna_example_is_hardened_on_the_engine() {
             "127.0.0.1:{port} is in use: the Luna example publishes it"
         );
     }
-    let mut d = Deployment::generate("examples/luna.toml", "luna");
+    let (_spec_dir, spec) = with_stand_in_programs("examples/luna.toml");
+    let mut d = Deployment::generate(&spec, "luna");
 
     build_stand_ins(&mut d, STAND_INS);
     let app = d.path().join("src/luna-consciousness");
@@ -2814,7 +2981,8 @@ fn arkalia_example_is_hardened_on_the_engine() {
         std::net::TcpListener::bind(("127.0.0.1", 8000)).is_ok(),
         "127.0.0.1:8000 is in use: the Arkalia example publishes it"
     );
-    let mut d = Deployment::generate("examples/arkalia.toml", "arkalia");
+    let (_spec_dir, spec) = with_stand_in_programs("examples/arkalia.toml");
+    let mut d = Deployment::generate(&spec, "arkalia");
     build_stand_ins(&mut d, ARKALIA_STAND_INS);
     // Build contexts of the five modules, ./config (with prometheus.yml), ./docs and
     // ./state/zeroia, which the spec bind-mounts read-only.

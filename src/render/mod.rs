@@ -152,6 +152,10 @@ pub fn render(plan: &Plan, target: Target) -> Result<Artifacts, RenderBug> {
     let env = environment();
     let header = header(plan.model);
     let mut out = Artifacts::new();
+    out.insert(
+        format!("falco/hardgen-{}.yaml", plan.model.project.name),
+        Artifact::text(crate::falco::render(plan, target, &header)),
+    );
     match target {
         Target::Compose => compose_target(&env, &header, plan, &mut out)?,
         Target::Kubernetes => {
@@ -675,6 +679,7 @@ fn security_check(env: &Environment, header: &str, plan: &Plan) -> Result<String
                 .map(|p| format!("{}={}:{}", p.container, p.host_ip, p.host_port))
                 .collect();
             ports.sort();
+            let allow = crate::detect::allowlist(s);
             minijinja::context! {
                 name => s.name, user => s.user.to_string(), capeff => format!("{capeff:016x}"),
                 caps => s.cap_add.iter().cloned().collect::<Vec<_>>().join(","),
@@ -686,6 +691,8 @@ fn security_check(env: &Environment, header: &str, plan: &Plan) -> Result<String
                 ports => ports.iter().map(|p| format!("{p} ")).collect::<String>(),
                 secrets => s.secrets.join(" "),
                 health => if s.health.is_some() { "yes" } else { "no" },
+                allowed => allow.names.join(" "),
+                allow_known => if allow.known { "yes" } else { "no" },
             }
         })
         .collect();

@@ -377,7 +377,8 @@ fn example_on_the_engine(name: &str) -> usize {
     let spec = Spec::read(name);
     let mut t = Phases::new();
     let mut c = Checks::default();
-    let mut d = Deployment::generate(&format!("examples/{name}.toml"), &spec.project);
+    let (_spec_dir, spec_path) = with_stand_in_programs(&format!("examples/{name}.toml"));
+    let mut d = Deployment::generate(&spec_path, &spec.project);
     let own = root().join("tests/live/examples").join(name);
     if own.exists() {
         copy_tree(&own, d.path());

@@ -5,10 +5,10 @@
 # host, so the image needs no tools): numeric non-root user, effective capabilities,
 # no-new-privileges, seccomp filter, read-only root, resource limits, networks and
 # addresses, published ports, secret files readable by the service user only, no secret in
-# the environment, health; and the zone firewall: loaded (all its rules), hooked (the jumps
-# from FORWARD/DOCKER-USER and INPUT, or nftables base chains) and effective (bridged
-# traffic passes netfilter). `--firewall` checks only the firewall.
-# Run as root on the Docker host. Exit 0 when all checks pass.
+# the environment, health, and no process outside the service's allowlist; and the zone
+# firewall: loaded (all its rules), hooked (the jumps from FORWARD/DOCKER-USER and INPUT, or
+# nftables base chains) and effective (bridged traffic passes netfilter). `--firewall` checks
+# only the firewall. Run as root on the Docker host. Exit 0 when all checks pass.
 # The docker inspect formats below are Go templates: `$k` in single quotes is meant literally.
 # shellcheck disable=SC2016
 set -u
@@ -145,6 +145,47 @@ check_service() {
     fi
 }
 
+# ---------------------------------------------------------------- process allowlists
+# Every process in the service's container (same PID namespace as its PID 1, read from the
+# host's /proc, so `docker exec` sessions count) must run a program of the service's
+# allowlist, compared by name as the kernel records it (/proc/PID/comm, 15 bytes).
+check_processes() {
+    # check_processes SERVICE KNOWN 'NAME...'
+    svc=$1 known=$2 allowed=$3
+    cid=$(docker ps -q --filter "label=com.docker.compose.project=$project" \
+        --filter "label=com.docker.compose.service=$svc" | head -n 1)
+    if [ -z "$cid" ]; then
+        return # reported by check_service
+    fi
+    if [ "$known" != yes ]; then
+        echo "SKIP $svc: process allowlist not checked: it runs its image's own command; list its programs in the spec's \`processes\`"
+        return
+    fi
+    pid=$(inspect '{{.State.Pid}}' "$cid")
+    ns=$(readlink "/proc/$pid/ns/pid" 2>/dev/null)
+    if [ -z "$ns" ] || [ "$ns" = "$(readlink /proc/1/ns/pid)" ]; then
+        fail "$svc" "process allowlist (no PID namespace of its own for PID $pid)"
+        return
+    fi
+    outside=0
+    for dir in /proc/[0-9]*; do
+        [ "$(readlink "$dir/ns/pid" 2>/dev/null)" = "$ns" ] || continue
+        comm=$(tr -c '[:print:]\n' '?' <"$dir/comm" 2>/dev/null) || continue
+        [ -n "$comm" ] || continue
+        case " $allowed " in
+            *" $comm "*) ;;
+            *)
+                args=$(tr '\000' ' ' <"$dir/cmdline" 2>/dev/null | tr -c '[:print:]' '?' | cut -c1-160)
+                fail "$svc" "process outside the allowlist: $comm (host pid ${dir#/proc/}: $args)"
+                outside=$((outside + 1))
+                ;;
+        esac
+    done
+    if [ "$outside" -eq 0 ]; then
+        pass "$svc" "every process in the allowlist ($allowed)"
+    fi
+}
+
 check_firewall() {
     fwd='HG-metrics-FWD'
     inp='HG-metrics-IN'
@@ -210,6 +251,13 @@ check_service prometheus '65534:65534' 0000000000000000 '' 1 true 536870912 128 
 # shortener
 check_service shortener '10001:10001' 0000000000000000 '' 1 true 134217728 128 500000000 \
     'db=10.42.0.129 web=10.42.2.2 ' '8080/tcp=127.0.0.1:8080 ' 'postgres_password' yes
+
+check_processes alertmanager yes 'alertmanager docker-init wget'
+check_processes grafana yes 'docker-init grafana run.sh wget'
+check_processes postgres yes 'docker-entrypoi docker-init initdb pg_ctl pg_isready postgres psql'
+check_processes postgres-exporter yes 'docker-init postgres_export wget'
+check_processes prometheus yes 'docker-init prometheus wget'
+check_processes shortener yes 'docker-init shortener'
 
 check_firewall
 
