@@ -2323,11 +2323,14 @@ fn check_incident(c: &mut Checks, d: &Deployment, api_ip: &str) {
 }
 
 /// The programs the stand-ins run instead of the real images' (tests/live/stand-ins: shell
-/// scripts over busybox, serving with its httpd, probing with its nc, parsing with tr and
-/// sed; the Debian-based python stand-in calls `busybox httpd`), added to every service's `processes` in a copy of the example: the
+/// scripts over busybox, serving with its httpd, probing with its nc and wget, parsing with
+/// tr and sed, waiting with sleep; the Debian-based python stand-in calls `busybox httpd`),
+/// added to every service's `processes` in a copy of the example: the
 /// generated process allowlist then describes the stand-ins, as a spec would describe its
 /// images. The rest of the spec is unchanged.
-const STAND_IN_PROGRAMS: &[&str] = &["sh", "busybox", "httpd", "nc", "tr", "sed"];
+const STAND_IN_PROGRAMS: &[&str] = &[
+    "sh", "busybox", "httpd", "nc", "tr", "sed", "wget", "sleep", "mkdir",
+];
 
 fn with_stand_in_programs(example: &str) -> (tempfile::TempDir, String) {
     let text = fs::read_to_string(root().join(example)).expect("read the example");
