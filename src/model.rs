@@ -17,6 +17,7 @@ pub struct Model {
     pub flows: Vec<Flow>,
     pub secrets: BTreeMap<String, Secret>,
     pub services: BTreeMap<String, Service>,
+    pub host: Host,
     /// Warnings the spec accepted (`allow` tables), with their reasons, for the report.
     pub accepted: Vec<Accepted>,
 }
@@ -30,6 +31,13 @@ pub struct Accepted {
     pub reason: String,
     /// How many warnings it silenced in this spec.
     pub count: usize,
+}
+
+/// Daemon-wide choices for the Docker host (`[host]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Host {
+    /// `userns-remap` in daemon.json: container ids map to the `dockremap` subordinate range.
+    pub userns_remap: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

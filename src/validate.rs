@@ -659,6 +659,9 @@ impl Validator<'_> {
             secrets,
             services,
             accepted: Vec::new(),
+            host: Host {
+                userns_remap: raw.host.userns_remap.as_ref().is_some_and(|b| b.value),
+            },
         }
     }
 
