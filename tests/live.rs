@@ -4066,3 +4066,8 @@ fn swarm_stack_is_hardened_on_the_engine() {
 
 #[path = "live/examples.rs"]
 mod examples;
+
+// ------------------------------------------------------------------ imported compose stacks
+
+#[path = "live/imported.rs"]
+mod imported;
