@@ -77,10 +77,33 @@ impl Diagnostic {
             Severity::Warning => Level::Warning,
         };
         let mut message = level.title(&title).id(self.code);
+        let truncated: String;
         if let Some(span) = &self.span {
             let span = off_leading_whitespace(source, clamp_span(source, span.clone()));
+            // A huge value (a 5 MB string) would be echoed whole with as many carets: the
+            // caret marks at most its first 80 characters and the snippet is cut 160
+            // characters after it (the line and column stay those of the value).
+            let span = shorten(source, span, 80);
+            let cut = source[span.end..]
+                .char_indices()
+                .nth(160)
+                .map_or(source.len(), |(i, _)| span.end + i);
+            let shown = if cut < source.len() {
+                let line_end = source[span.end..]
+                    .find('\n')
+                    .map_or(source.len(), |i| span.end + i);
+                if cut < line_end {
+                    // Only this line is shown from here on, cut with a marker.
+                    truncated = format!("{}…", &source[..cut]);
+                    truncated.as_str()
+                } else {
+                    source
+                }
+            } else {
+                source
+            };
             message = message.snippet(
-                Snippet::source(source)
+                Snippet::source(shown)
                     .line_start(1)
                     .origin(origin)
                     .fold(true)
@@ -161,6 +184,15 @@ fn clamp_span(source: &str, span: Range<usize>) -> Range<usize> {
         end += 1;
     }
     start..end
+}
+
+/// `span` with at most `max` characters.
+fn shorten(source: &str, span: Range<usize>, max: usize) -> Range<usize> {
+    let end = source[span.clone()]
+        .char_indices()
+        .nth(max)
+        .map_or(span.end, |(i, _)| span.start + i);
+    span.start..end
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -369,6 +401,17 @@ mod tests {
         let spaces = format!("a = 1\n{}x = 1{}\n", " ".repeat(120), " y".repeat(100));
         let d = Diagnostic::error("E001", "x").at(10..11, "a long label here");
         assert!(d.render("f.toml", &spaces).contains("^"));
+    }
+
+    #[test]
+    fn a_huge_value_is_not_echoed_whole() {
+        let big = "a".repeat(5_000_000);
+        let src = format!("a = 1\nimage = \"{big}\"\nb = 2\n");
+        let d = Diagnostic::error("E029", "x").at(14..14 + big.len(), "invalid image");
+        let out = d.render("f.toml", &src);
+        assert!(out.len() < 2000, "{} bytes", out.len());
+        assert!(out.contains("f.toml:2:9"), "{out}");
+        assert!(out.contains("^^^^ invalid image"), "{out}");
     }
 
     #[test]

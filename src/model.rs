@@ -18,6 +18,7 @@ pub struct Model {
     pub secrets: BTreeMap<String, Secret>,
     pub services: BTreeMap<String, Service>,
     pub logging: Logging,
+    pub host: Host,
     /// Warnings the spec accepted (`allow` tables), with their reasons, for the report.
     pub accepted: Vec<Accepted>,
 }
@@ -137,6 +138,13 @@ impl Logging {
         });
         self.opts(tag, &self.limits)
     }
+}
+
+/// Daemon-wide choices for the Docker host (`[host]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Host {
+    /// `userns-remap` in daemon.json: container ids map to the `dockremap` subordinate range.
+    pub userns_remap: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

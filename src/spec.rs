@@ -118,6 +118,11 @@ pub struct RawSpec {
     #[serde(default)]
     #[schemars(with = "schema::Inline<RawLogging>")]
     pub logging: RawLogging,
+    /// The Docker host (`[host]`): daemon-wide choices that `scripts/harden-host.sh` applies to
+    /// the engine (compose and swarm targets; the kubernetes target has no daemon.json).
+    #[serde(default)]
+    #[schemars(with = "schema::Inline<RawHost>")]
+    pub host: RawHost,
 }
 
 /// Docker log drivers hardgen renders.
@@ -237,6 +242,26 @@ pub struct RawLogging {
     /// gelf: compression `"gzip"`, `"zlib"` or `"none"`. Default: Docker's (`gzip`).
     #[schemars(with = "Option<schema::DocumentedEnum<GelfCompression>>")]
     pub compression: Option<Sp<GelfCompression>>,
+}
+
+/// Daemon-wide settings of the Docker host.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawHost {
+    /// User namespace remapping (CIS Docker Benchmark 2.9): root and every other user inside
+    /// containers map to an unprivileged range of host ids, so a process that escapes its
+    /// container is nobody on the host. `daemon.json` gets `"userns-remap": "dockremap"`;
+    /// `scripts/harden-host.sh` creates the `dockremap` user and its 65536 subordinate ids in
+    /// `/etc/subuid` and `/etc/subgid`; `scripts/generate-secrets.sh` gives secret files and
+    /// writable bind-mounted directories to the remapped ids of their services.
+    ///
+    /// Default `false`: the setting is daemon-wide, not per stack. It changes every container
+    /// of the engine; the engine keeps images, containers and volumes apart per remapping
+    /// (`/var/lib/docker/<uid>.<gid>`), so those made before seem gone; bind-mounted host files
+    /// need the remapped owner; and containers that need the host's namespaces
+    /// (`--userns=host`, `--privileged`, host devices) stop working. Turn it on for a host
+    /// that runs this deployment only.
+    pub userns_remap: Option<Sp<bool>>,
 }
 
 /// Project-wide settings.

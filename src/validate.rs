@@ -694,6 +694,9 @@ impl Validator<'_> {
             services,
             accepted: Vec::new(),
             logging,
+            host: Host {
+                userns_remap: raw.host.userns_remap.as_ref().is_some_and(|b| b.value),
+            },
         }
     }
 
@@ -1295,6 +1298,22 @@ impl Validator<'_> {
         let restart = self.restart(&s.restart).unwrap_or(d.restart);
         let read_only = !flag(|u| u.writable_root);
         let no_new_privileges = !flag(|u| u.allow_new_privileges);
+        if !cap_add.is_empty() && user.uid != 0 && no_new_privileges {
+            if let Some(first) = s.cap_add.first() {
+                let caps: Vec<&str> = cap_add.iter().map(String::as_str).collect();
+                self.push(
+                    Diagnostic::warning(
+                        "W104",
+                        format!(
+                            "service `{n}` runs as {user}: `cap_add` ({}) gives its processes no capability",
+                            caps.join(", ")
+                        ),
+                    )
+                    .at(first.span.clone(), "stays out of the effective set")
+                    .help("Docker puts added capabilities of a non-root user in the bounding set only (CapPrm, CapEff and CapAmb stay 0), and no-new-privileges stops file capabilities from raising them: remove `cap_add`; a capability is only held by a root process (`user = \"0:0\"` with `unsafe = { root_user = true, reason = \"...\" }`), which the bounding set then limits"),
+                );
+            }
+        }
         let any_unsafe = !read_only
             || !no_new_privileges
             || allow_root

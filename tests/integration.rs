@@ -1570,6 +1570,32 @@ fn build_bases_can_be_pinned() {
     }
 }
 
+/// `cap_add` on a non-root service with no-new-privileges gives nothing (the capabilities
+/// stay in the bounding set: CapPrm/CapEff/CapAmb 0): W104 says so and what to do; not for
+/// a root service (with its `unsafe` reason), which holds them.
+#[test]
+fn useless_capabilities_are_reported() {
+    let o = hardgen(&["check", "tests/live/basic.toml"]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning[W104]: service `web` runs as 10001:10001: `cap_add` (NET_BIND_SERVICE) gives its processes no capability"),
+        "{err}"
+    );
+    assert!(err.contains("--> tests/live/basic.toml:47:12"), "{err}");
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("root.toml");
+    fs::write(
+        &spec,
+        "[project]\nname = \"r\"\n[zones.app]\n[services.api]\nimage = \"busybox:1.36\"\n\
+         zones = [\"app\"]\nuser = \"0:0\"\ncap_add = [\"CHOWN\"]\n\
+         unsafe = { root_user = true, reason = \"chowns the data volume\" }\n\
+         healthcheck = { cmd = [\"true\"] }\n",
+    )
+    .unwrap();
+    let err = stderr(&hardgen(&["check", spec.to_str().unwrap()]));
+    assert!(!err.contains("gives its processes no capability"), "{err}");
+}
+
 /// Counts pixels of an exact colour in a PNG screenshot.
 fn count_colour(png_path: &Path, rgb: [u8; 3]) -> usize {
     let decoder = png::Decoder::new(fs::File::open(png_path).unwrap());

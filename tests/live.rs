@@ -27,6 +27,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// The Docker host hardening (scripts/harden-host.sh, scripts/host-check.sh).
+#[path = "live/host.rs"]
+mod host;
+
 static ENGINE: Mutex<()> = Mutex::new(());
 
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -4387,3 +4391,8 @@ fn syslog_driver_delivers_every_service_to_a_receiver() {
     t.print(test);
     c.finish(test, t.t0);
 }
+
+// ------------------------------------------------------------------ imported compose stacks
+
+#[path = "live/imported.rs"]
+mod imported;

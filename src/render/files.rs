@@ -101,6 +101,8 @@ struct DaemonJson {
     no_new_privileges: bool,
     #[serde(rename = "userland-proxy")]
     userland_proxy: bool,
+    #[serde(rename = "userns-remap", skip_serializing_if = "Option::is_none")]
+    userns_remap: Option<&'static str>,
 }
 
 /// Daemon-level settings of the CIS benchmark that a file can carry (2.2 icc, 2.9
@@ -113,6 +115,7 @@ struct DaemonJson {
 /// incompatible with swarm mode"): the swarm target leaves it out, so that the file (and its
 /// daemon-wide `no-new-privileges`, swarm's only one) can be used as it is.
 pub fn daemon_json(model: &Model, target: Target) -> String {
+    let host = &model.host;
     let d = DaemonJson {
         icc: false,
         live_restore: match target {
@@ -123,6 +126,7 @@ pub fn daemon_json(model: &Model, target: Target) -> String {
         log_opts: model.logging.daemon_options(&model.project.name),
         no_new_privileges: true,
         userland_proxy: false,
+        userns_remap: host.userns_remap.then_some("dockremap"),
     };
     let mut s = serde_json::to_string_pretty(&d).expect("daemon.json serialises");
     s.push('\n');
@@ -160,12 +164,17 @@ pub fn readme(header: &str, plan: &Plan) -> String {
 
 ## Deploy
 
-1. Merge `daemon.json` into `/etc/docker/daemon.json` and restart dockerd (CIS 2.x daemon
-   settings: `icc: false`, `userland-proxy: false` so that zone traffic to published ports
-   crosses the firewall, `no-new-privileges`, bounded logs, `live-restore`).
+1. `sudo scripts/harden-host.sh --restart` — merges `daemon.json` into
+   `/etc/docker/daemon.json` (CIS 2.x daemon settings: `icc: false`, `userland-proxy: false`
+   so that zone traffic to published ports crosses the firewall, `no-new-privileges`, bounded
+   logs, `live-restore`; your own settings are kept, a conflicting value is reported, not
+   overwritten), loads the audit rules of `host/audit.rules` (CIS 1.1.3-1.1.18, key
+   `hardgen-<project>`) and restarts dockerd. `--undo` restores what it changed;
+   `sudo scripts/host-check.sh` reports the host controls (PASS/WARN/NA).
 2. `sudo scripts/generate-secrets.sh` — random secret files under `secrets/`, owned by the
    user of the services that read them.
-3. `docker compose up -d --wait`{builds}
+3. `scripts/pull-images.sh` (registry images, with content trust), then
+   `docker compose up -d --wait --pull never`{builds}
 4. `sudo scripts/apply-firewall.sh` — loads the zone isolation into the engine's firewall
    backend (`firewall/iptables.rules` through hardgen's chains from `DOCKER-USER` and `INPUT`,
    or `firewall/nftables.nft` for Engine 29's nftables backend, whose dockerd then needs
@@ -234,3 +243,137 @@ pub fn readme(header: &str, plan: &Plan) -> String {
     }
     s
 }
+
+/// One watch of `host/audit.rules`: CIS Docker Benchmark v1.6.0 id, what it is, path, perms.
+pub struct AuditRule {
+    pub cis: &'static str,
+    pub what: &'static str,
+    pub path: &'static str,
+    pub perms: &'static str,
+}
+
+const fn rule(
+    cis: &'static str,
+    what: &'static str,
+    path: &'static str,
+    perms: &'static str,
+) -> AuditRule {
+    AuditRule {
+        cis,
+        what,
+        path,
+        perms,
+    }
+}
+
+/// The standard paths CIS 1.1.3-1.1.18 name (binaries in `/usr/bin`, units in systemd's
+/// directories). `scripts/harden-host.sh` resolves them for the engine actually installed.
+pub const AUDIT_RULES: &[AuditRule] = &[
+    rule("1.1.3", "Docker daemon", "/usr/bin/dockerd", "wxa"),
+    rule(
+        "1.1.4",
+        "containerd state directory",
+        "/run/containerd",
+        "wa",
+    ),
+    rule("1.1.5", "Docker data root", "/var/lib/docker", "wa"),
+    rule(
+        "1.1.6",
+        "Docker configuration directory",
+        "/etc/docker",
+        "wa",
+    ),
+    rule(
+        "1.1.7",
+        "docker.service unit",
+        "/lib/systemd/system/docker.service",
+        "wa",
+    ),
+    rule(
+        "1.1.7",
+        "docker.service unit",
+        "/usr/lib/systemd/system/docker.service",
+        "wa",
+    ),
+    rule(
+        "1.1.7",
+        "docker.service unit (local override)",
+        "/etc/systemd/system/docker.service",
+        "wa",
+    ),
+    rule(
+        "1.1.8",
+        "containerd socket",
+        "/run/containerd/containerd.sock",
+        "wa",
+    ),
+    rule(
+        "1.1.9",
+        "docker.socket unit",
+        "/lib/systemd/system/docker.socket",
+        "wa",
+    ),
+    rule(
+        "1.1.9",
+        "docker.socket unit",
+        "/usr/lib/systemd/system/docker.socket",
+        "wa",
+    ),
+    rule(
+        "1.1.9",
+        "docker.socket unit (local override)",
+        "/etc/systemd/system/docker.socket",
+        "wa",
+    ),
+    rule("1.1.9", "Docker API socket", "/run/docker.sock", "wa"),
+    rule(
+        "1.1.10",
+        "Docker environment (Debian)",
+        "/etc/default/docker",
+        "wa",
+    ),
+    rule(
+        "1.1.11",
+        "daemon configuration",
+        "/etc/docker/daemon.json",
+        "wa",
+    ),
+    rule(
+        "1.1.12",
+        "containerd configuration",
+        "/etc/containerd/config.toml",
+        "wa",
+    ),
+    rule(
+        "1.1.13",
+        "Docker environment (Red Hat)",
+        "/etc/sysconfig/docker",
+        "wa",
+    ),
+    rule("1.1.14", "containerd", "/usr/bin/containerd", "wxa"),
+    rule(
+        "1.1.15",
+        "containerd shim",
+        "/usr/bin/containerd-shim",
+        "wxa",
+    ),
+    rule(
+        "1.1.16",
+        "containerd runc shim v1",
+        "/usr/bin/containerd-shim-runc-v1",
+        "wxa",
+    ),
+    rule(
+        "1.1.17",
+        "containerd runc shim v2",
+        "/usr/bin/containerd-shim-runc-v2",
+        "wxa",
+    ),
+    rule("1.1.18", "runc", "/usr/bin/runc", "wxa"),
+    rule(
+        "1.1.18",
+        "docker-init (the init of containers started with --init)",
+        "/usr/bin/docker-init",
+        "wxa",
+    ),
+];

@@ -53,6 +53,10 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "incident.sh.j2",
     "integrity-entrypoint.sh.j2",
     "build-images.sh.j2",
+    "audit.rules.j2",
+    "harden-host.sh.j2",
+    "host-check.sh.j2",
+    "pull-images.sh.j2",
 ];
 
 /// An exec-form JSON array for a Dockerfile (CMD, HEALTHCHECK). `"` and `\` are written as
@@ -173,6 +177,7 @@ pub fn render(plan: &Plan, target: Target) -> Result<Artifacts, RenderBug> {
                 "daemon.json",
                 Artifact::text(files::daemon_json(plan.model, Target::Swarm)),
             );
+            host(&env, &header, plan, "", &mut out)?;
         }
     }
     // Every target builds its images from the same Dockerfiles, under the same names.
@@ -185,6 +190,8 @@ pub fn render(plan: &Plan, target: Target) -> Result<Artifacts, RenderBug> {
             "generate-secrets.sh.j2",
             minijinja::context! {
                 header, project => plan.model.project.name,
+                userns => plan.model.host.userns_remap && target != Target::Kubernetes,
+                bind_dirs => writable_bind_dirs(plan),
                 secrets => plan.secrets.iter().map(|s| minijinja::context! {
                     name => s.name, bytes => s.bytes, owner => s.owner.to_string(),
                     mode => format!("0{:o}", s.mode), used_by => s.used_by,
@@ -242,6 +249,29 @@ fn template_sources(parts: &[TemplatePart]) -> Vec<String> {
         .filter_map(|p| match p {
             TemplatePart::Secret(n) => Some(n.clone()),
             TemplatePart::Text(_) => None,
+        })
+        .collect()
+}
+
+/// Writable bind-mounted host directories (`./data:/var/lib/x`) with their services' users,
+/// as `path uid:gid`, for generate-secrets.sh to hand to the remapped ids under userns-remap.
+fn writable_bind_dirs(plan: &Plan) -> Vec<minijinja::Value> {
+    let mut dirs: Vec<(String, String)> = Vec::new();
+    for ps in &plan.services {
+        for v in &ps.svc.volumes {
+            if let (VolumeSource::Host(path), false) = (&v.source, v.read_only) {
+                let entry = (path.clone(), ps.svc.user.to_string());
+                if !dirs.contains(&entry) {
+                    dirs.push(entry);
+                }
+            }
+        }
+    }
+    dirs.sort();
+    dirs.into_iter()
+        .map(|(path, owner)| {
+            let quoted = format!("'{}'", path.replace('\'', "'\\''"));
+            minijinja::context! { path => quoted, owner }
         })
         .collect()
 }
@@ -342,11 +372,74 @@ fn compose_target(
         "daemon.json",
         Artifact::text(files::daemon_json(plan.model, Target::Compose)),
     );
+    host(env, &header, plan, &plan.firewall.forward_chain, out)?;
     out.insert("README.md", Artifact::text(files::readme(&header, plan)));
     apparmor(env, &header, plan, out)?;
     out.insert(
         "scripts/incident.sh",
         Artifact::script(incident(env, &header, plan)?),
+    );
+    Ok(())
+}
+
+/// The Docker host: audit rules and `scripts/harden-host.sh` (their loader, the daemon.json
+/// merge). `fwd` is the firewall chain DOCKER-USER must jump to after a restart ("" without a
+/// firewall).
+fn host(
+    env: &Environment,
+    header: &str,
+    plan: &Plan,
+    fwd: &str,
+    out: &mut Artifacts,
+) -> Result<(), RenderBug> {
+    let project = &plan.model.project.name;
+    let key = format!("hardgen-{project}");
+    let userns = plan.model.host.userns_remap;
+    let rules: Vec<_> = files::AUDIT_RULES
+        .iter()
+        .map(|r| minijinja::context! { cis => r.cis, what => r.what, path => r.path, perms => r.perms })
+        .collect();
+    out.insert(
+        "host/audit.rules",
+        Artifact::text(render_template(
+            env,
+            "audit.rules.j2",
+            minijinja::context! { header, project, key, rules },
+        )?),
+    );
+    out.insert(
+        "scripts/harden-host.sh",
+        Artifact::script(render_template(
+            env,
+            "harden-host.sh.j2",
+            minijinja::context! { header, project, key, fwd, userns },
+        )?),
+    );
+    let mut images: Vec<&str> = Vec::new();
+    let mut built: Vec<&str> = Vec::new();
+    for ps in &plan.services {
+        match ps.svc.source {
+            Source::Image(_) => images.push(&ps.image),
+            Source::Build(_) => built.push(&ps.svc.name),
+        }
+    }
+    images.sort_unstable();
+    images.dedup();
+    out.insert(
+        "scripts/pull-images.sh",
+        Artifact::script(render_template(
+            env,
+            "pull-images.sh.j2",
+            minijinja::context! { header, project, images, built },
+        )?),
+    );
+    out.insert(
+        "scripts/host-check.sh",
+        Artifact::script(render_template(
+            env,
+            "host-check.sh.j2",
+            minijinja::context! { header, project, userns },
+        )?),
     );
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! The examples beyond Luna and Arkalia, table-driven: each is generated, built (every build
 //! service from its generated Dockerfile, against local stand-ins of the base images it
 //! names), started with stand-ins of the images it pulls, and must be healthy, pass its
-//! generated `security-check.sh`, run each built image as the generated user with the
-//! generated command, and keep exactly the zone policy its spec states with
+//! generated `security-check.sh`, hold from the host (read-only root, capabilities dropped,
+//! NoNewPrivs, seccomp in force, uid and limits of every process), run each built image as
+//! the generated user with the generated command, and keep exactly the zone policy its spec states with
 //! `scripts/apply-firewall.sh` loaded: for every (source service, destination service,
 //! destination address, destination port), the connection succeeds exactly when the spec
 //! allows it — the address is the destination's on one of its own zones, and the source is a
@@ -370,6 +371,90 @@ fn check_built_images(c: &mut Checks, d: &Deployment) {
     }
 }
 
+/// `512m`, `1g` as bytes (the compose file's `mem_limit`).
+fn bytes(size: &str) -> u64 {
+    let (n, unit) = size.split_at(size.len() - 1);
+    let n: u64 = n.parse().unwrap();
+    n * match unit {
+        "k" => 1024,
+        "m" => 1024 * 1024,
+        "g" => 1024 * 1024 * 1024,
+        u => panic!("size unit {u}"),
+    }
+}
+
+/// What the engine enforces for every service, checked from the host independently of the
+/// generated security check: read-only root, all capabilities dropped, no-new-privileges and
+/// a seccomp profile in force (`/proc/<pid>/status` of every process: NoNewPrivs 1, Seccomp 2,
+/// no effective capability, the compose file's uid), and the memory and pids limits.
+fn check_containers(c: &mut Checks, d: &Deployment) {
+    let compose: serde_yaml::Value =
+        serde_yaml::from_str(&fs::read_to_string(d.path().join("docker-compose.yml")).unwrap())
+            .unwrap();
+    for (name, s) in compose["services"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        let id = d.container(name);
+        let v = inspect(&id);
+        let hc = &v["HostConfig"];
+        c.eq(
+            name,
+            "read-only root",
+            hc["ReadonlyRootfs"].as_bool(),
+            Some(true),
+        );
+        c.eq(
+            name,
+            "capabilities dropped (ALL)",
+            hc["CapDrop"]
+                .as_array()
+                .map(|a| a.iter().any(|x| x == "ALL")),
+            Some(true),
+        );
+        c.eq(
+            name,
+            "memory limit",
+            hc["Memory"].as_u64(),
+            Some(bytes(s["mem_limit"].as_str().unwrap())),
+        );
+        c.eq(
+            name,
+            "pids limit",
+            hc["PidsLimit"].as_i64(),
+            s["pids_limit"].as_i64(),
+        );
+        let uid = s["user"].as_str().unwrap().split(':').next().unwrap();
+        let no_caps = s.get("cap_add").is_none();
+        let top = run(30, &["docker", "top", &id, "-eo", "pid"]);
+        let pids: Vec<u32> = top
+            .stdout
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        c.check(name, "has processes", !pids.is_empty(), || top.to_string());
+        for p in pids {
+            let st = proc_status(p);
+            if st.is_empty() {
+                continue; // gone since `docker top` (a health check's exec)
+            }
+            let ok = st.get("NoNewPrivs").map(String::as_str) == Some("1")
+                && st.get("Seccomp").map(String::as_str) == Some("2")
+                && st
+                    .get("Uid")
+                    .is_some_and(|u| u.split_whitespace().all(|x| x == uid))
+                && (!no_caps || st.get("CapEff").is_some_and(|x| hex(x) == 0));
+            c.check(
+                name,
+                &format!(
+                    "process {p}: NoNewPrivs 1, Seccomp 2, uid {uid}, no effective capability"
+                ),
+                ok,
+                || format!("    {st:?}"),
+            );
+        }
+    }
+}
+
 /// Brings up examples/<name>.toml and proves it healthy, security-checked and isolated as
 /// its spec says. Returns the number of (source, destination, port) cases of the matrix.
 fn example_on_the_engine(name: &str) -> usize {
@@ -454,6 +539,7 @@ fn example_on_the_engine(name: &str) -> usize {
     t.mark("build+up --wait");
     check_security_script(&mut c, &d);
     check_built_images(&mut c, &d);
+    check_containers(&mut c, &d);
     t.mark("security-check");
 
     // Addresses: each service's address on every network it is attached to — its own zones

@@ -28,6 +28,10 @@ generate() {
     mode=$4
     file="$dir/$name"
     if [ -e "$file" ] && [ "$force" -eq 0 ]; then
+        if [ "$is_root" -eq 1 ]; then
+            chown "$owner" "$file"
+            chmod "$mode" "$file"
+        fi
         echo "kept      secrets/$name"
         return 0
     fi
