@@ -1852,6 +1852,20 @@ fn build_contexts_are_the_users_source_next_to_the_spec() {
     );
 }
 
+/// `PATH` for documentation commands: the binary under test first (as `hardgen`), then the
+/// project's tools, then the caller's.
+fn path_with_hardgen() -> std::ffi::OsString {
+    let bin = Path::new(env!("CARGO_BIN_EXE_hardgen"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut path = vec![bin, root().join(".tools/bin")];
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(path).unwrap()
+}
+
 /// The commands of a Markdown page's `console` blocks with the output each one shows: `$ CMD`
 /// starts a command, the lines up to the next `$` are its combined output, and a last line
 /// `(exit N)` its exit status (0 when absent).
@@ -1907,15 +1921,7 @@ fn the_tutorial_runs_as_written() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("shop");
     fs::create_dir(&dir).unwrap();
-    let bin = Path::new(env!("CARGO_BIN_EXE_hardgen"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let mut path = vec![bin, root().join(".tools/bin")];
-    path.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    let path = std::env::join_paths(path).unwrap();
+    let path = path_with_hardgen();
     let update = std::env::var_os("UPDATE_GOLDEN").is_some() && std::env::var_os("CI").is_none();
     let mut actual: Vec<(String, String, i32)> = Vec::new();
     for (cmd, want, code) in steps {
@@ -2053,15 +2059,7 @@ fn the_ci_recipes_run_as_written() {
         2,
         "docs/ci.md: GitHub Actions and GitLab CI recipes"
     );
-    let bin = Path::new(env!("CARGO_BIN_EXE_hardgen"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let mut path = vec![bin];
-    path.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    let path = std::env::join_paths(path).unwrap();
+    let path = path_with_hardgen();
     for block in yaml_blocks {
         let doc: serde_yaml::Value = serde_yaml::from_str(block).expect("recipe is YAML");
         let commands: Vec<String> = if let Some(jobs) = doc.get("jobs") {
@@ -2355,20 +2353,13 @@ fn the_readme_quick_start_runs_as_written() {
             .unwrap();
         assert!(o.status.success());
     }
-    let bin = Path::new(env!("CARGO_BIN_EXE_hardgen"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let mut path = vec![bin];
-    path.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
+    let path = path_with_hardgen();
     for line in &lines {
         let o = Command::new("bash")
             .args(["-c", line])
             .current_dir(&work)
             .env("HOME", &home)
-            .env("PATH", std::env::join_paths(&path).unwrap())
+            .env("PATH", &path)
             .output()
             .unwrap();
         assert!(o.status.success(), "`{line}`: {}", stderr(&o));
