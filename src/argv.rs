@@ -40,9 +40,12 @@ fn is_ident(s: &str) -> bool {
 fn assigned_var(before: &str) -> Option<&str> {
     let b = before.strip_suffix('"').unwrap_or(before);
     let b = b.strip_suffix('=')?;
+    // After the last character that cannot be in a name (which may be several bytes long).
     let start = b
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let name = &b[start..];
     is_ident(name).then_some(name)
 }
@@ -191,6 +194,18 @@ pub fn secrets_in_args(args: &[String]) -> Vec<SecretInArgs> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the property tests: a multi-byte character just before `NAME=` was sliced
+    /// through (a panic on user input).
+    #[test]
+    fn names_after_multi_byte_characters() {
+        assert_eq!(assigned_var("é="), None);
+        assert_eq!(assigned_var("échoPASS="), Some("choPASS"));
+        assert_eq!(assigned_var("x→TOKEN=\""), Some("TOKEN"));
+        for s in ["€=", "a€=", "€", "=€=", "ü_ü="] {
+            let _ = assigned_var(s);
+        }
+    }
 
     fn found(args: &[&str]) -> Vec<String> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();

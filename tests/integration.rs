@@ -1852,6 +1852,20 @@ fn build_contexts_are_the_users_source_next_to_the_spec() {
     );
 }
 
+/// `PATH` for documentation commands: the binary under test first (as `hardgen`), then the
+/// project's tools, then the caller's.
+fn path_with_hardgen() -> std::ffi::OsString {
+    let bin = Path::new(env!("CARGO_BIN_EXE_hardgen"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut path = vec![bin, root().join(".tools/bin")];
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(path).unwrap()
+}
+
 /// The commands of a Markdown page's `console` blocks with the output each one shows: `$ CMD`
 /// starts a command, the lines up to the next `$` are its combined output, and a last line
 /// `(exit N)` its exit status (0 when absent).
@@ -1907,15 +1921,7 @@ fn the_tutorial_runs_as_written() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("shop");
     fs::create_dir(&dir).unwrap();
-    let bin = Path::new(env!("CARGO_BIN_EXE_hardgen"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let mut path = vec![bin, root().join(".tools/bin")];
-    path.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    let path = std::env::join_paths(path).unwrap();
+    let path = path_with_hardgen();
     let update = std::env::var_os("UPDATE_GOLDEN").is_some() && std::env::var_os("CI").is_none();
     let mut actual: Vec<(String, String, i32)> = Vec::new();
     for (cmd, want, code) in steps {
@@ -2053,15 +2059,7 @@ fn the_ci_recipes_run_as_written() {
         2,
         "docs/ci.md: GitHub Actions and GitLab CI recipes"
     );
-    let bin = Path::new(env!("CARGO_BIN_EXE_hardgen"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let mut path = vec![bin];
-    path.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    let path = std::env::join_paths(path).unwrap();
+    let path = path_with_hardgen();
     for block in yaml_blocks {
         let doc: serde_yaml::Value = serde_yaml::from_str(block).expect("recipe is YAML");
         let commands: Vec<String> = if let Some(jobs) = doc.get("jobs") {
@@ -2309,6 +2307,68 @@ fn built_images_have_one_name_in_every_target() {
         "{e}"
     );
     assert!(e.contains("`-bad` is not an image tag"), "{e}");
+}
+
+/// The README's quick start runs as written (with the binary under test instead of
+/// `cargo install`'s), in a scratch copy of the examples, with a scratch home.
+#[test]
+fn the_readme_quick_start_runs_as_written() {
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let quick = readme
+        .split("## Quick start")
+        .nth(1)
+        .and_then(|r| r.split("\n## ").next())
+        .expect("README has a quick start");
+    let mut lines = Vec::new();
+    for block in quick.split("```sh\n").skip(1) {
+        let body = block.split("```").next().unwrap();
+        for line in body
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            // The installation itself is the one step a test cannot repeat.
+            let line = line
+                .strip_prefix("cargo install --path . --locked && ")
+                .unwrap_or(line);
+            if line.starts_with("cargo install") || line.starts_with("scripts/test.sh") {
+                continue;
+            }
+            lines.push(line.to_string());
+        }
+    }
+    assert!(lines.len() >= 3, "{lines:?}");
+    assert!(lines[0].starts_with("hardgen build examples/"), "{lines:?}");
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    fs::create_dir(&home).unwrap();
+    let work = tmp.path().join("repo");
+    fs::create_dir(&work).unwrap();
+    for dir in ["examples", "schema"] {
+        let o = Command::new("cp")
+            .arg("-r")
+            .arg(root().join(dir))
+            .arg(&work)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+    }
+    let path = path_with_hardgen();
+    for line in &lines {
+        let o = Command::new("bash")
+            .args(["-c", line])
+            .current_dir(&work)
+            .env("HOME", &home)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "`{line}`: {}", stderr(&o));
+    }
+    assert!(work.join("deploy/arkalia/docker-compose.yml").is_file());
+    assert!(home
+        .join(".local/share/bash-completion/completions/hardgen")
+        .is_file());
+    assert!(home.join(".local/share/man/man1/hardgen.1").is_file());
 }
 
 // ---------------------------------------------------------------- central logs

@@ -684,3 +684,128 @@ fn boutique_example_is_healthy_and_isolated_on_the_engine() {
     let _engine = live();
     example_on_the_engine("boutique");
 }
+
+/// The commands of a generated README's "Deploy" section, in order: the code spans of its
+/// numbered items (with their continuation lines) that are commands.
+fn readme_steps(readme: &str) -> Vec<String> {
+    let deploy = readme
+        .split("## Deploy\n")
+        .nth(1)
+        .and_then(|r| r.split("\n## ").next())
+        .expect("the generated README has a Deploy section");
+    let mut steps = Vec::new();
+    for line in deploy.lines() {
+        for (i, code) in line.split('`').enumerate() {
+            if i % 2 == 1
+                && ["sudo ", "docker ", "scripts/"]
+                    .iter()
+                    .any(|p| code.starts_with(p))
+            {
+                steps.push(code.to_string());
+            }
+        }
+    }
+    steps
+}
+
+/// A new user's path, literally: a repository with the spec and the application source next
+/// to it, `hardgen build` from there (default output `deploy/<spec>`), then every command of
+/// the generated README's Deploy section as written (as root, `sudo` is the identity), ending
+/// with the stack healthy and `security-check.sh` green. Only the README's first step —
+/// merging `daemon.json` into the engine's configuration and restarting it — is not done on
+/// this shared test engine. The base images and the pulled images are this suite's stand-ins
+/// (no registry is reachable); the health checks keep their generated timing.
+#[test]
+#[ignore = "needs root and a Docker engine: run scripts/test.sh as root"]
+fn jobs_readme_followed_literally_ends_healthy() {
+    let _engine = live();
+    let mut t = Phases::new();
+    // The stand-ins (and their removal) come with a deployment of the same spec.
+    let mut stand_ins = Deployment::generate("examples/jobs.toml", "jobs");
+    let images = images_needed(&stand_ins);
+    build_example_stand_ins(&mut stand_ins, &images);
+    t.mark("stand-ins");
+
+    let repo = tempfile::Builder::new()
+        .prefix("hardgen-live-readme-")
+        .tempdir()
+        .expect("temporary directory");
+    fs::copy(
+        root().join("examples/jobs.toml"),
+        repo.path().join("jobs.toml"),
+    )
+    .unwrap();
+    copy_tree(
+        &root().join("tests/live/examples/jobs/src"),
+        &repo.path().join("src"),
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_hardgen"))
+        .args(["build", "jobs.toml"])
+        .current_dir(repo.path())
+        .output()
+        .expect("run hardgen");
+    assert!(
+        o.status.success(),
+        "hardgen build: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let deploy = repo.path().join("deploy/jobs");
+    let steps = readme_steps(&fs::read_to_string(deploy.join("README.md")).unwrap());
+    assert_eq!(
+        steps,
+        [
+            "sudo scripts/harden-host.sh --restart",
+            "sudo scripts/host-check.sh",
+            "sudo scripts/generate-secrets.sh",
+            "scripts/pull-images.sh",
+            "docker compose up -d --wait --pull never",
+            "sudo scripts/apply-firewall.sh",
+            "sudo scripts/security-check.sh",
+        ],
+        "the generated README's deploy steps changed: review this test"
+    );
+    // Not run here: hardening the host restarts the shared test engine (the host tests
+    // prove harden-host.sh and host-check.sh on a daemon of their own), and pulling needs a
+    // registry (the stand-ins are those images).
+    let skipped = [
+        "sudo scripts/harden-host.sh --restart",
+        "sudo scripts/host-check.sh",
+        "scripts/pull-images.sh",
+    ];
+    let mut failure = None;
+    for step in steps.iter().filter(|s| !skipped.contains(&s.as_str())) {
+        let cmd = step.strip_prefix("sudo ").unwrap_or(step);
+        let o = run_in(Some(&deploy), 600, &["sh", "-c", cmd]);
+        t.mark(cmd);
+        if !o.ok() {
+            failure = Some(format!("`{step}` failed in {}:\n{o}", deploy.display()));
+            break;
+        }
+    }
+    // Undo what the README did, whatever happened.
+    let _ = run_in(
+        Some(&deploy),
+        60,
+        &["sh", "-c", "scripts/apply-firewall.sh --remove"],
+    );
+    let _ = run_in(
+        Some(&deploy),
+        180,
+        &[
+            "docker",
+            "compose",
+            "down",
+            "--volumes",
+            "--remove-orphans",
+            "--timeout",
+            "3",
+        ],
+    );
+    for image in built_images(&deploy.join("docker-compose.yml")) {
+        let _ = run(60, &["docker", "image", "rm", &image]);
+    }
+    t.print("live jobs README");
+    if let Some(f) = failure {
+        panic!("{f}");
+    }
+}
