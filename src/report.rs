@@ -328,6 +328,10 @@ fn target_gap(target: Target, control: &str, s: &Service) -> Option<&'static str
             Some("memory and CPU limited; pids limit is a kubelet setting")
         }
         (Target::Swarm, "5.14") if !s.ports.is_empty() => Some("published on every node address"),
+        // A ClusterIP Service is reachable from the whole cluster, not bound to 127.0.0.1.
+        (Target::Kubernetes, "5.14") if !s.ports.is_empty() => {
+            Some("ClusterIP service: not published outside the cluster, but not bound to 127.0.0.1")
+        }
         _ => None,
     }
 }

@@ -1596,6 +1596,27 @@ fn useless_capabilities_are_reported() {
     assert!(!err.contains("gives its processes no capability"), "{err}");
 }
 
+/// Claims the kubernetes target does not keep: its /tmp and /run are emptyDir volumes, which
+/// take no mount options (not noexec), so the tmpfs control is only partly enforced; and a
+/// ClusterIP Service is not "on 127.0.0.1".
+#[test]
+fn kubernetes_claims_are_true() {
+    let o = hardgen(&["targets"]);
+    assert!(
+        stdout(&o).contains("| read-only root, sized tmpfs | yes | yes | partly |"),
+        "{}",
+        stdout(&o)
+    );
+    let o = hardgen(&["report", "examples/luna.toml", "--target", "kubernetes"]);
+    let md = stdout(&o);
+    let row = md.lines().find(|l| l.starts_with("| 5.14 ")).unwrap();
+    assert!(
+        !row.contains("127.0.0.1,") && !row.contains("✅ on 127.0.0.1"),
+        "{row}"
+    );
+    assert!(row.contains("ClusterIP service"), "{row}");
+}
+
 /// Counts pixels of an exact colour in a PNG screenshot.
 fn count_colour(png_path: &Path, rgb: [u8; 3]) -> usize {
     let decoder = png::Decoder::new(fs::File::open(png_path).unwrap());
