@@ -730,11 +730,10 @@ fn jobs_readme_followed_literally_ends_healthy() {
         .prefix("hardgen-live-readme-")
         .tempdir()
         .expect("temporary directory");
-    fs::copy(
-        root().join("examples/jobs.toml"),
-        repo.path().join("jobs.toml"),
-    )
-    .unwrap();
+    // The spec as the user has it, but with the stand-ins' programs in its process allowlist
+    // (the stand-ins run busybox programs instead of the real images').
+    let (_spec_dir, spec) = with_stand_in_programs("examples/jobs.toml");
+    fs::copy(&spec, repo.path().join("jobs.toml")).unwrap();
     copy_tree(
         &root().join("tests/live/examples/jobs/src"),
         &repo.path().join("src"),
