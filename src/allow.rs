@@ -9,7 +9,13 @@ use crate::spec::{RawSpec, Sp};
 use crate::validate::{show, text_ok};
 
 /// Warnings raised for the target after validation (`build`), acceptable in `[project] allow`.
-pub const TARGET_LEVEL: &[&str] = &["W105"];
+pub const TARGET_LEVEL: &[&str] = &[TARGET_GAP];
+
+/// The code of an `allow` entry that matches no warning (never itself acceptable).
+const STALE: &str = "W108";
+
+/// The code of a control the chosen target cannot fully enforce (printed by `build`).
+pub const TARGET_GAP: &str = "W105";
 
 /// Whether the project accepted a target-level warning.
 pub fn accepts_target_warning(model: &crate::model::Model, code: &str) -> bool {
@@ -24,6 +30,12 @@ pub fn accepts_target_warning(model: &crate::model::Model, code: &str) -> bool {
 pub fn apply(raw: &RawSpec, diags: &mut Vec<Diagnostic>) -> Vec<Accepted> {
     let mut accepted = Vec::new();
     let mut problems = Vec::new();
+    // The codes an entry may name: every warning but the one about stale entries.
+    let warnings: Vec<&str> = codes()
+        .iter()
+        .map(|c| c.code)
+        .filter(|c| c.starts_with('W') && *c != STALE)
+        .collect();
     let tables = std::iter::once((None, &raw.project.allow)).chain(
         raw.services
             .iter()
@@ -31,7 +43,7 @@ pub fn apply(raw: &RawSpec, diags: &mut Vec<Diagnostic>) -> Vec<Accepted> {
     );
     for (service, table) in tables {
         for (code, reason) in table {
-            if !entry_ok(code, reason, &mut problems) {
+            if !entry_ok(code, reason, &warnings, &mut problems) {
                 continue;
             }
             if TARGET_LEVEL.contains(&code.value.as_str()) {
@@ -65,7 +77,7 @@ pub fn apply(raw: &RawSpec, diags: &mut Vec<Diagnostic>) -> Vec<Accepted> {
                 let whose = service.map_or("the project".to_string(), |s| format!("service `{s}`"));
                 problems.push(
                     Diagnostic::warning(
-                        "W108",
+                        STALE,
                         format!("{whose} allows {}, but no such warning is raised", code.value),
                     )
                     .at(code.span.clone(), "matches nothing")
@@ -86,12 +98,12 @@ pub fn apply(raw: &RawSpec, diags: &mut Vec<Diagnostic>) -> Vec<Accepted> {
     accepted
 }
 
-fn entry_ok(code: &Sp<String>, reason: &Sp<String>, problems: &mut Vec<Diagnostic>) -> bool {
-    let warnings: Vec<&str> = codes()
-        .iter()
-        .map(|c| c.code)
-        .filter(|c| c.starts_with('W') && *c != "W108")
-        .collect();
+fn entry_ok(
+    code: &Sp<String>,
+    reason: &Sp<String>,
+    warnings: &[&str],
+    problems: &mut Vec<Diagnostic>,
+) -> bool {
     let mut ok = true;
     if !warnings.contains(&code.value.as_str()) {
         ok = false;

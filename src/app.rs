@@ -253,7 +253,7 @@ pub fn build(
     else {
         return Outcome::Failed;
     };
-    let gaps = if crate::allow::accepts_target_warning(&model, TARGET_GAP) {
+    let gaps = if crate::allow::accepts_target_warning(&model, crate::allow::TARGET_GAP) {
         Vec::new()
     } else {
         crate::targets::gaps(target)
@@ -261,7 +261,8 @@ pub fn build(
     for gap in gaps {
         let _ = writeln!(
             err,
-            "warning[{TARGET_GAP}]: the {} target cannot fully enforce {gap}",
+            "warning[{}]: the {} target cannot fully enforce {gap}",
+            crate::allow::TARGET_GAP,
             target.name()
         );
     }
@@ -353,9 +354,6 @@ pub fn check(
         None => Outcome::Failed,
     }
 }
-
-/// The code of a control the target cannot fully enforce (docs/codes.md).
-const TARGET_GAP: &str = "W105";
 
 /// `1 flow`, `2 flows`.
 fn count(n: usize, noun: &str) -> String {
