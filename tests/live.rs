@@ -879,6 +879,38 @@ fn cgroup_dir(pid: u32, controller: &str) -> Option<PathBuf> {
     Some(PathBuf::from(format!("/sys/fs/cgroup{v2}")))
 }
 
+/// The processes of a container, read from the cgroup of its PID 1.
+///
+/// A `docker exec` (a health check, a probe) starts as the runtime's own init (`runc init`),
+/// which joins the container's cgroup *before* it applies the container's user, capabilities
+/// and seccomp filter and then executes the program. Caught in that window, it is not yet a
+/// process of the container: wait (at most 3 s) until no such process is left, so each one is
+/// checked as the program it became. One still there after the wait is returned, and fails the
+/// checks that follow.
+fn container_pids(pid: u32) -> Vec<u32> {
+    let read = || -> Vec<u32> {
+        cgroup_dir(pid, "pids")
+            .map(|dir| read_trim(&dir.join("cgroup.procs")))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    };
+    let runtime_init = |p: &u32| {
+        let cmd = fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        let comm = fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+        cmd.starts_with("runc\0init") || comm.starts_with("runc:[")
+    };
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let pids = read();
+        if !pids.iter().any(runtime_init) || Instant::now() >= deadline {
+            return pids;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn read_trim(p: &Path) -> String {
     fs::read_to_string(p)
         .map(|s| s.trim().to_string())
@@ -1126,12 +1158,7 @@ fn check_service(c: &mut Checks, d: &Deployment, s: &Svc) {
     // The kernel's view of every process of the container.
     let pid = v["State"]["Pid"].as_u64().unwrap_or(0) as u32;
     let mask = cap_mask(s.caps);
-    let pids: Vec<u32> = cgroup_dir(pid, "pids")
-        .map(|dir| read_trim(&dir.join("cgroup.procs")))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
+    let pids: Vec<u32> = container_pids(pid);
     c.check(
         who,
         "processes found in the container's cgroup",
@@ -3944,12 +3971,7 @@ fn swarm_stack_is_hardened_on_the_engine() {
         // The kernel's view of PID 1 and the other processes.
         let pid = v["State"]["Pid"].as_u64().unwrap_or(0) as u32;
         let mask = cap_mask(s.caps);
-        let pids: Vec<u32> = cgroup_dir(pid, "pids")
-            .map(|d| read_trim(&d.join("cgroup.procs")))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect();
+        let pids: Vec<u32> = container_pids(pid);
         c.check(
             who,
             "processes found in the task's cgroup",
