@@ -31,6 +31,9 @@ use serde_json::Value;
 #[path = "live/host.rs"]
 mod host;
 
+#[path = "live/daemon_modes.rs"]
+mod daemon_modes;
+
 static ENGINE: Mutex<()> = Mutex::new(());
 
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

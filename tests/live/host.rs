@@ -409,7 +409,7 @@ fn running_engine() -> (PathBuf, String) {
 }
 
 /// A second dockerd with its own roots and socket, in its own network namespace.
-struct TestDaemon {
+pub(super) struct TestDaemon {
     dir: PathBuf,
     child: Option<Child>,
     /// Keep the exec root when stopping (a restart): the kernel drops an audit watch whose
@@ -418,7 +418,7 @@ struct TestDaemon {
 }
 
 impl TestDaemon {
-    fn start(dir: &Path, config: &Path, extra: &[&str]) -> TestDaemon {
+    pub(super) fn start(dir: &Path, config: &Path, extra: &[&str]) -> TestDaemon {
         Self::cleanup_leftovers();
         must(run(10, &["ip", "netns", "add", TEST_NETNS]), "ip netns add");
         must(
@@ -468,7 +468,7 @@ impl TestDaemon {
         panic!("the test dockerd does not answer:\n{}", tail.join("\n"));
     }
 
-    fn docker(&self, secs: u64, args: &[&str]) -> Out {
+    pub(super) fn docker(&self, secs: u64, args: &[&str]) -> Out {
         let host = format!("unix://{TEST_SOCK}");
         let mut argv = vec!["docker", "-H", host.as_str()];
         argv.extend(args);
