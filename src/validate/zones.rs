@@ -1,0 +1,506 @@
+//! Zones and addresses: zone names, subnets (checked, then allocated from the pool), the
+//! pool's privacy, capacity, bridge names, services that would join two zones, and host
+//! ports published twice.
+
+use super::*;
+
+/// Interface names a zone's bridge must never take.
+pub(super) const RESERVED_BRIDGES: &[&str] =
+    &["lo", "docker0", "docker_gwbridge", "all", "default"];
+
+/// Address ranges a pool may lie in: RFC 1918 and RFC 6598 (shared address space).
+pub(super) const PRIVATE_RANGES: &[(&str, &str)] = &[
+    ("10.0.0.0/8", "RFC 1918"),
+    ("172.16.0.0/12", "RFC 1918"),
+    ("192.168.0.0/16", "RFC 1918"),
+    ("100.64.0.0/10", "RFC 6598"),
+];
+/// Special-purpose ranges named when a pool covers them (RFC 6890).
+const SPECIAL_RANGES: &[(&str, &str)] = &[
+    ("0.0.0.0/8", "\"this network\""),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved"),
+];
+
+/// Why `net` is not inside one private range, or `None` when it is.
+pub(super) fn not_private(net: Ipv4Net) -> Option<String> {
+    let parse = |s: &str| Ipv4Net::parse(s).expect("literal range parses");
+    let inside = |outer: Ipv4Net| {
+        net.prefix >= outer.prefix
+            && Ipv4Net {
+                addr: net.addr,
+                prefix: outer.prefix,
+            }
+            .network()
+                == outer.addr
+    };
+    let overlaps = |other: Ipv4Net| {
+        let p = net.prefix.min(other.prefix);
+        Ipv4Net {
+            addr: net.addr,
+            prefix: p,
+        }
+        .network()
+            == Ipv4Net {
+                addr: other.addr,
+                prefix: p,
+            }
+            .network()
+    };
+    if PRIVATE_RANGES.iter().any(|(r, _)| inside(parse(r))) {
+        return None;
+    }
+    let special: Vec<String> = SPECIAL_RANGES
+        .iter()
+        .filter(|(r, _)| overlaps(parse(r)))
+        .map(|(r, what)| format!("{what} addresses ({r})"))
+        .collect();
+    let private: Vec<String> = PRIVATE_RANGES
+        .iter()
+        .filter(|(r, _)| overlaps(parse(r)))
+        .map(|(r, _)| (*r).to_string())
+        .collect();
+    // Whether anything of it is ordinary public space: not private, not special.
+    let covered: u64 = PRIVATE_RANGES
+        .iter()
+        .chain(SPECIAL_RANGES)
+        .map(|(r, _)| parse(r))
+        .filter(|r| overlaps(*r))
+        .map(|r| 1u64 << (32 - r.prefix.max(net.prefix)))
+        .sum();
+    let public = covered < 1u64 << (32 - net.prefix);
+    let mut parts = Vec::new();
+    if public {
+        parts.push("public addresses".to_string());
+    }
+    parts.extend(special);
+    let what = list(parts);
+    Some(match private.as_slice() {
+        [] => format!("is not a private range: it holds {what}"),
+        _ => format!(
+            "is not inside one private range: beyond {} it holds {what}",
+            list(private)
+        ),
+    })
+}
+
+impl Validator<'_> {
+    /// A service that is a member of two zones a flow joins (or of an egress zone and an
+    /// internal one) voids their separation: E042 unless `unsafe.bridges_zones` keeps it.
+    pub(super) fn zone_bridges(
+        &mut self,
+        raw: &RawSpec,
+        services: &BTreeMap<String, Service>,
+        flows: &[Flow],
+        zones: &BTreeMap<String, Zone>,
+    ) {
+        for (name, rs) in &raw.services {
+            let Some(svc) = services.get(&name.value) else {
+                continue;
+            };
+            if rs.unsafe_.as_ref().is_some_and(|u| u.bridges_zones) {
+                continue;
+            }
+            for b in zone_bridges(svc, flows, zones) {
+                let n = &svc.name;
+                let span = rs
+                    .zones
+                    .iter()
+                    .find(|z| z.value == b.extra)
+                    .map_or_else(|| name.span.clone(), |z| z.span.clone());
+                let reach = zone_reach(svc, &b.extra, services, flows);
+                let (title, fix) = match b.flow.map(|i| &flows[i]) {
+                    Some(f) => {
+                        let ports = list(f.ports.iter().map(ToString::to_string));
+                        let listed = if f.clients.contains(n) {
+                            String::new()
+                        } else {
+                            format!(" and list `{n}` in the flow's `clients`")
+                        };
+                        (
+                            format!(
+                                "service `{n}` is a member of both `{}` and `{}`: the flow `{} -> {}` ({ports}) limits nothing for it",
+                                b.home, b.extra, f.from, f.to
+                            ),
+                            format!(
+                                "make it a member of `{home}` only (`zones = [\"{home}\"]`){listed}: the flow `{home} -> {extra}` then attaches it to `{extra}` as a client that reaches {ports} only",
+                                home = b.home, extra = b.extra
+                            ),
+                        )
+                    }
+                    None => (
+                        format!(
+                            "service `{n}` is a member of the egress zone `{}` and of the internal zone `{}`: it joins a zone that has a way out to one that has none",
+                            b.home, b.extra
+                        ),
+                        format!(
+                            "make it a member of `{home}` only (`zones = [\"{home}\"]`) and add a flow for the ports it needs: `[[flows]]` with `from = \"{home}\"`, `to = \"{extra}\"`, `ports = [...]`, `clients = [\"{n}\"]`",
+                            home = b.home, extra = b.extra
+                        ),
+                    ),
+                };
+                self.push(
+                    Diagnostic::error("E042", title)
+                        .at(span, format!("as a member of `{}` it reaches {reach}", b.extra))
+                        .help(format!(
+                            "{fix}; to keep both memberships, set `unsafe = {{ bridges_zones = true, reason = \"...\" }}`"
+                        )),
+                );
+            }
+        }
+    }
+
+    pub(super) fn zones(
+        &mut self,
+        raw: &RawSpec,
+        project: &Project,
+        services: &BTreeMap<String, Service>,
+        flows: &[Flow],
+    ) -> BTreeMap<String, Zone> {
+        let mut zones = BTreeMap::new();
+        let mut taken: Vec<(Ipv4Net, String, Range<usize>)> = Vec::new();
+        for (name, z) in &raw.zones {
+            if !name_ok(&name.value, 32, b"_-") {
+                self.err(
+                    "E002",
+                    &name.span,
+                    format!("`{}` is not a valid zone name", show(&name.value)),
+                    "lower-case letters, digits, `_` and `-`, at most 32",
+                );
+            }
+            self.text(&z.description, "a zone's description", &name.span);
+            let subnet = z.subnet.as_ref().and_then(|s| match Ipv4Net::parse(&s.value) {
+                Err(e) => {
+                    self.err("E003", &s.span, e, "invalid subnet");
+                    None
+                }
+                Ok(n) if n.prefix > 28 => {
+                    self.err("E006", &s.span, format!("`{n}` is too small: a zone needs at least a /28"), "too small");
+                    None
+                }
+                Ok(n) if !project.pool.contains_net(&n) => {
+                    self.push(
+                        Diagnostic::error("E004", format!("subnet `{n}` is outside the project's pool `{}`", project.pool))
+                            .at(s.span.clone(), "outside the pool")
+                            .help("choose a subnet inside the pool, or set `project.subnet_pool` to a pool that contains it"),
+                    );
+                    None
+                }
+                Ok(n) => {
+                    if let Some((_, other, _)) = taken.iter().find(|(t, _, _)| t.overlaps(&n)) {
+                        self.err("E005", &s.span, format!("subnet `{n}` overlaps the subnet of zone `{other}`"), "overlapping subnet");
+                    }
+                    taken.push((n, name.value.clone(), s.span.clone()));
+                    Some(n)
+                }
+            });
+            let members = services
+                .values()
+                .filter(|s| s.zones.contains(&name.value))
+                .count();
+            // A misspelt reference (`fornt`) already reported with this zone as its
+            // suggestion: saying the zone is empty as well would be a knock-on message.
+            let misspelt_here = raw.services.values().flat_map(|s| &s.zones).any(|z| {
+                !raw.zones.keys().any(|k| k.value == z.value)
+                    && did_you_mean(&z.value, [name.value.as_str()]).is_some()
+            });
+            if members == 0 && !misspelt_here {
+                self.push(
+                    Diagnostic::warning("W103", format!("zone `{}` has no services", name.value))
+                        .at(name.span.clone(), "empty zone"),
+                );
+            }
+            zones.insert(
+                name.value.clone(),
+                (
+                    name.span.clone(),
+                    Zone {
+                        name: name.value.clone(),
+                        subnet,
+                        egress: z.egress.as_ref().is_some_and(|e| e.value),
+                        bridge: z.bridge.as_ref().map(|b| b.value.clone()),
+                        description: z.description.clone(),
+                    },
+                    z.subnet.is_some(),
+                ),
+            );
+        }
+        // Allocate the missing subnets: the lowest free blocks of the pool, in zone order.
+        let block = 1u64 << (32 - project.zone_prefix);
+        let mut next: u64 = 0;
+        for (name, (span, zone, explicit)) in zones.iter_mut() {
+            if *explicit {
+                continue;
+            }
+            loop {
+                if next + block > project.pool.size() {
+                    self.push(
+                        Diagnostic::error(
+                            "E006",
+                            format!(
+                                "the pool `{}` has no free /{} left for zone `{name}`",
+                                project.pool, project.zone_prefix
+                            ),
+                        )
+                        .at(span.clone(), "no subnet left")
+                        .help(
+                            "enlarge `project.subnet_pool` or use a longer `project.zone_prefix`",
+                        ),
+                    );
+                    break;
+                }
+                let cand = Ipv4Net {
+                    addr: project.pool.host(next as u32),
+                    prefix: project.zone_prefix,
+                };
+                next += block;
+                if !taken.iter().any(|(t, _, _)| t.overlaps(&cand)) {
+                    taken.push((cand, name.clone(), span.clone()));
+                    zone.subnet = Some(cand);
+                    break;
+                }
+            }
+        }
+        // Capacity: members in the lower half, flow clients in the upper half.
+        let all_clients = zone_clients(services, flows);
+        for (name, (span, zone, _)) in &zones {
+            let Some(net) = zone.subnet else { continue };
+            let members = services.values().filter(|s| s.zones.contains(name)).count() as u64;
+            let clients = all_clients.get(name).map_or(0, BTreeSet::len) as u64;
+            let half = net.size() / 2;
+            if members > half - 2 || clients > half - 1 {
+                self.push(
+                    Diagnostic::error("E006", format!("subnet `{net}` of zone `{name}` is too small for {members} services and {clients} flow clients"))
+                        .at(span.clone(), "too small")
+                        .help(format!("members use the lower half ({} addresses), clients of flows the upper half ({}): use a larger subnet", half - 2, half - 1)),
+                );
+            }
+        }
+        // Bridge names: at most 15 characters (IFNAMSIZ), unique.
+        let mut bridges: BTreeMap<String, String> = BTreeMap::new();
+        let mut out = BTreeMap::new();
+        for (name, (span, mut zone, _)) in zones {
+            let spec_bridge = raw
+                .zones
+                .iter()
+                .find(|(k, _)| k.value == name)
+                .and_then(|(_, z)| z.bridge.as_ref());
+            let bridge = match spec_bridge {
+                Some(b) => {
+                    let ok = !b.value.is_empty()
+                        && b.value.len() <= 15
+                        && b.value.as_bytes()[0].is_ascii_alphanumeric()
+                        && b.value
+                            .bytes()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+                    if ok && RESERVED_BRIDGES.contains(&b.value.as_str()) {
+                        self.push(
+                            Diagnostic::error(
+                                "E018",
+                                format!("`{}` is a reserved interface name", b.value),
+                            )
+                            .at(b.span.clone(), "taken by the host or Docker")
+                            .help("choose a name of the project's own, e.g. `<project>-<zone>`"),
+                        );
+                    }
+                    if !ok {
+                        self.push(
+                            Diagnostic::error("E018", format!("`{}` is not a valid bridge name", show(&b.value)))
+                                .at(b.span.clone(), if b.value.len() > 15 { "longer than 15 characters" } else { "invalid characters" })
+                                .help("Linux interface names have at most 15 characters: letters, digits, `-`, `_`, `.`"),
+                        );
+                    }
+                    b.value.clone()
+                }
+                None => default_bridge(&project.name, &name),
+            };
+            if let Some(other) = bridges.get(&bridge) {
+                let (at, label) = match spec_bridge {
+                    Some(b) => (b.span.clone(), "colliding bridge name"),
+                    None => (span.clone(), "its default bridge name collides"),
+                };
+                self.push(
+                    Diagnostic::error(
+                        "E018",
+                        format!(
+                            "zones `{other}` and `{name}` would share the bridge name `{bridge}`"
+                        ),
+                    )
+                    .at(at, label)
+                    .help("set a distinct `bridge = \"...\"` on one of the zones"),
+                );
+            }
+            bridges.insert(bridge.clone(), name.clone());
+            zone.bridge = Some(bridge);
+            out.insert(name, zone);
+        }
+        out
+    }
+
+    pub(super) fn ports(
+        &mut self,
+        raw: &RawSpec,
+        services: &BTreeMap<String, Service>,
+        zones: &BTreeMap<String, Zone>,
+    ) {
+        let mut seen: BTreeMap<(u16, Proto), Vec<(std::net::Ipv4Addr, String)>> = BTreeMap::new();
+        for (name, s) in &raw.services {
+            let Some(svc) = services.get(&name.value) else {
+                continue;
+            };
+            let any_egress = svc
+                .zones
+                .iter()
+                .any(|z| zones.get(z).is_some_and(|z| z.egress));
+            for (p, sp) in svc.ports.iter().zip(s.ports.iter()) {
+                if !any_egress && !svc.zones.is_empty() {
+                    self.push(
+                        Diagnostic::error("E013", format!("service `{}` publishes {p} but all its zones are internal", name.value))
+                            .at(sp.span.clone(), "Docker silently does not publish this")
+                            .help("put the service in a zone with `egress = true` as well, or remove the port"),
+                    );
+                }
+                let key = (p.host_port, p.container.proto);
+                let entry = seen.entry(key).or_default();
+                let unspecified = std::net::Ipv4Addr::UNSPECIFIED;
+                if let Some((_, other)) = entry.iter().find(|(ip, _)| {
+                    *ip == p.host_ip || *ip == unspecified || p.host_ip == unspecified
+                }) {
+                    self.push(
+                        Diagnostic::error(
+                            "E012",
+                            format!(
+                                "host port {}:{}/{} is already published by service `{other}`",
+                                p.host_ip,
+                                p.host_port,
+                                p.container.proto.as_str()
+                            ),
+                        )
+                        .at(sp.span.clone(), "published twice")
+                        .help("choose another host port, e.g. `\"HOST_PORT:CONTAINER_PORT\"`"),
+                    );
+                }
+                entry.push((p.host_ip, name.value.clone()));
+            }
+        }
+    }
+}
+
+/// What `svc` reaches as a member of `zone`: every port of the zone's other services, and
+/// the ports of the zone's flows it uses as one of the zone's services.
+fn zone_reach(
+    svc: &Service,
+    zone: &str,
+    services: &BTreeMap<String, Service>,
+    flows: &[Flow],
+) -> String {
+    let peers: Vec<String> = services
+        .values()
+        .filter(|s| s.name != svc.name && s.zones.iter().any(|z| z == zone))
+        .map(|s| format!("`{}`", s.name))
+        .collect();
+    let mut parts = Vec::new();
+    if peers.is_empty() {
+        parts.push(format!("every port of every service that joins `{zone}`"));
+    } else {
+        parts.push(format!("every port of {}", list(peers)));
+    }
+    for f in flows
+        .iter()
+        .filter(|f| f.from == zone && f.clients.contains(&svc.name) && !svc.zones.contains(&f.to))
+    {
+        parts.push(format!(
+            "{} of zone `{}` (flow `{} -> {}`)",
+            f.ports
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            f.to,
+            f.from,
+            f.to
+        ));
+    }
+    parts.join(", and ")
+}
+
+/// For each zone, the services attached to it as flow clients: the clients of flows into the
+/// zone that are not members of it. Computed once (linear in the flows' client lists).
+pub fn zone_clients(
+    services: &BTreeMap<String, Service>,
+    flows: &[Flow],
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in flows {
+        for c in &f.clients {
+            let member = services.get(c).is_some_and(|s| s.zones.contains(&f.to));
+            if !member {
+                out.entry(f.to.clone()).or_default().insert(c.clone());
+            }
+        }
+    }
+    out
+}
+
+/// `<project>-<zone>` when it fits in 15 characters; otherwise shortened with a stable hash
+/// so that two long names stay distinct.
+pub fn default_bridge(project: &str, zone: &str) -> String {
+    let full = format!("{project}-{zone}");
+    if full.len() <= 15 {
+        return full;
+    }
+    // FNV-1a: stable across platforms and releases (unlike std's hasher).
+    let mut h: u32 = 0x811c_9dc5;
+    for b in full.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    let prefix: String = full.chars().take(10).collect();
+    format!("{}-{:04x}", prefix.trim_end_matches('-'), h & 0xffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bridges_fit_in_ifnamsiz() {
+        assert_eq!(default_bridge("luna", "app"), "luna-app");
+        let b = default_bridge("arkalia", "intelligence");
+        assert!(b.len() <= 15, "{b}");
+        assert_ne!(b, default_bridge("arkalia", "intelligenc2"));
+    }
+
+    #[test]
+    fn pools_must_be_private() {
+        let why = |s: &str| not_private(Ipv4Net::parse(s).unwrap());
+        for ok in [
+            "10.0.0.0/8",
+            "10.210.0.0/16",
+            "172.16.0.0/12",
+            "172.31.255.0/24",
+            "192.168.0.0/16",
+            "100.64.0.0/10",
+        ] {
+            assert_eq!(why(ok), None, "{ok}");
+        }
+        for (bad, says) in [
+            ("0.0.0.0/0", "public addresses"),
+            ("0.0.0.0/1", "loopback addresses (127.0.0.0/8)"),
+            ("127.0.0.0/16", "loopback"),
+            ("169.254.0.0/16", "link-local"),
+            ("224.0.0.0/8", "multicast"),
+            ("240.0.0.0/8", "reserved"),
+            ("8.8.0.0/16", "public addresses"),
+            ("10.0.0.0/7", "beyond 10.0.0.0/8"),
+            ("172.32.0.0/16", "public addresses"),
+            ("172.0.0.0/11", "beyond 172.16.0.0/12"),
+            ("100.0.0.0/9", "public addresses"),
+        ] {
+            let w = why(bad).unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(w.contains(says), "{bad}: {w}");
+        }
+    }
+}
