@@ -18,9 +18,10 @@
 #   .tools/dockerd.log). Data root /var/lib/docker.
 # Engine 28: Debian 12 has no Engine 28, and Debian unstable's packages must not
 #   be installed here (apt would upgrade libc and half the system). So the
-#   packages `docker.io` (28.x) and `containerd` (2.x) are fetched by name with
-#   `apt-get download` under a PRIVATE apt configuration (its own sources list
-#   with one `deb http://deb.debian.org/debian sid main` line, no sources.list.d,
+#   packages `docker.io` (the newest 28.x) and `containerd` (2.x) are fetched by
+#   name and version with `apt-get download` under a PRIVATE apt configuration
+#   (its own sources list with Debian unstable and testing, sid and forky, so
+#   that 28.x stays reachable a while after unstable moves on; no sources.list.d,
 #   its own lists and cache under .tools/engine-28/apt), unpacked with
 #   `dpkg-deb -x` into .tools/engine-28/root, and that dockerd is started with
 #   the unpacked containerd and containerd-shim-runc-v2 first on PATH. runc stays
@@ -245,9 +246,12 @@ start_engine_2010() {
 
 # Private apt: nothing of the system's apt configuration's sources, lists or
 # cache is read or written (apt.conf.d still applies, e.g. a proxy).
-e28_apt() {
-  local a="$E28/apt"
-  apt-get \
+e28_apt() { e28_apt_tool apt-get "$@"; }
+
+e28_apt_tool() {
+  local a="$E28/apt" tool=$1
+  shift
+  "$tool" \
     -o "Dir::Etc::SourceList=$a/sources.list" \
     -o Dir::Etc::SourceParts=/dev/null \
     -o Dir::Etc::Preferences=/dev/null \
@@ -265,17 +269,25 @@ fetch_engine_28() {
     return 0
   fi
   command -v dpkg-deb >/dev/null || die "dpkg-deb missing"
-  log "fetching Engine 28 from Debian unstable (private apt configuration in $a)"
+  log "fetching Engine 28 from Debian unstable or testing (private apt configuration in $a)"
   rm -rf "$E28"
   mkdir -p "$a/lists/partial" "$a/cache/archives/partial" "$E28/debs" "$E28_ROOT"
-  printf 'deb %s sid main\n' "${HARDGEN_ENGINE_MIRROR:-http://deb.debian.org/debian}" >"$a/sources.list"
+  # Two suites: when unstable moves past 28.x, testing keeps it for a while longer.
+  local mirror=${HARDGEN_ENGINE_MIRROR:-http://deb.debian.org/debian}
+  printf 'deb %s sid main\ndeb %s forky main\n' "$mirror" "$mirror" >"$a/sources.list"
   e28_apt update >"$E28/apt.log" 2>&1 || {
     tail -n 20 "$E28/apt.log" >&2
-    die "apt-get update of the private sid sources failed"
+    die "apt-get update of the private sid/forky sources failed"
   }
-  (cd "$E28/debs" && e28_apt download docker.io containerd) >>"$E28/apt.log" 2>&1 || {
+  # The newest 28.x docker.io and 2.x containerd either suite has, asked for by version.
+  local dver cver
+  dver=$(e28_apt_tool apt-cache madison docker.io | awk -F' *[|] *' '$2 ~ /^28\./ {print $2; exit}')
+  cver=$(e28_apt_tool apt-cache madison containerd | awk -F' *[|] *' '$2 ~ /^2\./ {print $2; exit}')
+  [ -n "$dver" ] || die "neither Debian unstable nor testing has docker.io 28.x any more: $(e28_apt_tool apt-cache madison docker.io | tr '\n' ';')"
+  [ -n "$cver" ] || die "neither Debian unstable nor testing has containerd 2.x: $(e28_apt_tool apt-cache madison containerd | tr '\n' ';')"
+  (cd "$E28/debs" && e28_apt download "docker.io=$dver" "containerd=$cver") >>"$E28/apt.log" 2>&1 || {
     tail -n 20 "$E28/apt.log" >&2
-    die "apt-get download docker.io containerd failed"
+    die "apt-get download docker.io=$dver containerd=$cver failed"
   }
   debs=("$E28"/debs/*.deb)
   [ "${#debs[@]}" -eq 2 ] || die "expected two packages, got: ${debs[*]}"
