@@ -406,7 +406,8 @@ fn examples_point_at_the_schema() {
 
 #[test]
 fn seccomp_profiles_parse_name_real_syscalls_and_allow_container_start() {
-    // What runc, docker-init and `docker exec` need (HARDENING.md, verified on this kind).
+    // What runc's init, docker-init and `docker exec` need under the filter (the reasons are in
+    // src/seccomp/tests.rs, NEEDED_BY_RUNTIME; the live tests start every stack with them).
     const NEEDED: &[&str] = &[
         "rt_sigreturn",
         "fstatfs",

@@ -59,7 +59,13 @@ fn enosys_names(profile: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Facts verified with runc on a Docker host (docs: HARDENING.md, "Seccomp").
+/// What runs under the filter needs these: runc's init after the filter is loaded (its Go
+/// runtime returns from signal handlers with `rt_sigreturn`; without it starts fail at random),
+/// `docker-init` as PID 1 (`kill` forwards `docker stop`'s SIGTERM), and every `docker exec`,
+/// health checks included (a shell with pipes needs `pipe2` and `wait4`). Docker's own default
+/// profile allows all of them
+/// (<https://github.com/moby/moby/blob/master/profiles/seccomp/default.json>); the live tests
+/// start, check and stop every generated stack under hardgen's profiles.
 const NEEDED_BY_RUNTIME: &[&str] = &[
     "rt_sigreturn",
     "fstatfs",
