@@ -25,6 +25,44 @@ impl Artifact {
     }
 }
 
+/// The output directory's layout, defined once: every top-level entry hardgen puts there,
+/// whichever target it renders. The renderers may only write below these
+/// ([`Artifacts::insert`] refuses anything else), and validation refuses a bind mount of any
+/// of them (a container could read the secrets, or rewrite the scripts, firewall rules and
+/// profiles that root runs or loads).
+pub const TOP_LEVEL: &[&str] = &[
+    // Rendered.
+    ".env.example",
+    ".gitignore",
+    "README.md",
+    "apparmor",
+    "compliance.html",
+    "compliance.md",
+    "daemon.json",
+    "docker-compose.yml",
+    "docker-stack.yml",
+    "dockerfiles",
+    "falco",
+    "firewall",
+    "host",
+    "kubernetes",
+    "kustomization.yaml",
+    "scripts",
+    "seccomp",
+    // Written when the output is deployed or written: the secrets and the environment file
+    // by `scripts/generate-secrets.sh`, the manifest of generated files by `output`.
+    ".env",
+    "secrets",
+    crate::output::MANIFEST,
+];
+
+/// Whether the relative path `p` (in the output directory) is the output directory itself
+/// or lies in (or is) something hardgen generates there. `.` components are ignored.
+pub fn is_generated(p: &str) -> bool {
+    let first = p.split('/').find(|c| !c.is_empty() && *c != ".");
+    first.is_none_or(|f| TOP_LEVEL.contains(&f))
+}
+
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Artifacts {
     files: BTreeMap<String, Artifact>,
@@ -52,6 +90,10 @@ impl Artifacts {
     pub fn insert(&mut self, path: impl Into<String>, a: Artifact) {
         let path = path.into();
         assert!(is_safe_path(&path), "unsafe artifact path {path:?}");
+        assert!(
+            is_generated(&path),
+            "{path:?} is outside the output layout: add its top-level entry to artifact::TOP_LEVEL"
+        );
         self.files.insert(path, a);
     }
 
@@ -88,5 +130,24 @@ mod tests {
         assert!(!is_safe_path("/etc/passwd"));
         assert!(!is_safe_path("a//b"));
         assert!(!is_safe_path("a/./b"));
+    }
+
+    #[test]
+    fn generated_paths() {
+        for p in [
+            "",
+            ".",
+            "./",
+            "apparmor",
+            "./apparmor/x",
+            "kubernetes/a.yaml",
+            "compliance.md",
+            "./secrets/db",
+        ] {
+            assert!(is_generated(p), "{p}");
+        }
+        for p in ["data", "./data/apparmor", "config.yml", "./seccompx"] {
+            assert!(!is_generated(p), "{p}");
+        }
     }
 }

@@ -378,6 +378,52 @@ fn bad_specs_give_the_expected_errors() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Issue #13 item 1: every path any target renders (all examples, all targets: the goldens,
+/// which `goldens_match_generated_output` keeps equal to the output) is refused as a bind
+/// mount source, with the directories that hold it.
+#[test]
+fn no_generated_path_can_be_mounted() {
+    let mut paths = BTreeSet::new();
+    for (dir, _, _) in goldens() {
+        for path in read_tree(&root().join("golden").join(&dir)).into_keys() {
+            let mut prefix = String::new();
+            for c in path.split('/') {
+                if !prefix.is_empty() {
+                    prefix.push('/');
+                }
+                prefix.push_str(c);
+                paths.insert(prefix.clone());
+            }
+        }
+    }
+    assert!(paths.contains("apparmor") && paths.contains("kustomization.yaml"));
+    let volumes: Vec<String> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("\"./{p}:/m{i}\""))
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("mounts.toml");
+    fs::write(
+        &spec,
+        format!(
+            "[project]\nname = \"demo\"\n\n[zones.app]\n\n[services.api]\nimage = \"busybox:1.36\"\nzones = [\"app\"]\nhealthcheck = {{ cmd = [\"true\"] }}\nvolumes = [\n{}\n]\n",
+            volumes.join(",\n")
+        ),
+    )
+    .unwrap();
+    let o = hardgen(&["check", spec.to_str().unwrap()]);
+    let err = stderr(&o);
+    let missed: Vec<&String> = paths
+        .iter()
+        .filter(|p| !err.contains(&format!("mounts `./{p}`, which hardgen generates")))
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "mountable generated paths: {missed:?}\n{err}"
+    );
+}
+
 // ---------------------------------------------------------------- schema
 
 #[test]

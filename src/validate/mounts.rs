@@ -47,23 +47,6 @@ pub(super) const SENSITIVE_HOST_TREES: &[&str] = &[
     "/bin",
     "/sbin",
 ];
-/// What hardgen itself writes into the output directory: a bind mount of any of it (or of the
-/// output directory itself) would let a container read the secrets or rewrite the scripts
-/// and firewall rules that root runs.
-pub(super) const GENERATED_TOP_LEVEL: &[&str] = &[
-    "secrets",
-    "scripts",
-    "firewall",
-    "seccomp",
-    "dockerfiles",
-    "docker-compose.yml",
-    "daemon.json",
-    ".env",
-    ".env.example",
-    ".gitignore",
-    ".hardgen-manifest",
-    "README.md",
-];
 
 pub(super) fn container_path_ok(p: &str) -> bool {
     p.starts_with('/')
@@ -88,12 +71,6 @@ pub(super) fn host_path_ok(p: &str) -> bool {
 /// where the output is deployed, so it cannot be checked (`../../../etc` is `/etc`).
 pub(super) fn escapes_output_dir(p: &str) -> bool {
     !p.starts_with('/') && p.split('/').any(|c| c == "..")
-}
-
-/// A relative host path onto the output directory itself or what hardgen generates in it.
-pub(super) fn is_generated_path(p: &str) -> bool {
-    let first = p.split('/').find(|c| !c.is_empty() && *c != ".");
-    first.is_none_or(|f| GENERATED_TOP_LEVEL.contains(&f))
 }
 
 pub(super) fn normalise_abs(p: &str) -> String {
@@ -204,11 +181,11 @@ impl Validator<'_> {
                             .help("mount an application directory instead (e.g. `./config:/app/config:ro`), or set `unsafe = { sensitive_mounts = true, reason = \"...\" }`"),
                     );
                 }
-                if !src.starts_with('/') && is_generated_path(src) && !sensitive_ok {
+                if !src.starts_with('/') && crate::artifact::is_generated(src) && !sensitive_ok {
                     self.push(
                         Diagnostic::error("E016", format!("service `{service}` mounts `{src}`, which hardgen generates"))
                             .at(v.span.clone(), "generated deployment files")
-                            .help("the container could read the secrets or rewrite the scripts and firewall rules root runs: mount a directory of your own (e.g. `./data:/data`)"),
+                            .help("the container could read the secrets or rewrite the scripts, firewall rules and profiles that root runs and loads: mount a directory of your own (e.g. `./data:/data`)"),
                     );
                 }
                 VolumeSource::Host(src.to_string())
