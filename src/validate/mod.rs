@@ -106,7 +106,7 @@ impl Validator<'_> {
             if !text_ok(s) {
                 self.push(
                     Diagnostic::error(
-                        "E028",
+                        "E050",
                         format!("{what} must be one printable line of at most 1024 bytes"),
                     )
                     .at(at.clone(), "its `description`")

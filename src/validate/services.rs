@@ -47,7 +47,7 @@ impl Validator<'_> {
         self.text(&s.description, "a service's description", &name.span);
         if s.description.as_deref().is_some_and(|d| d.ends_with('\\')) {
             self.push(
-                Diagnostic::error("E028", "a service's description may not end with a backslash")
+                Diagnostic::error("E050", "a service's description may not end with a backslash")
                     .at(name.span.clone(), "its `description`")
                     .help("it is quoted in the Dockerfile's LABEL, where `\\\"` is read differently by Docker and by linters"),
             );
