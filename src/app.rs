@@ -109,7 +109,7 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
 
 /// Parse and validate; print diagnostics; the model only when there is no error.
 pub fn load(src: &SpecSource, strict: bool, err: &mut dyn std::io::Write) -> Option<Model> {
-    load_full(src, strict, true, false, err).map(|(m, _)| m)
+    load_full(src, strict, None, true, false, err).map(|(m, _)| m)
 }
 
 /// What the closing error line says: only a command that would write says nothing was written.
@@ -123,10 +123,12 @@ fn nothing_written(origin: &str, problem: &str, writes: bool) -> String {
 
 /// The model and the spec lines of its relaxations (for the compliance report), optionally
 /// without printing warnings (the posture review compares two specs and would repeat each
-/// one's warnings).
+/// one's warnings). With a `target`, also what that target cannot express (the restricted
+/// Pod Security Standard of kubernetes), reported against the spec like every other error.
 pub fn load_full(
     src: &SpecSource,
     strict: bool,
+    target: Option<Target>,
     warnings: bool,
     writes: bool,
     err: &mut dyn std::io::Write,
@@ -153,7 +155,19 @@ pub fn load_full(
         let problem = format!("has {errors} error{}", if errors == 1 { "" } else { "s" });
         let _ = writeln!(err, "{}", nothing_written(&origin, &problem, writes));
     }
-    model.map(|m| (m, report::Lines::from_spec(&raw, &src.text)))
+    let model = model?;
+    if let Some(target) = target {
+        let problems = validate::targets::check(&raw, &model, target);
+        for d in &problems {
+            let _ = write!(err, "{}", d.render(&origin, &src.text));
+        }
+        if !problems.is_empty() {
+            let problem = format!("cannot be rendered for {}", target.name());
+            let _ = writeln!(err, "{}", nothing_written(&origin, &problem, writes));
+            return None;
+        }
+    }
+    Some((model, report::Lines::from_spec(&raw, &src.text)))
 }
 
 pub fn artifacts(
@@ -162,7 +176,7 @@ pub fn artifacts(
     layout: &Layout,
     err: &mut dyn std::io::Write,
 ) -> Option<Artifacts> {
-    artifacts_with_report(model, &report::Lines::default(), target, layout, false, err)
+    artifacts_with_report(model, &report::Lines::default(), target, layout, err)
 }
 
 /// The artifacts of a target, with the compliance report (Markdown and HTML) among them.
@@ -171,12 +185,8 @@ pub fn artifacts_with_report(
     lines: &report::Lines,
     target: Target,
     layout: &Layout,
-    writes: bool,
     err: &mut dyn std::io::Write,
 ) -> Option<Artifacts> {
-    if !target_accepts(model, target, writes, err) {
-        return None;
-    }
     let plan = plan::plan(model, layout);
     match render::render(&plan, target) {
         Ok(mut a) => {
@@ -194,32 +204,6 @@ pub fn artifacts_with_report(
             None
         }
     }
-}
-
-/// What the model allows but the target cannot express (the restricted Pod Security Standard
-/// of kubernetes), reported as errors.
-fn target_accepts(
-    model: &Model,
-    target: Target,
-    writes: bool,
-    err: &mut dyn std::io::Write,
-) -> bool {
-    if target != Target::Kubernetes {
-        return true;
-    }
-    let problems = render::kubernetes::check(model);
-    for d in &problems {
-        let _ = write!(err, "{}", d.render(&model.spec_name, ""));
-    }
-    if !problems.is_empty() {
-        let problem = "cannot be rendered for kubernetes";
-        let _ = writeln!(
-            err,
-            "{}",
-            nothing_written(&model.spec_name, problem, writes)
-        );
-    }
-    problems.is_empty()
 }
 
 pub fn default_out(spec: &Path, target: Target) -> PathBuf {
@@ -244,13 +228,12 @@ pub fn build(
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
-    let Some((model, lines)) = load_full(&src, strict, true, true, err) else {
+    let Some((model, lines)) = load_full(&src, strict, Some(target), true, true, err) else {
         return Outcome::Failed;
     };
     let out = out.map_or_else(|| default_out(spec_path, target), Path::to_path_buf);
     let layout = Layout::new(spec_path, &out);
-    let Some(artifacts) = artifacts_with_report(&model, &lines, target, &layout, !check, err)
-    else {
+    let Some(artifacts) = artifacts_with_report(&model, &lines, target, &layout, err) else {
         return Outcome::Failed;
     };
     let gaps = if crate::allow::accepts_target_warning(&model, crate::allow::TARGET_GAP) {
@@ -335,7 +318,7 @@ pub fn check(
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
-    match load(&src, strict, err) {
+    match load_full(&src, strict, Some(target), true, false, err).map(|(m, _)| m) {
         Some(model) => {
             let layout = Layout::new(spec_path, &default_out(spec_path, target));
             if artifacts(&model, target, &layout, err).is_none() {
@@ -395,13 +378,13 @@ pub fn diff_drift(
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
-    let Some((model, lines)) = load_full(&src, opts.strict, true, false, err) else {
+    let Some((model, lines)) = load_full(&src, opts.strict, Some(opts.target), true, false, err)
+    else {
         return Outcome::Failed;
     };
     let out = out.map_or_else(|| default_out(spec_path, opts.target), Path::to_path_buf);
     let layout = Layout::new(spec_path, &out);
-    let Some(artifacts) = artifacts_with_report(&model, &lines, opts.target, &layout, false, err)
-    else {
+    let Some(artifacts) = artifacts_with_report(&model, &lines, opts.target, &layout, err) else {
         return Outcome::Failed;
     };
     let files = match diff::drift(&out, &artifacts) {
@@ -497,8 +480,8 @@ pub fn diff_posture(
     err: &mut dyn std::io::Write,
 ) -> Outcome {
     let (Some((old_m, old_l)), Some((new_m, new_l))) = (
-        load_full(old, opts.strict, false, false, err),
-        load_full(new, opts.strict, false, false, err),
+        load_full(old, opts.strict, Some(opts.target), false, false, err),
+        load_full(new, opts.strict, Some(opts.target), false, false, err),
     ) else {
         return Outcome::Failed;
     };
@@ -508,8 +491,8 @@ pub fn diff_posture(
     // Both sides as built next to the new spec, so that only the spec change shows.
     let layout = Layout::new(&new.path, &default_out(&new.path, opts.target));
     let (Some(old_a), Some(new_a)) = (
-        artifacts_with_report(&old_m, &old_l, opts.target, &layout, false, err),
-        artifacts_with_report(&new_as_old, &new_l, opts.target, &layout, false, err),
+        artifacts_with_report(&old_m, &old_l, opts.target, &layout, err),
+        artifacts_with_report(&new_as_old, &new_l, opts.target, &layout, err),
     ) else {
         return Outcome::Failed;
     };
@@ -541,12 +524,9 @@ pub fn report(
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
-    let Some((model, lines)) = load_full(&src, false, false, false, err) else {
+    let Some((model, lines)) = load_full(&src, false, Some(target), false, false, err) else {
         return Outcome::Failed;
     };
-    if !target_accepts(&model, target, false, err) {
-        return Outcome::Failed;
-    }
     let plan = plan::plan(
         &model,
         &Layout::new(spec_path, &default_out(spec_path, target)),

@@ -20,6 +20,9 @@ pub struct Diagnostic {
     pub span: Option<Range<usize>>,
     /// Short text under the caret.
     pub label: String,
+    /// Other places the problem involves (the zone whose subnet this one overlaps, the other
+    /// service that publishes the port), each with its label.
+    pub also: Vec<(Range<usize>, String)>,
     pub help: Option<String>,
     /// The service the diagnostic is about, when it is about one (a service's `allow` table
     /// can then accept a warning).
@@ -34,6 +37,7 @@ impl Diagnostic {
             message: message.into(),
             span: None,
             label: String::new(),
+            also: Vec::new(),
             help: None,
             service: None,
         }
@@ -49,6 +53,12 @@ impl Diagnostic {
     pub fn at(mut self, span: Range<usize>, label: impl Into<String>) -> Self {
         self.span = Some(span);
         self.label = label.into();
+        self
+    }
+
+    /// A secondary place, rendered with its own label under the main one.
+    pub fn also(mut self, span: Range<usize>, label: impl Into<String>) -> Self {
+        self.also.push((span, label.into()));
         self
     }
 
@@ -78,6 +88,7 @@ impl Diagnostic {
         };
         let mut message = level.title(&title).id(self.code);
         let truncated: String;
+        let also: Vec<(Range<usize>, String)>;
         if let Some(span) = &self.span {
             let span = off_leading_whitespace(source, clamp_span(source, span.clone()));
             // A huge value (a 5 MB string) would be echoed whole with as many carets: the
@@ -102,12 +113,27 @@ impl Diagnostic {
             } else {
                 source
             };
+            also = self
+                .also
+                .iter()
+                .map(|(s, l)| {
+                    let s = off_leading_whitespace(shown, clamp_span(shown, s.clone()));
+                    (shorten(shown, s, 80), printable(l))
+                })
+                .filter(|(s, _)| s.end <= shown.len() && !s.is_empty())
+                .collect();
+            // Secondary places are underlined with `-` and carry no level prefix (the
+            // renderer gives that look to the warning level).
             message = message.snippet(
                 Snippet::source(shown)
                     .line_start(1)
                     .origin(origin)
                     .fold(true)
-                    .annotation(level.span(span).label(&label)),
+                    .annotation(level.span(span).label(&label))
+                    .annotations(
+                        also.iter()
+                            .map(|(s, l)| Level::Warning.span(s.clone()).label(l)),
+                    ),
             );
         }
         let help;

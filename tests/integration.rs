@@ -362,6 +362,20 @@ fn bad_specs_give_the_expected_errors() {
         if tmp.path().join("out").exists() {
             failures.push(format!("{rel}: wrote output"));
         }
+        // Every diagnostic names its place: `--> FILE:LINE:COL` right below its title.
+        let lines: Vec<&str> = got.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if l.starts_with("error[") || l.starts_with("warning[") {
+                let place = lines.get(i + 1).map_or("", |n| n.trim_start());
+                let located = place
+                    .strip_prefix(&format!("--> {rel}:"))
+                    .and_then(|lc| lc.split_once(':'))
+                    .is_some_and(|(l, c)| l.parse::<u32>().is_ok() && c.parse::<u32>().is_ok());
+                if !located {
+                    failures.push(format!("{rel}: no file:line:col for `{l}`"));
+                }
+            }
+        }
         if update {
             fs::write(&expected_path, &got).unwrap();
             continue;

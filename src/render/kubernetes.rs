@@ -9,13 +9,9 @@
 
 use serde_json::{json, Value};
 
-use crate::diagnostic::Diagnostic;
 use crate::model::*;
 use crate::plan::{Plan, PlannedService};
 use crate::render::literal_dollars;
-
-/// What the restricted profile allows in `capabilities.add`.
-const RESTRICTED_CAPS: &[&str] = &["NET_BIND_SERVICE"];
 
 /// Label marking the pods of a zone (a pod may be in several zones).
 fn zone_label(zone: &str) -> String {
@@ -50,81 +46,6 @@ fn host_mount_is_file(path: &str) -> bool {
 
 fn mount_name(service: &str, idx: usize) -> String {
     format!("{service}-mount-{idx}")
-}
-
-/// Target-specific checks: what the model allows but the restricted profile does not.
-pub fn check(model: &Model) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    // Object names are DNS-1123 labels: no `_` (and mapping it to `-` could collide).
-    let names = model
-        .services
-        .keys()
-        .map(|n| ("service", n))
-        .chain(model.zones.keys().map(|n| ("zone", n)))
-        .chain(model.secrets.keys().map(|n| ("secret", n)))
-        .chain(model.services.values().flat_map(|s| {
-            s.volumes.iter().filter_map(|v| match &v.source {
-                VolumeSource::Named(n) => Some(("volume", n)),
-                VolumeSource::Host(_) => None,
-            })
-        }));
-    for (kind, n) in names {
-        if n.contains('_') && kind != "secret" || n.contains('.') {
-            out.push(
-                Diagnostic::error("E040", format!("{kind} `{n}`: Kubernetes object names allow only lower-case letters, digits and `-`"))
-                    .help("rename it with `-` instead of `_` or `.`"),
-            );
-        }
-    }
-    let mut seen = std::collections::BTreeMap::new();
-    for n in model.secrets.keys() {
-        if let Some(other) = seen.insert(n.replace('_', "-"), n) {
-            out.push(Diagnostic::error(
-                "E040",
-                format!(
-                    "secrets `{other}` and `{n}` would both be the Kubernetes Secret `{}`",
-                    n.replace('_', "-")
-                ),
-            ));
-        }
-    }
-    for s in model.services.values() {
-        for c in s
-            .cap_add
-            .iter()
-            .filter(|c| !RESTRICTED_CAPS.contains(&c.as_str()))
-        {
-            out.push(
-                Diagnostic::error(
-                    "E040",
-                    format!(
-                        "service `{}`: capability {c} is not allowed by the Pod Security Standard \"restricted\" (only NET_BIND_SERVICE may be added)",
-                        s.name
-                    ),
-                )
-                .help("drop the capability for the kubernetes target, or keep this service on the compose target"),
-            );
-        }
-        if s.user.uid == 0 || s.user.gid == 0 {
-            out.push(Diagnostic::error(
-                "E040",
-                format!(
-                    "service `{}`: the restricted profile requires a non-root user",
-                    s.name
-                ),
-            ));
-        }
-        if !s.no_new_privileges || !s.read_only {
-            out.push(Diagnostic::error(
-                "E040",
-                format!(
-                    "service `{}`: the kubernetes target keeps allowPrivilegeEscalation false and a read-only root file system; remove the `unsafe` relaxation",
-                    s.name
-                ),
-            ));
-        }
-    }
-    out
 }
 
 fn container(plan: &Plan, ps: &PlannedService) -> Value {

@@ -19,6 +19,7 @@ mod project;
 mod secrets;
 mod services;
 mod shape;
+pub mod targets;
 mod text;
 mod zones;
 
@@ -74,6 +75,9 @@ pub fn validate(
     for d in &mut diags {
         d.message = clean(&d.message);
         d.label = clean(&d.label);
+        for (_, l) in &mut d.also {
+            *l = clean(l);
+        }
         d.help = d.help.as_deref().map(clean);
     }
     diags.sort_by_key(|d| (d.span.as_ref().map_or(usize::MAX, |s| s.start), d.code));

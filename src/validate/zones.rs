@@ -189,8 +189,12 @@ impl Validator<'_> {
                     None
                 }
                 Ok(n) => {
-                    if let Some((_, other, _)) = taken.iter().find(|(t, _, _)| t.overlaps(&n)) {
-                        self.err("E005", &s.span, format!("subnet `{n}` overlaps the subnet of zone `{other}`"), "overlapping subnet");
+                    if let Some((o, other, at)) = taken.iter().find(|(t, _, _)| t.overlaps(&n)) {
+                        self.push(
+                            Diagnostic::error("E005", format!("subnet `{n}` overlaps the subnet of zone `{other}`"))
+                                .at(s.span.clone(), "overlapping subnet")
+                                .also(at.clone(), format!("zone `{other}` has `{o}`")),
+                        );
                     }
                     taken.push((n, name.value.clone(), s.span.clone()));
                     Some(n)
@@ -279,7 +283,7 @@ impl Validator<'_> {
             }
         }
         // Bridge names: at most 15 characters (IFNAMSIZ), unique.
-        let mut bridges: BTreeMap<String, String> = BTreeMap::new();
+        let mut bridges: BTreeMap<String, (String, Range<usize>)> = BTreeMap::new();
         let mut out = BTreeMap::new();
         for (name, (span, mut zone, _)) in zones {
             let spec_bridge = raw
@@ -316,11 +320,11 @@ impl Validator<'_> {
                 }
                 None => default_bridge(&project.name, &name),
             };
-            if let Some(other) = bridges.get(&bridge) {
-                let (at, label) = match spec_bridge {
-                    Some(b) => (b.span.clone(), "colliding bridge name"),
-                    None => (span.clone(), "its default bridge name collides"),
-                };
+            let (at, label) = match spec_bridge {
+                Some(b) => (b.span.clone(), "colliding bridge name"),
+                None => (span.clone(), "its default bridge name collides"),
+            };
+            if let Some((other, other_at)) = bridges.get(&bridge) {
                 self.push(
                     Diagnostic::error(
                         "E018",
@@ -328,11 +332,12 @@ impl Validator<'_> {
                             "zones `{other}` and `{name}` would share the bridge name `{bridge}`"
                         ),
                     )
-                    .at(at, label)
+                    .at(at.clone(), label)
+                    .also(other_at.clone(), format!("zone `{other}`"))
                     .help("set a distinct `bridge = \"...\"` on one of the zones"),
                 );
             }
-            bridges.insert(bridge.clone(), name.clone());
+            bridges.insert(bridge.clone(), (name.clone(), at));
             zone.bridge = Some(bridge);
             out.insert(name, zone);
         }
@@ -345,7 +350,9 @@ impl Validator<'_> {
         services: &BTreeMap<String, Service>,
         zones: &BTreeMap<String, Zone>,
     ) {
-        let mut seen: BTreeMap<(u16, Proto), Vec<(std::net::Ipv4Addr, String)>> = BTreeMap::new();
+        // Per host port: the addresses it is published on, by which service, where.
+        type Published = Vec<(std::net::Ipv4Addr, String, Range<usize>)>;
+        let mut seen: BTreeMap<(u16, Proto), Published> = BTreeMap::new();
         for (name, s) in &raw.services {
             let Some(svc) = services.get(&name.value) else {
                 continue;
@@ -365,7 +372,7 @@ impl Validator<'_> {
                 let key = (p.host_port, p.container.proto);
                 let entry = seen.entry(key).or_default();
                 let unspecified = std::net::Ipv4Addr::UNSPECIFIED;
-                if let Some((_, other)) = entry.iter().find(|(ip, _)| {
+                if let Some((_, other, at)) = entry.iter().find(|(ip, _, _)| {
                     *ip == p.host_ip || *ip == unspecified || p.host_ip == unspecified
                 }) {
                     self.push(
@@ -379,10 +386,11 @@ impl Validator<'_> {
                             ),
                         )
                         .at(sp.span.clone(), "published twice")
+                        .also(at.clone(), format!("published by `{other}`"))
                         .help("choose another host port, e.g. `\"HOST_PORT:CONTAINER_PORT\"`"),
                     );
                 }
-                entry.push((p.host_ip, name.value.clone()));
+                entry.push((p.host_ip, name.value.clone(), sp.span.clone()));
             }
         }
     }
