@@ -134,30 +134,42 @@ pub fn load_full(
     err: &mut dyn std::io::Write,
 ) -> Option<(Model, report::Lines)> {
     let origin = src.origin();
-    let raw = match spec::parse(&src.text) {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = write!(err, "{}", toml_diagnostic(&e).render(&origin, &src.text));
-            let _ = writeln!(err, "{}", nothing_written(&origin, "is invalid", writes));
-            return None;
+    // Every shape error (unknown keys, wrong types) and, for what remains of the spec, every
+    // validation problem: all of them in one run, in the order of the spec.
+    let shape = spec::parse_collecting(&src.text);
+    let mut diags: Vec<Diagnostic> = shape.errors.iter().map(toml_diagnostic).collect();
+    let shape_errors = diags.len();
+    let (model, raw) = match shape.raw {
+        Some(ref raw) => {
+            let opts = validate::Options {
+                strict,
+                spec_dir: Some(Layout::spec_dir_of(&src.path)),
+            };
+            let (model, found) = validate::validate(raw, &src.name(), &opts);
+            diags.extend(
+                found
+                    .into_iter()
+                    .filter(|d| !d.span.as_ref().is_some_and(|s| shape.is_set_aside(s))),
+            );
+            (model.filter(|_| shape_errors == 0), Some(raw))
         }
+        None => (None, None),
     };
-    let opts = validate::Options {
-        strict,
-        spec_dir: Some(Layout::spec_dir_of(&src.path)),
-    };
-    let (model, diags) = validate::validate(&raw, &src.name(), &opts);
+    diags.sort_by_key(|d| d.span.as_ref().map_or(usize::MAX, |s| s.start));
     for d in diags.iter().filter(|d| warnings || d.is_error()) {
         let _ = write!(err, "{}", d.render(&origin, &src.text));
     }
     let errors = diags.iter().filter(|d| d.is_error()).count();
-    if errors > 0 {
+    if errors > 1 || errors > shape_errors {
         let problem = format!("has {errors} error{}", if errors == 1 { "" } else { "s" });
         let _ = writeln!(err, "{}", nothing_written(&origin, &problem, writes));
+    } else if errors > 0 {
+        let _ = writeln!(err, "{}", nothing_written(&origin, "is invalid", writes));
     }
+    let raw = raw?;
     let model = model?;
     if let Some(target) = target {
-        let problems = validate::targets::check(&raw, &model, target);
+        let problems = validate::targets::check(raw, &model, target);
         for d in &problems {
             let _ = write!(err, "{}", d.render(&origin, &src.text));
         }
@@ -167,7 +179,7 @@ pub fn load_full(
             return None;
         }
     }
-    Some((model, report::Lines::from_spec(&raw, &src.text)))
+    Some((model, report::Lines::from_spec(raw, &src.text)))
 }
 
 pub fn artifacts(

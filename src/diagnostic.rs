@@ -278,6 +278,15 @@ pub fn did_you_mean<'a, I>(word: &str, candidates: I) -> Option<String>
 where
     I: IntoIterator<Item = &'a str>,
 {
+    did_you_mean_word(word, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+/// The candidate `word` is probably a misspelling of (edit distance at most a third of its
+/// length), if any.
+pub fn did_you_mean_word<'a, I>(word: &str, candidates: I) -> Option<&'a str>
+where
+    I: IntoIterator<Item = &'a str>,
+{
     let len = word.chars().count();
     // Edit distance is quadratic: a huge word (a hostile spec) gets no suggestion.
     if len > 128 {
@@ -293,7 +302,7 @@ where
         .map(|c| (strsim::osa_distance(&lower, &c.to_ascii_lowercase()), c))
         .filter(|(d, _)| *d <= limit)
         .min()
-        .map(|(_, c)| format!("did you mean `{c}`?"))
+        .map(|(_, c)| c)
 }
 
 #[cfg(test)]
