@@ -145,12 +145,23 @@ pub fn load_full(
                 strict,
                 spec_dir: Some(Layout::spec_dir_of(&src.path)),
             };
-            let (model, found) = validate::validate(raw, &src.name(), &opts);
+            let (mut model, found) = validate::validate(raw, &src.name(), &opts);
             diags.extend(
                 found
                     .into_iter()
                     .filter(|d| !d.span.as_ref().is_some_and(|s| shape.is_set_aside(s))),
             );
+            // Learned seccomp profiles: read next to the spec (or at the revision it was
+            // read at), their problems reported with the rest.
+            let (learned, learn_diags) =
+                crate::learn::load(raw, &crate::learn::Source::of(&src.path));
+            if !learn_diags.is_empty() {
+                diags.extend(learn_diags);
+                model = None;
+            }
+            if let Some(m) = model.as_mut() {
+                crate::learn::attach(m, &learned);
+            }
             (model.filter(|_| shape_errors == 0), Some(raw))
         }
         None => (None, None),

@@ -16,6 +16,7 @@ pub mod falco;
 pub mod import;
 pub mod init;
 pub mod layout;
+pub mod learn;
 pub mod model;
 pub mod output;
 pub mod plan;

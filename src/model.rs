@@ -379,6 +379,9 @@ pub struct SeccompPolicy {
     pub preset: SeccompPreset,
     pub allow: BTreeSet<String>,
     pub deny: BTreeSet<String>,
+    /// With `SeccompPreset::Learned`: the service's learned syscalls
+    /// (`seccomp/learned/<service>.json`, read by `learn::load`).
+    pub learned: Option<BTreeSet<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

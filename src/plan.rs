@@ -319,12 +319,21 @@ fn plan_services<'m>(
 }
 
 fn policy_of(svc: &Service) -> seccomp::Policy {
+    let mut allow = svc.seccomp.allow.clone();
+    if let Some(learned) = &svc.seccomp.learned {
+        allow.extend(crate::learn::profile_names(
+            learned,
+            svc.init,
+            svc.no_new_privileges,
+        ));
+    }
     seccomp::Policy {
         preset: match svc.seccomp.preset {
             SeccompPreset::Baseline => seccomp::Preset::Baseline,
             SeccompPreset::Strict => seccomp::Preset::Strict,
+            SeccompPreset::Learned => seccomp::Preset::Learned,
         },
-        allow: svc.seccomp.allow.clone(),
+        allow,
         deny: svc.seccomp.deny.clone(),
         caps: svc.cap_add.clone(),
     }
@@ -334,6 +343,7 @@ fn preset_name(p: seccomp::Preset) -> &'static str {
     match p {
         seccomp::Preset::Baseline => "baseline",
         seccomp::Preset::Strict => "strict",
+        seccomp::Preset::Learned => "learned",
     }
 }
 

@@ -191,6 +191,7 @@ fn baseline_of(s: &Service) -> Service {
             preset: s.seccomp.preset,
             allow: BTreeSet::new(),
             deny: s.seccomp.deny.clone(),
+            learned: s.seccomp.learned.clone(),
         },
         user: if s.user.uid == 0 {
             User {
@@ -609,7 +610,13 @@ fn service(c: &mut Changes, o: &Service, n: &Service) {
         n.no_new_privileges,
     );
     if o.seccomp.preset != n.seccomp.preset {
-        let class = if n.seccomp.preset == SeccompPreset::Strict {
+        // baseline < strict < learned (the learned profile allows only what was seen).
+        let rank = |p: SeccompPreset| match p {
+            SeccompPreset::Baseline => 0,
+            SeccompPreset::Strict => 1,
+            SeccompPreset::Learned => 2,
+        };
+        let class = if rank(n.seccomp.preset) > rank(o.seccomp.preset) {
             Class::Strengthens
         } else {
             Class::Weakens
@@ -628,6 +635,41 @@ fn service(c: &mut Changes, o: &Service, n: &Service) {
             Some(p(o.seccomp.preset)),
             Some(p(n.seccomp.preset)),
         );
+    }
+    if let (Some(old), Some(new)) = (&o.seccomp.learned, &n.seccomp.learned) {
+        let list = |s: Vec<&String>| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", ");
+        let added: Vec<&String> = new.difference(old).collect();
+        let removed: Vec<&String> = old.difference(new).collect();
+        if !added.is_empty() {
+            c.push(
+                Class::Weakens,
+                "service",
+                name,
+                "seccomp_learned",
+                format!(
+                    "learned seccomp profile allows {} more syscall(s): {}",
+                    added.len(),
+                    list(added.clone())
+                ),
+                None,
+                Some(list(added)),
+            );
+        }
+        if !removed.is_empty() {
+            c.push(
+                Class::Strengthens,
+                "service",
+                name,
+                "seccomp_learned",
+                format!(
+                    "learned seccomp profile allows {} fewer syscall(s): {}",
+                    removed.len(),
+                    list(removed.clone())
+                ),
+                Some(list(removed)),
+                None,
+            );
+        }
     }
     c.set(
         "service",

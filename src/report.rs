@@ -284,7 +284,25 @@ fn evaluate(s: &Service, lines: &Lines, control: &str) -> Cell {
         },
         "5.22" => {
             let preset = format!("{:?}", s.seccomp.preset).to_lowercase();
-            if s.seccomp.allow.is_empty() {
+            if let Some(learned) = &s.seccomp.learned {
+                let mut names = crate::learn::profile_names(learned, s.init, s.no_new_privileges);
+                names.extend(s.seccomp.allow.iter().cloned());
+                names.retain(|n| !s.seccomp.deny.contains(n));
+                let text = format!(
+                    "learned profile: {} syscalls ({}% of Docker's default)",
+                    names.len(),
+                    crate::learn::percent_of_docker_default(names.len())
+                );
+                if s.seccomp.allow.is_empty() {
+                    cell(Status::Satisfied, text, None)
+                } else {
+                    cell(
+                        Status::Relaxed,
+                        format!("{text}, {} extra", s.seccomp.allow.len()),
+                        lines.get(n, "syscalls_allow"),
+                    )
+                }
+            } else if s.seccomp.allow.is_empty() {
                 cell(Status::Satisfied, format!("{preset} preset"), None)
             } else {
                 cell(

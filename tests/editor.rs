@@ -1138,7 +1138,10 @@ build = {{ runtime = "‸" }}
     ));
     let uri = lsp.open(&tmp.path().join("values.toml"), &text, &schema_path());
     let seccomp = lsp.complete(&uri, c[0]);
-    assert_eq!(labels(&seccomp), [r#""baseline""#, r#""strict""#]);
+    assert_eq!(
+        labels(&seccomp),
+        [r#""baseline""#, r#""strict""#, r#""learned""#]
+    );
     assert!(doc_of(&seccomp, r#""strict""#).starts_with("Baseline minus"));
     let restart = lsp.complete(&uri, c[1]);
     for policy in [
@@ -1197,7 +1200,7 @@ build = {{ runtime = "‸" }}
     assert!(
         messages
             .iter()
-            .any(|m| m.contains(r#""lax" is not one of ["baseline","strict"]"#)),
+            .any(|m| m.contains(r#""lax" is not one of ["baseline","strict","learned"]"#)),
         "{messages:?}"
     );
     assert!(

@@ -48,6 +48,7 @@
 
 mod presets;
 mod profile;
+pub mod runtime;
 
 pub use profile::render_profile;
 
@@ -133,6 +134,13 @@ pub fn syscall_number(arch: Arch, name: &str) -> Option<u32> {
     arch.table().get(name).copied()
 }
 
+/// The name of syscall number `nr` on `arch`.
+pub fn syscall_name(arch: Arch, nr: u32) -> Option<&'static str> {
+    arch.table()
+        .iter()
+        .find_map(|(name, n)| (*n == nr).then_some(*name))
+}
+
 /// Whether `name` is a syscall on at least one supported architecture.
 pub fn is_syscall(name: &str) -> bool {
     Arch::ALL.iter().any(|a| a.table().contains_key(name))
@@ -174,6 +182,12 @@ pub enum Preset {
     /// cross-process memory, x86 legacy, exotic socket families, ...). Still
     /// runs runc, docker-init, `docker exec`, shells and network services.
     Strict,
+    /// A profile learned from the running service (`hardgen learn`): only what runc and
+    /// docker-init need (`runtime`) unconditionally; the learned names come as the
+    /// policy's `allow`. `clone`, `socket` and `personality` keep the baseline's argument
+    /// checks even when allowed, and `clone3` is never allowed through it. Not a name a
+    /// spec can give as a preset (`ALL`).
+    Learned,
 }
 
 impl Preset {
@@ -183,6 +197,7 @@ impl Preset {
         match self {
             Preset::Baseline => "baseline",
             Preset::Strict => "strict",
+            Preset::Learned => "learned",
         }
     }
 }
@@ -230,6 +245,9 @@ pub fn preset_syscalls(p: Preset) -> BTreeSet<&'static str> {
 
 /// The preset's names that need no argument check.
 fn unconditional(p: Preset) -> BTreeSet<&'static str> {
+    if p == Preset::Learned {
+        return runtime::RUNC.iter().copied().collect();
+    }
     let mut names: BTreeSet<&'static str> = presets::BASELINE
         .iter()
         .flat_map(|g| g.names.iter().copied())

@@ -658,7 +658,7 @@ pub(super) fn filtered(
         }]),
     );
     match preset {
-        Preset::Baseline => {
+        Preset::Baseline | Preset::Learned => {
             rules.insert(
                 "socket",
                 BTreeSet::from([

@@ -1,6 +1,8 @@
 //! From a [`Policy`] to the JSON profile.
 
-use super::{intern, normalize_cap, presets, syscall_number, unconditional, Arch, Arg, Policy};
+use super::{
+    intern, normalize_cap, presets, syscall_number, unconditional, Arch, Arg, Policy, Preset,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,6 +34,15 @@ pub(super) fn resolve(policy: &Policy) -> Resolved {
     // be enforced (runc ignores unknown names), so it is not written.
     for name in policy.allow.iter().filter_map(|n| intern(n)) {
         allow.insert(name);
+    }
+    if policy.preset == Preset::Learned {
+        // A learned profile keeps the argument checks on what it learned (the caller
+        // leaves a learned `clone3`, whose flags cannot be checked, out: it gets ENOSYS
+        // below and libc falls back to the checked `clone`).
+        filtered.retain(|name, _| allow.contains(name));
+        for name in filtered.keys() {
+            allow.remove(name);
+        }
     }
     // An unconditional allow makes argument checks on the same call moot.
     filtered.retain(|name, _| !allow.contains(name));

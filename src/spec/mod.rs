@@ -344,7 +344,8 @@ pub struct RawDefaults {
     /// `"no"`. Default `"on-failure:5"`.
     #[schemars(with = "Option<schema::RestartPolicy>")]
     pub restart: Option<Sp<String>>,
-    /// Default seccomp preset: `"baseline"` or `"strict"`. Default `"baseline"`.
+    /// Default seccomp preset: `"baseline"`, `"strict"` or `"learned"` (each service's profile
+    /// learned by `hardgen learn`). Default `"baseline"`.
     #[schemars(with = "Option<schema::DocumentedEnum<SeccompPreset>>")]
     pub seccomp: Option<Sp<SeccompPreset>>,
     /// Default AppArmor profile name (it must be loaded on the host). Default: none. Example:
@@ -447,6 +448,10 @@ pub enum SeccompPreset {
     Baseline,
     /// Baseline minus rarely needed surface (io_uring, process_vm_*, legacy calls...).
     Strict,
+    /// The service's own profile, learned from the running stack by `hardgen learn`
+    /// (`seccomp/learned/<service>.json` next to the spec, committed), plus what runc and
+    /// docker-init need; everything else is refused.
+    Learned,
 }
 
 /// Runtime presets for generated multi-stage Dockerfiles.
@@ -548,6 +553,22 @@ pub struct RawHealth {
     /// Consecutive failures before the container is unhealthy. Default `3`.
     #[schemars(range(min = 1, max = 100))]
     pub retries: Option<Sp<u32>>,
+}
+
+/// What `hardgen learn` runs in a service besides its health check, so that the learned seccomp
+/// profile covers the service's real work, not only its start-up.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawExercise {
+    /// Command run inside the container (exec form, no shell), e.g. a request to the service's
+    /// own port: `["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]`. Every run must
+    /// exit 0. Required.
+    #[schemars(length(min = 1))]
+    pub cmd: Vec<Sp<String>>,
+    /// How long to repeat the command: a number and `ms`, `s`, `m` or `h` (at most `10m`).
+    /// Default: run it once.
+    #[schemars(regex = "schema::DURATION")]
+    pub duration: Option<Sp<String>>,
 }
 
 /// Explicit, loudly named opt-outs of hardening that hardgen otherwise refuses. Each needs a
@@ -675,7 +696,8 @@ pub struct RawService {
     /// Default: `defaults.restart` (`"on-failure:5"`).
     #[schemars(with = "Option<schema::RestartPolicy>")]
     pub restart: Option<Sp<String>>,
-    /// Seccomp preset: `"baseline"` or `"strict"`, adjusted by `syscalls_allow` and
+    /// Seccomp preset: `"baseline"`, `"strict"` or `"learned"` (the profile `hardgen learn`
+    /// recorded in `seccomp/learned/<service>.json`), adjusted by `syscalls_allow` and
     /// `syscalls_deny`. Default: `defaults.seccomp` (`"baseline"`).
     #[schemars(with = "Option<schema::DocumentedEnum<SeccompPreset>>")]
     pub seccomp: Option<Sp<SeccompPreset>>,
@@ -694,6 +716,10 @@ pub struct RawService {
     /// TCP port get a connect probe by default.
     #[schemars(with = "Option<schema::Inline<RawHealth>>")]
     pub healthcheck: Option<RawHealth>,
+    /// What `hardgen learn` runs in the service while it records and verifies its learned
+    /// seccomp profile (`seccomp = "learned"`), besides the health check. Default: nothing.
+    #[schemars(with = "Option<schema::Inline<RawExercise>>")]
+    pub exercise: Option<RawExercise>,
     /// Run Docker's init (tini) as PID 1. Default `true`; set `false` for images with their own
     /// init.
     pub init: Option<Sp<bool>>,

@@ -446,6 +446,7 @@ impl Validator<'_> {
                 preset: s.seccomp.as_ref().map_or(d.seccomp, |x| x.value),
                 allow,
                 deny,
+                learned: None,
             },
             apparmor: match &s.apparmor {
                 Some(_) => self.apparmor(&s.apparmor),
