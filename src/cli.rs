@@ -101,6 +101,26 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = TargetArg::Compose)]
         target: TargetArg,
     },
+    /// Learn a seccomp profile for every service that opts in (`seccomp = "learned"`): run
+    /// the stack on the local Docker engine under recording profiles, run every health check
+    /// and the spec's exercises, then verify the stack under the learned profiles and write
+    /// `seccomp/learned/<service>.json` next to the spec (merged with the previous set unless
+    /// `--fresh`). Needs root, a Docker engine and bpftrace; writes nothing if verification
+    /// fails.
+    Learn {
+        /// The spec file (TOML).
+        spec: PathBuf,
+        /// The deployment directory whose other files (bind-mounted configuration, secrets)
+        /// the stack needs; it is copied, never changed. Default: `deploy/<spec name>`.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// A compose file layered over the generated one for this host only (repeatable).
+        #[arg(long = "override")]
+        overrides: Vec<PathBuf>,
+        /// Forget the previous learned sets instead of merging with them.
+        #[arg(long)]
+        fresh: bool,
+    },
     /// Print which hardening controls each target (compose, swarm, kubernetes) enforces.
     Targets,
     /// Print the compliance report of SPEC: services × CIS Docker Benchmark v1.6.0 controls,

@@ -92,6 +92,21 @@ fn main() -> ExitCode {
             &mut std::io::stdout().lock(),
             &mut err,
         ),
+        Command::Learn {
+            spec,
+            out,
+            overrides,
+            fresh,
+        } => hardgen::learn::record::learn(
+            &spec,
+            &hardgen::learn::record::Options {
+                out,
+                overrides,
+                fresh,
+            },
+            &mut std::io::stdout().lock(),
+            &mut err,
+        ),
         Command::Targets => {
             print!("{}", hardgen::targets::markdown_table());
             Outcome::Ok

@@ -22,6 +22,8 @@
 //! architecture it was learned or re-learned on, sorted. `build` allows the names plus what
 //! runc and docker-init need (`seccomp::runtime`), with default action `SCMP_ACT_ERRNO`.
 
+pub mod record;
+
 use crate::diagnostic::Diagnostic;
 use crate::spec::{RawSpec, SeccompPreset};
 use serde::{Deserialize, Serialize};
