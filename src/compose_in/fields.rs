@@ -1,7 +1,7 @@
 //! Typing a service's fields: scalars, lists, commands, ports, volumes, secrets and configs,
 //! environment (with `env_file`), each value with its place.
 
-use super::loader::{display_path, read_text, Loader};
+use super::loader::{display_path, read_env_file, Loader};
 use super::*;
 
 pub(super) fn scalar(n: &Node, what: &str) -> Result<String, Error> {
@@ -376,18 +376,8 @@ pub(super) fn environment(svc: &Node, loader: &mut Loader) -> Result<Vec<Env>, E
                 }
                 continue;
             }
-            let text = read_text(&full, "env file", Some(&loc))?;
             let file = display_path(&full);
-            let entries = interp::parse_env_file(&text).map_err(|(line, m)| {
-                err(
-                    &Loc {
-                        file: file.clone(),
-                        line,
-                        col: 1,
-                    },
-                    m,
-                )
-            })?;
+            let entries = read_env_file(&full, Some(&loc))?;
             for (line, k, val) in entries {
                 let val = match val {
                     Some(val) => Some(interp::interpolate(&val, &loader.vars).map_err(|m| {

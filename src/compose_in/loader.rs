@@ -33,6 +33,22 @@ pub(super) fn read_text(path: &Path, what: &str, at: Option<&Loc>) -> Result<Str
     })
 }
 
+/// An env file's entries; a line it cannot parse is an error at that line of that file.
+pub(super) fn read_env_file(path: &Path, at: Option<&Loc>) -> Result<Vec<interp::EnvLine>, Error> {
+    let text = read_text(path, "env file", at)?;
+    let file = display_path(path);
+    interp::parse_env_file(&text).map_err(|(line, m)| {
+        err(
+            &Loc {
+                file: file.clone(),
+                line,
+                col: 1,
+            },
+            m,
+        )
+    })
+}
+
 pub(super) fn interpolate_node(n: &mut Node, vars: &interp::Vars) -> Result<(), Error> {
     match &mut n.kind {
         Kind::Str { s, .. } => {
@@ -181,18 +197,7 @@ pub fn load(opts: &Options) -> Result<Project, Error> {
     let mut vars = interp::Vars::new();
     let dotenv = dir.join(".env");
     if dotenv.is_file() {
-        let text = read_text(&dotenv, "env file", None)?;
-        let file = display_path(&dotenv);
-        let entries = interp::parse_env_file(&text).map_err(|(line, m)| {
-            err(
-                &Loc {
-                    file: file.clone(),
-                    line,
-                    col: 1,
-                },
-                m,
-            )
-        })?;
+        let entries = read_env_file(&dotenv, None)?;
         for (_, k, val) in entries {
             if let Some(val) = val {
                 let val = interp::interpolate(&val, &vars).unwrap_or(val);
