@@ -953,381 +953,17 @@ fn probe_host(addr: &str, port: u16) -> bool {
 
 // ------------------------------------------------------------------ per-service properties
 
-/// Every hardening property of one running service, from inspect, /proc and cgroups on the
-/// host, and commands run inside the container.
+/// Every hardening property of one running compose service, from inspect, /proc and cgroups
+/// on the host, and commands run inside the container.
 fn check_service(c: &mut Checks, d: &Deployment, s: &Svc) {
     let who = s.name;
     let id = d.container(s.name);
     let v = inspect(&id);
-    let hc = &v["HostConfig"];
-    let ev = |key: &str| format!("    docker inspect .{key} = {}", pointer(&v, key));
-
-    c.eq(who, "running", v["State"]["Running"].as_bool(), Some(true));
-    c.eq(
-        who,
-        "health",
-        v["State"]["Health"]["Status"].as_str(),
-        Some("healthy"),
-    );
-    c.eq(
-        who,
-        "configured user (Config.User)",
-        v["Config"]["User"].as_str().unwrap_or(""),
-        format!("{}:{}", s.uid, s.gid).as_str(),
-    );
-    c.eq(
-        who,
-        "read-only root (ReadonlyRootfs)",
-        hc["ReadonlyRootfs"].as_bool(),
-        Some(true),
-    );
-    c.eq(
-        who,
-        "not privileged",
-        hc["Privileged"].as_bool(),
-        Some(false),
-    );
-    let cap_drop: Vec<&str> = array_str(&hc["CapDrop"]);
-    c.eq(who, "cap_drop ALL", cap_drop, vec!["ALL"]);
-    let mut cap_add: Vec<String> = array_str(&hc["CapAdd"])
-        .iter()
-        .map(|c| c.trim_start_matches("CAP_").to_string())
-        .collect();
-    cap_add.sort();
-    let mut want_caps: Vec<String> = s.caps.iter().map(|c| c.to_string()).collect();
-    want_caps.sort();
-    c.eq(who, "cap_add exactly as in the spec", cap_add, want_caps);
-    let sec: Vec<&str> = array_str(&hc["SecurityOpt"]);
-    c.check(
-        who,
-        "no-new-privileges in SecurityOpt",
-        sec.iter().any(|o| {
-            matches!(
-                *o,
-                "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"
-            )
-        }),
-        || ev("HostConfig.SecurityOpt"),
-    );
-    c.check(
-        who,
-        "a seccomp profile in SecurityOpt, not unconfined",
-        sec.iter()
-            .any(|o| o.starts_with("seccomp") && !o.contains("unconfined")),
-        || format!("    SecurityOpt = {sec:?}"),
-    );
-    // (CgroupnsMode is "host" by default on cgroup v1 hosts; it is not one of the controls.)
-    for ns in ["NetworkMode", "PidMode", "IpcMode", "UTSMode", "UsernsMode"] {
-        c.check(
-            who,
-            &format!("{ns} is not host"),
-            hc[ns].as_str() != Some("host"),
-            || ev(&format!("HostConfig.{ns}")),
-        );
-    }
-    c.eq(
-        who,
-        "memory limit (HostConfig.Memory)",
-        hc["Memory"].as_u64(),
-        Some(s.memory),
-    );
-    c.eq(
-        who,
-        "no swap (HostConfig.MemorySwap = Memory)",
-        hc["MemorySwap"].as_u64(),
-        Some(s.memory),
-    );
-    c.eq(
-        who,
-        "pids limit (HostConfig.PidsLimit)",
-        hc["PidsLimit"].as_i64(),
-        Some(s.pids),
-    );
-    c.eq(
-        who,
-        "CPU limit (HostConfig.NanoCpus)",
-        hc["NanoCpus"].as_i64(),
-        Some(s.nano_cpus),
-    );
-
-    c.eq(
-        who,
-        "memory reservation (HostConfig.MemoryReservation)",
-        hc["MemoryReservation"].as_u64(),
-        Some(s.mem_reservation),
-    );
-    c.eq(
-        who,
-        "init process (HostConfig.Init)",
-        hc["Init"].as_bool(),
-        Some(true),
-    );
-    c.eq(
-        who,
-        &format!("restart policy on-failure:{}", s.restart_retries),
-        (
-            hc["RestartPolicy"]["Name"].as_str(),
-            hc["RestartPolicy"]["MaximumRetryCount"].as_i64(),
-        ),
-        (Some("on-failure"), Some(s.restart_retries)),
-    );
-    c.eq(
-        who,
-        "bounded json-file logs (10m x 3)",
-        (
-            hc["LogConfig"]["Type"].as_str(),
-            hc["LogConfig"]["Config"]["max-size"].as_str(),
-            hc["LogConfig"]["Config"]["max-file"].as_str(),
-        ),
-        (Some("json-file"), Some("10m"), Some("3")),
-    );
-    if s.built {
-        let image = inspect(v["Image"].as_str().unwrap_or(""));
-        c.eq(
-            who,
-            "built image: USER is the numeric service user",
-            image["Config"]["User"].as_str().unwrap_or(""),
-            format!("{}:{}", s.uid, s.gid).as_str(),
-        );
-        if s.scratch {
-            c.eq(
-                who,
-                "built image: scratch runtime with one layer (the binary)",
-                image["RootFS"]["Layers"].as_array().map(Vec::len),
-                Some(1),
-            );
-        }
-        c.eq(
-            who,
-            "built image: exec-form HEALTHCHECK",
-            image["Config"]["Healthcheck"]["Test"][0].as_str(),
-            Some("CMD"),
-        );
-    }
-
-    // Published ports: exactly the spec's, never on every address.
-    let mut got_ports = BTreeSet::new();
-    if let Some(m) = v["NetworkSettings"]["Ports"].as_object() {
-        for (port, binds) in m {
-            for b in binds.as_array().into_iter().flatten() {
-                got_ports.insert((
-                    port.clone(),
-                    b["HostIp"].as_str().unwrap_or("").to_string(),
-                    b["HostPort"].as_str().unwrap_or("").to_string(),
-                ));
-            }
-        }
-    }
-    let want_ports: BTreeSet<(String, String, String)> = s
-        .ports
-        .iter()
-        .map(|(p, ip, hp)| (p.to_string(), ip.to_string(), hp.to_string()))
-        .collect();
-    c.check(
-        who,
-        "published ports never bound to every address",
-        got_ports
-            .iter()
-            .all(|(_, ip, _)| !matches!(ip.as_str(), "" | "0.0.0.0" | "::")),
-        || format!("    NetworkSettings.Ports = {got_ports:?}"),
-    );
-    c.eq(
-        who,
-        "published ports and host addresses",
-        got_ports,
-        want_ports,
-    );
-
-    // Secrets: nowhere in the environment.
-    let env: Vec<&str> = array_str(&v["Config"]["Env"]);
-    let secret_values: Vec<(String, String)> = s
-        .secrets
-        .iter()
-        .chain(s.not_secrets)
-        .map(|n| {
-            let p = d.path().join("secrets").join(n);
-            (n.to_string(), fs::read_to_string(&p).unwrap_or_default())
-        })
-        .collect();
-    for (name, value) in &secret_values {
-        c.check(
-            who,
-            &format!("secret {name} absent from the environment (Config.Env)"),
-            !value.is_empty() && !env.iter().any(|e| e.contains(value.as_str())),
-            || format!("    secret file empty or its value is in Config.Env = {env:?}"),
-        );
-    }
-
-    // The kernel's view of every process of the container.
+    let secret_values = secret_values(d.path(), s);
+    check_container(c, &v, s, &COMPOSE, &secret_values);
+    check_built_and_ports(c, &v, s);
     let pid = v["State"]["Pid"].as_u64().unwrap_or(0) as u32;
-    let mask = cap_mask(s.caps);
-    let pids: Vec<u32> = container_pids(pid);
-    c.check(
-        who,
-        "processes found in the container's cgroup",
-        !pids.is_empty(),
-        || {
-            format!(
-                "    PID 1 on the host: {pid}, cgroup: {:?}",
-                cgroup_dir(pid, "pids")
-            )
-        },
-    );
-    let mut want_groups: BTreeSet<u32> = s.groups.iter().copied().collect();
-    want_groups.insert(s.gid);
-    for p in &pids {
-        let st = proc_status(*p);
-        let cmd = fs::read_to_string(format!("/proc/{p}/cmdline"))
-            .unwrap_or_default()
-            .replace('\0', " ");
-        let pw = format!("{who} pid {p} ({})", cmd.trim());
-        // A secret in a process's arguments is readable by every host user (`ps`).
-        for (name, value) in &secret_values {
-            let value = value.trim();
-            c.check(
-                &pw,
-                &format!("secret {name} not in the process's arguments (/proc/PID/cmdline)"),
-                value.is_empty() || !cmd.contains(value),
-                || format!("    cmdline: {cmd}"),
-            );
-        }
-        let ids = |k: &str| -> Vec<u32> {
-            st.get(k)
-                .map(|v| {
-                    v.split_whitespace()
-                        .filter_map(|x| x.parse().ok())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        c.eq(
-            &pw,
-            "real/effective/saved/fs UID",
-            ids("Uid"),
-            vec![s.uid; 4],
-        );
-        c.eq(
-            &pw,
-            "real/effective/saved/fs GID",
-            ids("Gid"),
-            vec![s.gid; 4],
-        );
-        c.eq(
-            &pw,
-            "groups",
-            ids("Groups").into_iter().collect::<BTreeSet<_>>(),
-            want_groups.clone(),
-        );
-        let cap = |k: &str| hex(st.get(k).map(String::as_str).unwrap_or("?"));
-        let caps_ev = || {
-            format!(
-                "    CapInh {:?} CapPrm {:?} CapEff {:?} CapBnd {:?} CapAmb {:?}, spec mask {mask:016x}",
-                st.get("CapInh"),
-                st.get("CapPrm"),
-                st.get("CapEff"),
-                st.get("CapBnd"),
-                st.get("CapAmb")
-            )
-        };
-        c.check(
-            &pw,
-            "bounding set (CapBnd) is exactly the added capabilities",
-            cap("CapBnd") == mask,
-            caps_ev,
-        );
-        c.check(
-            &pw,
-            "effective capabilities (CapEff) zero or exactly the added ones",
-            cap("CapEff") == 0 || cap("CapEff") == mask,
-            caps_ev,
-        );
-        c.check(
-            &pw,
-            "no capability outside the added ones (CapPrm, CapInh, CapAmb)",
-            ["CapPrm", "CapInh", "CapAmb"]
-                .iter()
-                .all(|k| cap(k) & !mask == 0),
-            caps_ev,
-        );
-        c.eq(
-            &pw,
-            "NoNewPrivs",
-            st.get("NoNewPrivs").map(String::as_str),
-            Some("1"),
-        );
-        c.eq(
-            &pw,
-            "Seccomp (2 = filter)",
-            st.get("Seccomp").map(String::as_str),
-            Some("2"),
-        );
-    }
-
-    // cgroup limits as the kernel enforces them.
-    if let Some(dir) = cgroup_dir(pid, "memory") {
-        let v1 = dir.join("memory.limit_in_bytes");
-        if v1.exists() {
-            c.eq(
-                who,
-                "cgroup memory.limit_in_bytes",
-                read_trim(&v1),
-                s.memory.to_string(),
-            );
-            let sw = dir.join("memory.memsw.limit_in_bytes");
-            if sw.exists() {
-                c.eq(
-                    who,
-                    "cgroup memory.memsw.limit_in_bytes",
-                    read_trim(&sw),
-                    s.memory.to_string(),
-                );
-            }
-        } else {
-            c.eq(
-                who,
-                "cgroup memory.max",
-                read_trim(&dir.join("memory.max")),
-                s.memory.to_string(),
-            );
-        }
-    }
-    if let Some(dir) = cgroup_dir(pid, "pids") {
-        c.eq(
-            who,
-            "cgroup pids.max",
-            read_trim(&dir.join("pids.max")),
-            s.pids.to_string(),
-        );
-    }
-
-    // Mounts.
-    let m = mounts(pid);
-    let root_opts = m
-        .iter()
-        .find(|(mp, ..)| mp == "/")
-        .map(|(_, o, ..)| o.clone())
-        .unwrap_or_default();
-    c.check(
-        who,
-        "/ mounted read-only (mountinfo)",
-        root_opts.split(',').any(|o| o == "ro"),
-        || format!("    / options: {root_opts:?}"),
-    );
-    for t in ["/tmp", "/run"] {
-        let e = m.iter().rev().find(|(mp, ..)| mp == t);
-        c.check(
-            who,
-            &format!("{t} is a noexec,nosuid,nodev tmpfs of the spec's size"),
-            e.is_some_and(|(_, o, fs, so)| {
-                let o: Vec<&str> = o.split(',').collect();
-                fs == "tmpfs"
-                    && ["noexec", "nosuid", "nodev"].iter().all(|f| o.contains(f))
-                    && (t != "/tmp" || so.split(',').any(|x| x == format!("size={}k", s.tmpfs_kib)))
-            }),
-            || format!("    mountinfo entry: {e:?}"),
-        );
-    }
-
+    check_kernel(c, who, pid, s, &COMPOSE, "1", &secret_values);
     // Inside the container.
     let exec = |argv: &[String]| -> Out {
         let mut a = vec!["docker", "exec", id.as_str()];
@@ -1420,6 +1056,471 @@ fn check_service(c: &mut Checks, d: &Deployment, s: &Svc) {
         c.check(who, &format!("secret {name} not mounted"), !o.ok(), || {
             o.to_string()
         });
+    }
+}
+
+/// What a target puts in force in each container: the table the per-service checks read.
+/// Compose enforces every control; what a target documents as not enforced (swarm: `docker
+/// stack deploy` drops security_opt, services have no swap setting, restarts belong to the
+/// service rather than the task) is checked to be absent, or reported, never assumed present.
+struct TargetControls {
+    /// no-new-privileges and a seccomp profile in SecurityOpt (else none at all).
+    security_opt: bool,
+    /// MemorySwap equal to Memory.
+    no_swap: bool,
+    /// MemoryReservation and `on-failure:N` on the container.
+    container_restart: bool,
+    /// /tmp and /run mounted noexec,nosuid,nodev (else: tmpfs only).
+    tmpfs_flags: bool,
+    /// /run sized like /tmp (`tmpfs_size`).
+    run_sized: bool,
+}
+
+const COMPOSE: TargetControls = TargetControls {
+    security_opt: true,
+    no_swap: true,
+    container_restart: true,
+    tmpfs_flags: true,
+    run_sized: false,
+};
+
+const SWARM: TargetControls = TargetControls {
+    security_opt: false,
+    no_swap: false,
+    container_restart: false,
+    tmpfs_flags: false,
+    run_sized: true,
+};
+
+/// The generated secret files a service must and must not see: (name, value).
+fn secret_values(dir: &Path, s: &Svc) -> Vec<(String, String)> {
+    s.secrets
+        .iter()
+        .chain(s.not_secrets)
+        .map(|n| {
+            let p = dir.join("secrets").join(n);
+            (n.to_string(), fs::read_to_string(&p).unwrap_or_default())
+        })
+        .collect()
+}
+
+/// The container's configuration as the engine applied it (`docker inspect`), for any target.
+fn check_container(
+    c: &mut Checks,
+    v: &Value,
+    s: &Svc,
+    t: &TargetControls,
+    secret_values: &[(String, String)],
+) {
+    let who = s.name;
+    let hc = &v["HostConfig"];
+    let ev = |key: &str| format!("    docker inspect .{key} = {}", pointer(v, key));
+
+    c.eq(who, "running", v["State"]["Running"].as_bool(), Some(true));
+    c.eq(
+        who,
+        "health",
+        v["State"]["Health"]["Status"].as_str(),
+        Some("healthy"),
+    );
+    c.eq(
+        who,
+        "configured user (Config.User)",
+        v["Config"]["User"].as_str().unwrap_or(""),
+        format!("{}:{}", s.uid, s.gid).as_str(),
+    );
+    c.eq(
+        who,
+        "read-only root (ReadonlyRootfs)",
+        hc["ReadonlyRootfs"].as_bool(),
+        Some(true),
+    );
+    c.eq(
+        who,
+        "not privileged",
+        hc["Privileged"].as_bool(),
+        Some(false),
+    );
+    let cap_drop: Vec<&str> = array_str(&hc["CapDrop"]);
+    c.eq(who, "cap_drop ALL", cap_drop, vec!["ALL"]);
+    let mut cap_add: Vec<String> = array_str(&hc["CapAdd"])
+        .iter()
+        .map(|c| c.trim_start_matches("CAP_").to_string())
+        .collect();
+    cap_add.sort();
+    let mut want_caps: Vec<String> = s.caps.iter().map(|c| c.to_string()).collect();
+    want_caps.sort();
+    c.eq(who, "cap_add exactly as in the spec", cap_add, want_caps);
+    let sec: Vec<&str> = array_str(&hc["SecurityOpt"]);
+    if t.security_opt {
+        c.check(
+            who,
+            "no-new-privileges in SecurityOpt",
+            sec.iter().any(|o| {
+                matches!(
+                    *o,
+                    "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"
+                )
+            }),
+            || ev("HostConfig.SecurityOpt"),
+        );
+        c.check(
+            who,
+            "a seccomp profile in SecurityOpt, not unconfined",
+            sec.iter()
+                .any(|o| o.starts_with("seccomp") && !o.contains("unconfined")),
+            || format!("    SecurityOpt = {sec:?}"),
+        );
+    } else {
+        // Documented as not enforced (swarm: `docker stack deploy` drops security_opt; the
+        // daemon's no-new-privileges default and its seccomp profile apply).
+        c.eq(
+            who,
+            "no security_opt reaches the container (as the target documents)",
+            sec.len(),
+            0,
+        );
+    }
+    // (CgroupnsMode is "host" by default on cgroup v1 hosts; it is not one of the controls.)
+    for ns in ["NetworkMode", "PidMode", "IpcMode", "UTSMode", "UsernsMode"] {
+        c.check(
+            who,
+            &format!("{ns} is not host"),
+            hc[ns].as_str() != Some("host"),
+            || ev(&format!("HostConfig.{ns}")),
+        );
+    }
+    c.eq(
+        who,
+        "memory limit (HostConfig.Memory)",
+        hc["Memory"].as_u64(),
+        Some(s.memory),
+    );
+    if t.no_swap {
+        c.eq(
+            who,
+            "no swap (HostConfig.MemorySwap = Memory)",
+            hc["MemorySwap"].as_u64(),
+            Some(s.memory),
+        );
+    } else {
+        // Swarm services have no swap setting (API 1.41): the engine's default, twice the
+        // memory limit. Not among the controls the swarm target lists as unenforced.
+        println!(
+            "{who}: MemorySwap {} (memory {}): swap is not settable for this target",
+            hc["MemorySwap"], s.memory
+        );
+    }
+    c.eq(
+        who,
+        "pids limit (HostConfig.PidsLimit)",
+        hc["PidsLimit"].as_i64(),
+        Some(s.pids),
+    );
+    c.eq(
+        who,
+        "CPU limit (HostConfig.NanoCpus)",
+        hc["NanoCpus"].as_i64(),
+        Some(s.nano_cpus),
+    );
+
+    if t.container_restart {
+        c.eq(
+            who,
+            "memory reservation (HostConfig.MemoryReservation)",
+            hc["MemoryReservation"].as_u64(),
+            Some(s.mem_reservation),
+        );
+    }
+    c.eq(
+        who,
+        "init process (HostConfig.Init)",
+        hc["Init"].as_bool(),
+        Some(true),
+    );
+    if t.container_restart {
+        c.eq(
+            who,
+            &format!("restart policy on-failure:{}", s.restart_retries),
+            (
+                hc["RestartPolicy"]["Name"].as_str(),
+                hc["RestartPolicy"]["MaximumRetryCount"].as_i64(),
+            ),
+            (Some("on-failure"), Some(s.restart_retries)),
+        );
+    }
+    c.eq(
+        who,
+        "bounded json-file logs (10m x 3)",
+        (
+            hc["LogConfig"]["Type"].as_str(),
+            hc["LogConfig"]["Config"]["max-size"].as_str(),
+            hc["LogConfig"]["Config"]["max-file"].as_str(),
+        ),
+        (Some("json-file"), Some("10m"), Some("3")),
+    );
+    // Secrets: nowhere in the environment.
+    let env: Vec<&str> = array_str(&v["Config"]["Env"]);
+    for (name, value) in secret_values {
+        c.check(
+            who,
+            &format!("secret {name} absent from the environment (Config.Env)"),
+            !value.is_empty() && !env.iter().any(|e| e.contains(value.as_str())),
+            || format!("    secret file empty or its value is in Config.Env = {env:?}"),
+        );
+    }
+}
+
+/// A compose service's built image and published ports.
+fn check_built_and_ports(c: &mut Checks, v: &Value, s: &Svc) {
+    let who = s.name;
+    if s.built {
+        let image = inspect(v["Image"].as_str().unwrap_or(""));
+        c.eq(
+            who,
+            "built image: USER is the numeric service user",
+            image["Config"]["User"].as_str().unwrap_or(""),
+            format!("{}:{}", s.uid, s.gid).as_str(),
+        );
+        if s.scratch {
+            c.eq(
+                who,
+                "built image: scratch runtime with one layer (the binary)",
+                image["RootFS"]["Layers"].as_array().map(Vec::len),
+                Some(1),
+            );
+        }
+        c.eq(
+            who,
+            "built image: exec-form HEALTHCHECK",
+            image["Config"]["Healthcheck"]["Test"][0].as_str(),
+            Some("CMD"),
+        );
+    }
+
+    // Published ports: exactly the spec's, never on every address.
+    let mut got_ports = BTreeSet::new();
+    if let Some(m) = v["NetworkSettings"]["Ports"].as_object() {
+        for (port, binds) in m {
+            for b in binds.as_array().into_iter().flatten() {
+                got_ports.insert((
+                    port.clone(),
+                    b["HostIp"].as_str().unwrap_or("").to_string(),
+                    b["HostPort"].as_str().unwrap_or("").to_string(),
+                ));
+            }
+        }
+    }
+    let want_ports: BTreeSet<(String, String, String)> = s
+        .ports
+        .iter()
+        .map(|(p, ip, hp)| (p.to_string(), ip.to_string(), hp.to_string()))
+        .collect();
+    c.check(
+        who,
+        "published ports never bound to every address",
+        got_ports
+            .iter()
+            .all(|(_, ip, _)| !matches!(ip.as_str(), "" | "0.0.0.0" | "::")),
+        || format!("    NetworkSettings.Ports = {got_ports:?}"),
+    );
+    c.eq(
+        who,
+        "published ports and host addresses",
+        got_ports,
+        want_ports,
+    );
+}
+
+/// The kernel's view of the container: every process's ids, capabilities, NoNewPrivs
+/// (`nnp`, as the target sets it) and seccomp mode, its cgroup limits and its mounts.
+fn check_kernel(
+    c: &mut Checks,
+    who: &str,
+    pid: u32,
+    s: &Svc,
+    t: &TargetControls,
+    nnp: &str,
+    secret_values: &[(String, String)],
+) {
+    let mask = cap_mask(s.caps);
+    let pids: Vec<u32> = container_pids(pid);
+    c.check(
+        who,
+        "processes found in the container's cgroup",
+        !pids.is_empty(),
+        || {
+            format!(
+                "    PID 1 on the host: {pid}, cgroup: {:?}",
+                cgroup_dir(pid, "pids")
+            )
+        },
+    );
+    let mut want_groups: BTreeSet<u32> = s.groups.iter().copied().collect();
+    want_groups.insert(s.gid);
+    for p in &pids {
+        let st = proc_status(*p);
+        let cmd = fs::read_to_string(format!("/proc/{p}/cmdline"))
+            .unwrap_or_default()
+            .replace('\0', " ");
+        let pw = format!("{who} pid {p} ({})", cmd.trim());
+        // A secret in a process's arguments is readable by every host user (`ps`).
+        for (name, value) in secret_values {
+            let value = value.trim();
+            c.check(
+                &pw,
+                &format!("secret {name} not in the process's arguments (/proc/PID/cmdline)"),
+                value.is_empty() || !cmd.contains(value),
+                || format!("    cmdline: {cmd}"),
+            );
+        }
+        let ids = |k: &str| -> Vec<u32> {
+            st.get(k)
+                .map(|v| {
+                    v.split_whitespace()
+                        .filter_map(|x| x.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        c.eq(
+            &pw,
+            "real/effective/saved/fs UID",
+            ids("Uid"),
+            vec![s.uid; 4],
+        );
+        c.eq(
+            &pw,
+            "real/effective/saved/fs GID",
+            ids("Gid"),
+            vec![s.gid; 4],
+        );
+        c.eq(
+            &pw,
+            "groups",
+            ids("Groups").into_iter().collect::<BTreeSet<_>>(),
+            want_groups.clone(),
+        );
+        let cap = |k: &str| hex(st.get(k).map(String::as_str).unwrap_or("?"));
+        let caps_ev = || {
+            format!(
+                "    CapInh {:?} CapPrm {:?} CapEff {:?} CapBnd {:?} CapAmb {:?}, spec mask {mask:016x}",
+                st.get("CapInh"),
+                st.get("CapPrm"),
+                st.get("CapEff"),
+                st.get("CapBnd"),
+                st.get("CapAmb")
+            )
+        };
+        c.check(
+            &pw,
+            "bounding set (CapBnd) is exactly the added capabilities",
+            cap("CapBnd") == mask,
+            caps_ev,
+        );
+        c.check(
+            &pw,
+            "effective capabilities (CapEff) zero or exactly the added ones",
+            cap("CapEff") == 0 || cap("CapEff") == mask,
+            caps_ev,
+        );
+        c.check(
+            &pw,
+            "no capability outside the added ones (CapPrm, CapInh, CapAmb)",
+            ["CapPrm", "CapInh", "CapAmb"]
+                .iter()
+                .all(|k| cap(k) & !mask == 0),
+            caps_ev,
+        );
+        c.eq(
+            &pw,
+            if t.security_opt {
+                "NoNewPrivs"
+            } else {
+                "NoNewPrivs as the daemon's default (the target sets none)"
+            },
+            st.get("NoNewPrivs").map(String::as_str),
+            Some(nnp),
+        );
+        c.eq(
+            &pw,
+            "Seccomp (2 = filter)",
+            st.get("Seccomp").map(String::as_str),
+            Some("2"),
+        );
+    }
+
+    // cgroup limits as the kernel enforces them.
+    if let Some(dir) = cgroup_dir(pid, "memory") {
+        let v1 = dir.join("memory.limit_in_bytes");
+        if v1.exists() {
+            c.eq(
+                who,
+                "cgroup memory.limit_in_bytes",
+                read_trim(&v1),
+                s.memory.to_string(),
+            );
+            let sw = dir.join("memory.memsw.limit_in_bytes");
+            if t.no_swap && sw.exists() {
+                c.eq(
+                    who,
+                    "cgroup memory.memsw.limit_in_bytes",
+                    read_trim(&sw),
+                    s.memory.to_string(),
+                );
+            }
+        } else {
+            c.eq(
+                who,
+                "cgroup memory.max",
+                read_trim(&dir.join("memory.max")),
+                s.memory.to_string(),
+            );
+        }
+    }
+    if let Some(dir) = cgroup_dir(pid, "pids") {
+        c.eq(
+            who,
+            "cgroup pids.max",
+            read_trim(&dir.join("pids.max")),
+            s.pids.to_string(),
+        );
+    }
+
+    // Mounts.
+    let m = mounts(pid);
+    let root_opts = m
+        .iter()
+        .find(|(mp, ..)| mp == "/")
+        .map(|(_, o, ..)| o.clone())
+        .unwrap_or_default();
+    c.check(
+        who,
+        "/ mounted read-only (mountinfo)",
+        root_opts.split(',').any(|o| o == "ro"),
+        || format!("    / options: {root_opts:?}"),
+    );
+    for dir in ["/tmp", "/run"] {
+        let e = m.iter().rev().find(|(mp, ..)| mp == dir);
+        let sized = dir == "/tmp" || t.run_sized;
+        let property = match (t.tmpfs_flags, sized) {
+            (true, true) => format!("{dir} is a noexec,nosuid,nodev tmpfs of the spec's size"),
+            (true, false) => format!("{dir} is a noexec,nosuid,nodev tmpfs"),
+            (false, true) => format!("{dir} is a tmpfs of the spec's size"),
+            (false, false) => format!("{dir} is a tmpfs"),
+        };
+        c.check(
+            who,
+            &property,
+            e.is_some_and(|(_, o, fs, so)| {
+                let o: Vec<&str> = o.split(',').collect();
+                fs == "tmpfs"
+                    && (!t.tmpfs_flags
+                        || ["noexec", "nosuid", "nodev"].iter().all(|f| o.contains(f)))
+                    && (!sized || so.split(',').any(|x| x == format!("size={}k", s.tmpfs_kib)))
+            }),
+            || format!("    mountinfo entry: {e:?}"),
+        );
     }
 }
 
@@ -1778,583 +1879,7 @@ fn remove_firewall(c: &mut Checks, d: &mut Deployment, before: &(Vec<String>, Ve
     }
 }
 
-// ------------------------------------------------------------------ basic stack
-
 const MIB: u64 = 1024 * 1024;
-
-const WEB: Svc = Svc {
-    name: "web",
-    uid: 10001,
-    gid: 10001,
-    groups: &[30000],
-    caps: &["NET_BIND_SERVICE"],
-    memory: 64 * MIB,
-    pids: 32,
-    nano_cpus: 250_000_000,
-    ports: &[
-        ("80/tcp", "127.0.0.1", "28480"),
-        ("80/tcp", "10.231.0.1", "28481"),
-    ],
-    secrets: &["web_key", "shared_token"],
-    not_secrets: &[],
-    bb: &["/app/busybox"],
-    tmpfs_kib: 8192,
-    mem_reservation: 0,
-    built: true,
-    scratch: true,
-    restart_retries: 5,
-};
-
-const API: Svc = Svc {
-    name: "api",
-    uid: 10002,
-    gid: 10002,
-    groups: &[30000],
-    caps: &[],
-    memory: 48 * MIB,
-    pids: 24,
-    nano_cpus: 500_000_000,
-    ports: &[],
-    secrets: &["shared_token"],
-    not_secrets: &["web_key"],
-    bb: &[],
-    tmpfs_kib: 8192,
-    mem_reservation: 0,
-    built: false,
-    scratch: false,
-    restart_retries: 5,
-};
-
-const PROBE: Svc = Svc {
-    name: "probe",
-    uid: 10001,
-    gid: 10001,
-    groups: &[],
-    caps: &[],
-    memory: 32 * MIB,
-    pids: 128,
-    nano_cpus: 500_000_000,
-    ports: &[],
-    secrets: &[],
-    not_secrets: &["web_key", "shared_token"],
-    bb: &[],
-    tmpfs_kib: 4096,
-    mem_reservation: 0,
-    built: false,
-    scratch: false,
-    restart_retries: 5,
-};
-
-/// tests/live/basic.toml: build (static runtime), up --wait, the generated security check,
-/// every property of every service from the host, seccomp, and the zones with the generated
-/// firewall (before it as a control, after it, idempotence, removal).
-#[test]
-#[ignore = "needs root and a Docker engine: run scripts/test.sh as root"]
-fn basic_stack_is_hardened_on_the_engine() {
-    let _engine = live();
-    let test = "live basic";
-    let mut t = Phases::new();
-    let mut c = Checks::default();
-    assert!(
-        std::net::TcpListener::bind(("127.0.0.1", 28480)).is_ok(),
-        "127.0.0.1:28480 is in use: tests/live/basic.toml publishes it"
-    );
-    let mut d = Deployment::generate("tests/live/basic.toml", "hglive");
-
-    // The static runtime's build context: Debian's static busybox as the app binary.
-    let ctx = d.path().join("src/web");
-    fs::create_dir_all(&ctx).unwrap();
-    fs::copy("/bin/busybox", ctx.join("busybox")).expect("copy /bin/busybox");
-    let o = run(10, &["dpkg-query", "-W", "-f=${Status}", "busybox-static"]);
-    assert!(
-        o.stdout.contains("installed"),
-        "busybox-static not installed (a dynamic busybox cannot run FROM scratch)\n{o}"
-    );
-
-    // Our own "outside": a non-internal network and a busybox httpd on it, not in the stack.
-    let _ = run(30, &["docker", "rm", "--force", "hglive-outside"]);
-    let _ = run(30, &["docker", "network", "rm", "hglive-outside"]);
-    d.networks.push("hglive-outside".into());
-    d.containers.push("hglive-outside".into());
-    must(
-        run(
-            60,
-            &[
-                "docker",
-                "network",
-                "create",
-                "--driver",
-                "bridge",
-                "--subnet",
-                "10.232.0.0/24",
-                "--opt",
-                "com.docker.network.bridge.name=hglive-out",
-                "hglive-outside",
-            ],
-        ),
-        "create the outside network",
-    );
-    must(
-        run(
-            60,
-            &[
-                "docker",
-                "run",
-                "--detach",
-                "--name",
-                "hglive-outside",
-                "--pull",
-                "never",
-                "--network",
-                "hglive-outside",
-                "--ip",
-                "10.232.0.10",
-                "--user",
-                "10001:10001",
-                "--read-only",
-                "--cap-drop",
-                "ALL",
-                "--security-opt",
-                "no-new-privileges:true",
-                BUSYBOX_IMAGE,
-                "httpd",
-                "-f",
-                "-p",
-                "8090",
-                "-h",
-                "/tmp",
-            ],
-        ),
-        "start the outside container",
-    );
-    t.mark("setup");
-
-    let o = d.script(60, "generate-secrets.sh", &[]);
-    assert!(o.ok(), "generate-secrets.sh failed\n{o}");
-    d.up();
-    t.mark("build+up --wait");
-
-    check_security_script(&mut c, &d);
-    for s in [&WEB, &API, &PROBE] {
-        check_service(&mut c, &d, s);
-    }
-    t.mark("properties");
-    for s in [&WEB, &API, &PROBE] {
-        check_seccomp_bites(&mut c, &d, s);
-    }
-    t.mark("seccomp");
-
-    // Zones. Addresses as the engine assigned them.
-    let web = inspect(&d.container("web"));
-    let api = inspect(&d.container("api"));
-    let api_ip = network_ip(&api, "hglive_back");
-    let web_back_ip = network_ip(&web, "hglive_back");
-    let web_front_ip = network_ip(&web, "hglive_front");
-    let gw_back = gateway("hglive_back");
-    let gw_front = gateway("hglive_front");
-    let gw_side = gateway("hglive_side");
-    let outside = "10.232.0.10";
-    for gw in [&gw_back, &gw_front, &gw_side] {
-        d.listen_on_host(gw, 28490);
-    }
-    let proxy = docker_proxy_serves(28481);
-    println!(
-        "userland proxy: {} (published ports reached from a zone through a host address go {})",
-        if proxy { "on" } else { "off" },
-        if proxy {
-            "through docker-proxy, INPUT"
-        } else {
-            "through DNAT, FORWARD"
-        }
-    );
-
-    // Before the policy: controls showing each probe can connect when nothing blocks it.
-    let controls = vec![
-        (
-            Probe::host(outside, 8090, "the outside container is up"),
-            true,
-        ),
-        (
-            Probe::service(&d, &API, &gw_back, 28490, "internal zone to a host service"),
-            true,
-        ),
-        (
-            Probe::service(&d, &WEB, &gw_front, 28490, "egress zone to a host service"),
-            true,
-        ),
-        (
-            Probe::service(&d, &PROBE, &gw_side, 28490, "egress zone to a host service"),
-            true,
-        ),
-        (
-            Probe::service(
-                &d,
-                &WEB,
-                &api_ip,
-                8081,
-                "same bridge, port outside the flow",
-            ),
-            true,
-        ),
-        (
-            Probe::service(&d, &API, &web_back_ip, 80, "service to its flow client"),
-            true,
-        ),
-    ];
-    check_probes(&mut c, "before the firewall (control)", &controls);
-    if proxy {
-        check_probes(
-            &mut c,
-            "before the firewall (control)",
-            &[(
-                Probe::service(
-                    &d,
-                    &PROBE,
-                    &gw_back,
-                    28481,
-                    "another zone's published port through a host address, via docker-proxy",
-                ),
-                true,
-            )],
-        );
-    }
-    t.mark("control probes");
-
-    let iptables_before = apply_firewall(&mut c, &mut d);
-    let after = vec![
-        (
-            Probe::service(&d, &WEB, &api_ip, 8080, "allowed flow front -> back 8080"),
-            true,
-        ),
-        (
-            Probe::service(
-                &d,
-                &WEB,
-                &api_ip,
-                8081,
-                "same target, port the flow does not allow",
-            ),
-            false,
-        ),
-        (
-            Probe::service(
-                &d,
-                &API,
-                &web_back_ip,
-                80,
-                "a service opening a connection to its flow client",
-            ),
-            false,
-        ),
-        (
-            Probe::service(
-                &d,
-                &API,
-                outside,
-                8090,
-                "internal zone to the outside container",
-            ),
-            false,
-        ),
-        (
-            Probe::service(
-                &d,
-                &API,
-                &gw_back,
-                28490,
-                "internal zone to a host service on its gateway",
-            ),
-            false,
-        ),
-        (
-            Probe::service(
-                &d,
-                &WEB,
-                &gw_front,
-                28490,
-                "egress zone to a host service on its gateway",
-            ),
-            false,
-        ),
-        (
-            Probe::service(
-                &d,
-                &PROBE,
-                &gw_side,
-                28490,
-                "egress zone to a host service on its gateway",
-            ),
-            false,
-        ),
-        (
-            Probe::service(
-                &d,
-                &PROBE,
-                &gw_back,
-                28481,
-                "another zone's published port through a host address",
-            ),
-            false,
-        ),
-        (
-            Probe::service(
-                &d,
-                &API,
-                &gw_back,
-                28481,
-                "internal zone to another zone's published port on its gateway",
-            ),
-            false,
-        ),
-        (
-            Probe::service(&d, &PROBE, &api_ip, 8080, "zone without a flow to back"),
-            false,
-        ),
-        (
-            Probe::service(
-                &d,
-                &PROBE,
-                &web_front_ip,
-                80,
-                "zone without a flow to front",
-            ),
-            false,
-        ),
-        (
-            Probe::host("127.0.0.1", 28480, "published port on 127.0.0.1"),
-            true,
-        ),
-        (
-            Probe::host(&gw_front, 28480, "the same port on another host address"),
-            false,
-        ),
-    ];
-    check_probes(&mut c, "with the firewall", &after);
-    t.mark("firewall+probes");
-    check_incident(&mut c, &d, &api_ip);
-    t.mark("incident");
-    check_process_allowlist(&mut c, &d);
-    t.mark("process allowlist");
-    remove_firewall(&mut c, &mut d, &iptables_before);
-
-    drop(d);
-    t.mark("cleanup");
-    t.print(test);
-    c.finish(test, t.t0);
-}
-
-/// The generated `scripts/incident.sh` on the running basic stack, with the firewall loaded:
-/// `isolate api` pauses it and takes it off every zone network (its flow client web can no
-/// longer reach it, by address or name); `collect api` saves the evidence under
-/// `forensics/<stamp>-api/` (mode 700); `restore api` unpauses it and reconnects it with its
-/// planned address and DNS alias: the flow connects again and the security check is green.
-fn check_incident(c: &mut Checks, d: &Deployment, api_ip: &str) {
-    let who = "scripts/incident.sh";
-    let id = d.container("api");
-    let before = inspect(&id);
-    let planned: Vec<(String, String)> = before["NetworkSettings"]["Networks"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(n, v)| (n.clone(), v["IPAddress"].as_str().unwrap_or("").to_string()))
-        .collect();
-    c.eq(
-        who,
-        "api starts on its planned network and address",
-        planned.clone(),
-        vec![("hglive_back".to_string(), api_ip.to_string())],
-    );
-    let flow = |label: &str| {
-        vec![
-            (
-                Probe::service(
-                    d,
-                    &WEB,
-                    api_ip,
-                    8080,
-                    &format!("flow front -> back, {label}"),
-                ),
-                true,
-            ),
-            (
-                Probe::service(d, &WEB, "api", 8080, &format!("the same by name, {label}")),
-                true,
-            ),
-        ]
-    };
-    let o = d.script(30, "incident.sh", &["isolate", "nosuch"]);
-    c.check(
-        who,
-        "an unknown service is refused (exit 2)",
-        o.code == Some(2),
-        || o.to_string(),
-    );
-
-    let o = d.script(60, "incident.sh", &["isolate", "api"]);
-    c.check(who, "isolate api (exit 0)", o.ok(), || o.to_string());
-    let v = inspect(&id);
-    c.eq(
-        "isolate api",
-        "container paused",
-        v["State"]["Paused"].as_bool(),
-        Some(true),
-    );
-    let nets: Vec<&String> = v["NetworkSettings"]["Networks"]
-        .as_object()
-        .map(|m| m.keys().collect())
-        .unwrap_or_default();
-    c.eq(
-        "isolate api",
-        "attached to no network",
-        nets,
-        Vec::<&String>::new(),
-    );
-    let blocked: Vec<(Probe, bool)> = flow("api isolated")
-        .into_iter()
-        .map(|(p, _)| (p, false))
-        .collect();
-    check_probes(c, "isolate api", &blocked);
-
-    let o = d.script(60, "incident.sh", &["collect", "api"]);
-    c.check(who, "collect api (exit 0)", o.ok(), || o.to_string());
-    let forensics = d.path().join("forensics");
-    let dirs: Vec<PathBuf> = fs::read_dir(&forensics)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().ends_with("-api"))
-        })
-        .collect();
-    c.check(
-        "collect api",
-        "one forensics/<stamp>-api directory",
-        dirs.len() == 1,
-        || format!("    {dirs:?}\n{o}"),
-    );
-    let mode = |p: &Path| fs::metadata(p).map(|m| m.mode() & 0o7777).unwrap_or(0);
-    c.eq(
-        "collect api",
-        "forensics/ mode 700",
-        format!("{:o}", mode(&forensics)),
-        "700".to_string(),
-    );
-    if let Some(dir) = dirs.first() {
-        c.eq(
-            "collect api",
-            "forensics/<stamp>-api mode 700",
-            format!("{:o}", mode(dir)),
-            "700".to_string(),
-        );
-        let read = |f: &str| fs::read_to_string(dir.join(f));
-        for f in [
-            "inspect.json",
-            "diff.txt",
-            "logs.txt",
-            "processes.txt",
-            "net-tcp.txt",
-        ] {
-            let p = dir.join(f);
-            c.check(
-                "collect api",
-                &format!("{f} saved, not readable by group or others"),
-                p.is_file() && mode(&p) & 0o077 == 0,
-                || format!("    {}: {:?}", p.display(), fs::metadata(&p)),
-            );
-        }
-        let saved: Option<Value> = read("inspect.json")
-            .ok()
-            .and_then(|j| serde_json::from_str(&j).ok());
-        c.check(
-            "collect api",
-            "inspect.json is the paused container's docker inspect",
-            saved.as_ref().is_some_and(|j| {
-                j[0]["Id"].as_str() == Some(id.as_str()) && j[0]["State"]["Paused"] == true
-            }),
-            || format!("    {:?}", read("inspect.json")),
-        );
-        let ps = read("processes.txt").unwrap_or_default();
-        c.check(
-            "collect api",
-            "processes.txt lists the service's processes (httpd)",
-            ps.contains("httpd"),
-            || format!("    {ps}"),
-        );
-        // /proc/net/tcp{,6} of the container's namespace: httpd listening (state 0A) on
-        // 8080 (1F90) and 8081 (1F91) — on `::` (busybox httpd binds IPv6 dual-stack), so in
-        // tcp6; tcp holds at least the embedded DNS listener on 127.0.0.11.
-        let tcp = read("net-tcp.txt").unwrap_or_default();
-        c.check(
-            "collect api",
-            "net-tcp.txt holds the table (header and sockets)",
-            tcp.lines().count() > 1 && tcp.contains("local_address"),
-            || format!("    {tcp}"),
-        );
-        let tcp6 = read("net-tcp6.txt").unwrap_or_default();
-        let both = format!("{tcp}{tcp6}");
-        c.check(
-            "collect api",
-            "net-tcp.txt/net-tcp6.txt show the listeners on 8080 and 8081",
-            [":1F90 ", ":1F91 "].iter().all(|p| {
-                both.lines()
-                    .any(|l| l.contains(p) && l.split_whitespace().nth(3) == Some("0A"))
-            }),
-            || format!("    {both}"),
-        );
-        let diff = read("diff.txt").unwrap_or_default();
-        println!("collect api: diff.txt = {:?}", diff.trim());
-    }
-
-    let o = d.script(60, "incident.sh", &["restore", "api"]);
-    c.check(who, "restore api (exit 0)", o.ok(), || o.to_string());
-    let v = inspect(&id);
-    c.eq(
-        "restore api",
-        "running, not paused, same PID 1",
-        (
-            v["State"]["Running"].as_bool(),
-            v["State"]["Paused"].as_bool(),
-            v["State"]["Pid"].as_u64(),
-        ),
-        (Some(true), Some(false), before["State"]["Pid"].as_u64()),
-    );
-    let restored: Vec<(String, String)> = v["NetworkSettings"]["Networks"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(n, v)| (n.clone(), v["IPAddress"].as_str().unwrap_or("").to_string()))
-        .collect();
-    c.eq(
-        "restore api",
-        "reconnected with its planned network and address",
-        restored,
-        planned,
-    );
-    let aliases = array_str(&v["NetworkSettings"]["Networks"]["hglive_back"]["Aliases"]);
-    c.check(
-        "restore api",
-        "DNS alias api on hglive_back",
-        aliases.contains(&"api"),
-        || format!("    Aliases = {aliases:?}"),
-    );
-    check_probes(c, "restore api", &flow("api restored"));
-    // Paused, the health check failed: wait (bounded) for the next passing one.
-    let t0 = Instant::now();
-    let health = loop {
-        let h = inspect(&id)["State"]["Health"]["Status"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        if h == "healthy" || t0.elapsed() > Duration::from_secs(30) {
-            break h;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
-    c.eq("restore api", "healthy again", health.as_str(), "healthy");
-    check_security_script(c, d);
-}
 
 /// The programs the stand-ins run instead of the real images' (tests/live/stand-ins: shell
 /// scripts over busybox, serving with its httpd, probing with its nc and wget, parsing with
@@ -2523,290 +2048,6 @@ fn check_process_allowlist(c: &mut Checks, d: &Deployment) {
     );
 }
 
-// ------------------------------------------------------------------ Luna example
-
-const LUNA: Svc = Svc {
-    name: "luna-consciousness",
-    uid: 1000,
-    gid: 1000,
-    groups: &[30000],
-    caps: &[],
-    memory: 1024 * MIB,
-    pids: 128,
-    nano_cpus: 2_000_000_000,
-    ports: &[
-        ("3000/tcp", "127.0.0.1", "3000"),
-        ("8000/tcp", "127.0.0.1", "8000"),
-        ("9100/tcp", "127.0.0.1", "9100"),
-    ],
-    secrets: &["redis_password", "luna_master_key"],
-    not_secrets: &["gf_admin_password", "redis_conf"],
-    bb: &["busybox"],
-    tmpfs_kib: 100 * 1024,
-    mem_reservation: 256 * MIB,
-    built: true,
-    scratch: false,
-    restart_retries: 5,
-};
-
-const REDIS: Svc = Svc {
-    name: "redis",
-    uid: 999,
-    gid: 999,
-    groups: &[30000],
-    caps: &[],
-    memory: 512 * MIB,
-    pids: 128,
-    nano_cpus: 500_000_000,
-    ports: &[],
-    secrets: &["redis_conf", "redis_password"],
-    not_secrets: &["luna_master_key", "gf_admin_password"],
-    bb: &[],
-    tmpfs_kib: 64 * 1024,
-    mem_reservation: 0,
-    built: false,
-    scratch: false,
-    restart_retries: 5,
-};
-
-const PROMETHEUS: Svc = Svc {
-    name: "prometheus",
-    uid: 65534,
-    gid: 65534,
-    groups: &[],
-    caps: &[],
-    memory: 512 * MIB,
-    pids: 128,
-    nano_cpus: 500_000_000,
-    ports: &[],
-    secrets: &[],
-    not_secrets: &[
-        "redis_password",
-        "redis_conf",
-        "luna_master_key",
-        "gf_admin_password",
-    ],
-    bb: &[],
-    tmpfs_kib: 64 * 1024,
-    mem_reservation: 0,
-    built: false,
-    scratch: false,
-    restart_retries: 5,
-};
-
-const GRAFANA: Svc = Svc {
-    name: "grafana",
-    uid: 472,
-    gid: 472,
-    groups: &[],
-    caps: &[],
-    memory: 512 * MIB,
-    pids: 128,
-    nano_cpus: 500_000_000,
-    ports: &[("3000/tcp", "127.0.0.1", "3001")],
-    secrets: &["gf_admin_password"],
-    not_secrets: &["redis_password", "redis_conf", "luna_master_key"],
-    bb: &[],
-    tmpfs_kib: 64 * 1024,
-    mem_reservation: 0,
-    built: false,
-    scratch: false,
-    restart_retries: 5,
-};
-
-/// (stand-in directory under tests/live/stand-ins, image the Luna spec names)
-const STAND_INS: &[(&str, &str)] = &[
-    ("python", "python:3.11-slim-bookworm"),
-    ("redis", "redis:7.2.5-bookworm"),
-    ("prometheus", "prom/prometheus:v2.53.0"),
-    ("grafana", "grafana/grafana:11.1.0"),
-];
-
-/// examples/luna.toml with stand-in images of the same users, ports, volumes and commands:
-/// every service healthy, the generated security check green, every property from the host,
-/// writable volumes, seccomp, and the two flows with the generated firewall.
-#[test]
-#[ignore = "needs root and a Docker engine: run scripts/test.sh as root"]
-fn luna_example_is_hardened_on_the_engine() {
-    let _engine = live();
-    let test = "live luna";
-    let mut t = Phases::new();
-    let mut c = Checks::default();
-    for port in [3000, 3001, 8000, 9100] {
-        assert!(
-            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
-            "127.0.0.1:{port} is in use: the Luna example publishes it"
-        );
-    }
-    let (_spec_dir, spec) = with_stand_in_programs("examples/luna.toml");
-    let mut d = Deployment::generate(&spec, "luna");
-
-    build_stand_ins(&mut d, STAND_INS);
-    let app = d.path().join("src/luna-consciousness");
-    copy_tree(&root().join("tests/live/luna-app"), &app);
-    fs::create_dir_all(d.path().join("config")).unwrap();
-    fs::copy(
-        root().join("tests/live/luna-prometheus.yml"),
-        d.path().join("config/prometheus.yml"),
-    )
-    .unwrap();
-    t.mark("stand-ins");
-
-    let o = d.script(60, "generate-secrets.sh", &[]);
-    assert!(o.ok(), "generate-secrets.sh failed\n{o}");
-    d.up();
-    t.mark("build+up --wait");
-
-    check_security_script(&mut c, &d);
-    for s in [&LUNA, &REDIS, &PROMETHEUS, &GRAFANA] {
-        check_service(&mut c, &d, s);
-    }
-    // The writable places are the volumes (and tmpfs), as the spec lists them.
-    for (s, dirs) in [
-        (
-            &LUNA,
-            &[
-                "/app/data/memories",
-                "/app/data/consciousness",
-                "/app/logs",
-                "/app/memory_fractal/roots",
-                "/app/memory_fractal/branchs",
-                "/app/memory_fractal/leaves",
-                "/app/memory_fractal/seeds",
-            ][..],
-        ),
-        (&REDIS, &["/data"][..]),
-        (&PROMETHEUS, &["/prometheus"][..]),
-        (&GRAFANA, &["/var/lib/grafana"][..]),
-    ] {
-        let id = d.container(s.name);
-        for dir in dirs {
-            let script = format!("echo x > {dir}/.hardgen-live && rm {dir}/.hardgen-live");
-            let argv = s.applet(&["sh", "-c", &script]);
-            let mut a = vec!["docker", "exec", id.as_str()];
-            a.extend(argv.iter().map(String::as_str));
-            let o = run(30, &a);
-            c.check(
-                s.name,
-                &format!("volume directory {dir} writable by the service user"),
-                o.ok(),
-                || o.to_string(),
-            );
-        }
-    }
-    t.mark("properties");
-    for s in [&LUNA, &REDIS, &PROMETHEUS, &GRAFANA] {
-        check_seccomp_bites(&mut c, &d, s);
-    }
-    t.mark("seccomp");
-
-    let luna = inspect(&d.container("luna-consciousness"));
-    let redis = inspect(&d.container("redis"));
-    let luna_app_ip = network_ip(&luna, "luna_app");
-    let luna_data_ip = network_ip(&luna, "luna_data");
-    let redis_ip = network_ip(&redis, "luna_data");
-    let gw_data = gateway("luna_data");
-    d.listen_on_host(&gw_data, 28490);
-    check_probes(
-        &mut c,
-        "before the firewall (control)",
-        &[
-            (
-                Probe::service(&d, &PROMETHEUS, &luna_app_ip, 8000, "port outside the flow"),
-                true,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &REDIS,
-                    &luna_data_ip,
-                    8000,
-                    "service to its flow client",
-                ),
-                true,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &REDIS,
-                    &gw_data,
-                    28490,
-                    "internal zone to a host service",
-                ),
-                true,
-            ),
-        ],
-    );
-    let iptables_before = apply_firewall(&mut c, &mut d);
-    check_probes(
-        &mut c,
-        "with the firewall",
-        &[
-            (
-                Probe::service(&d, &LUNA, &redis_ip, 6379, "flow app -> data 6379"),
-                true,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &PROMETHEUS,
-                    &luna_app_ip,
-                    9100,
-                    "flow monitoring -> app 9100",
-                ),
-                true,
-            ),
-            (
-                Probe::service(&d, &PROMETHEUS, &luna_app_ip, 8000, "port outside the flow"),
-                false,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &REDIS,
-                    &luna_data_ip,
-                    8000,
-                    "service opening a connection to its flow client",
-                ),
-                false,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &REDIS,
-                    &gw_data,
-                    28490,
-                    "internal zone to a host service on its gateway",
-                ),
-                false,
-            ),
-            (
-                Probe::host("127.0.0.1", 3001, "Grafana published on 127.0.0.1"),
-                true,
-            ),
-            (
-                Probe::host("127.0.0.1", 8000, "Luna published on 127.0.0.1"),
-                true,
-            ),
-        ],
-    );
-    t.mark("firewall+probes");
-    remove_firewall(&mut c, &mut d, &iptables_before);
-
-    drop(d);
-    t.mark("cleanup");
-    for (_, image) in STAND_INS {
-        c.check(
-            "cleanup",
-            &format!("stand-in {image} removed"),
-            image_label(image).is_none(),
-            || format!("    {image} still present"),
-        );
-    }
-    t.print(test);
-    c.finish(test, t.t0);
-}
-
 /// Builds the stand-in images (tests/live/stand-ins/DIR tagged with the image name the spec
 /// uses); each is removed with the deployment. An image of that name that is not one of ours
 /// (no stand-in label) stops the test: it is never retagged.
@@ -2857,1566 +2098,23 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-// ------------------------------------------------------------------ Arkalia example
+// ------------------------------------------------------------------ the stacks, one module each
 
-/// The secrets of examples/arkalia.toml.
-const ARKALIA_SECRETS: &[&str] = &[
-    "sandozia_key",
-    "zeroia_config",
-    "jwt_secret",
-    "postgres_password",
-    "redis_password",
-    "redis_conf",
-];
-
-/// A service of examples/arkalia.toml: the spec's defaults (512m, 1 CPU, 256 pids, 64m tmpfs,
-/// on-failure:5) unless the service says otherwise.
-const fn arkalia_svc(name: &'static str, secret: &'static [&'static str]) -> Svc {
-    Svc {
-        name,
-        uid: 10001,
-        gid: 10001,
-        groups: &[],
-        caps: &[],
-        memory: 512 * MIB,
-        pids: 256,
-        nano_cpus: 1_000_000_000,
-        ports: &[],
-        secrets: secret,
-        not_secrets: &[],
-        bb: &["busybox"],
-        tmpfs_kib: 64 * 1024,
-        mem_reservation: 0,
-        built: true,
-        scratch: false,
-        restart_retries: 5,
-    }
-}
-
-const ARK_SANDOZIA: Svc = Svc {
-    tmpfs_kib: 50 * 1024,
-    ..arkalia_svc("sandozia", &["sandozia_key"])
-};
-const ARK_ZEROIA: Svc = Svc {
-    restart_retries: 3,
-    ..arkalia_svc("zeroia", &["zeroia_config"])
-};
-const ARK_REFLEXIA: Svc = arkalia_svc("reflexia", &[]);
-const ARK_HELLORIA: Svc = Svc {
-    ports: &[("8000/tcp", "127.0.0.1", "8000")],
-    ..arkalia_svc("helloria", &["jwt_secret"])
-};
-const ARK_ASSISTANTIA: Svc = Svc {
-    uid: 1001,
-    gid: 1001,
-    memory: 1024 * MIB,
-    tmpfs_kib: 200 * 1024,
-    ..arkalia_svc("assistantia", &[])
-};
-const ARK_PROMETHEUS: Svc = Svc {
-    uid: 65534,
-    gid: 65534,
-    bb: &[],
-    built: false,
-    ..arkalia_svc("prometheus", &[])
-};
-const ARK_POSTGRES: Svc = Svc {
-    uid: 999,
-    gid: 999,
-    memory: 1024 * MIB,
-    bb: &[],
-    built: false,
-    ..arkalia_svc("postgres", &["postgres_password"])
-};
-const ARK_REDIS: Svc = Svc {
-    uid: 999,
-    gid: 999,
-    bb: &[],
-    built: false,
-    ..arkalia_svc("redis", &["redis_conf", "redis_password"])
-};
-
-const ARKALIA: [&Svc; 8] = [
-    &ARK_SANDOZIA,
-    &ARK_ZEROIA,
-    &ARK_REFLEXIA,
-    &ARK_HELLORIA,
-    &ARK_ASSISTANTIA,
-    &ARK_PROMETHEUS,
-    &ARK_POSTGRES,
-    &ARK_REDIS,
-];
-
-const ARKALIA_STAND_INS: &[(&str, &str)] = &[
-    ("python", "python:3.11-slim-bookworm"),
-    ("redis", "redis:7.2.5-bookworm"),
-    ("prometheus", "prom/prometheus:v2.53.0"),
-    ("postgres", "postgres:16.4-bookworm"),
-];
-
-/// The hard RLIMIT_NOFILE a container can be given here, when the runtime cannot raise it:
-/// runc sets a container's rlimits from outside with prlimit(2), which needs
-/// CAP_SYS_RESOURCE to go above its own hard limit. None when containerd (else dockerd) has
-/// that capability.
-fn runtime_nofile_ceiling() -> Option<u64> {
-    let pid = ["containerd", "dockerd"].iter().find_map(|name| {
-        fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-            let comm = fs::read_to_string(e.path().join("comm")).ok()?;
-            (comm.trim() == *name)
-                .then(|| e.file_name().to_str()?.parse::<u32>().ok())
-                .flatten()
-        })
-    })?;
-    const CAP_SYS_RESOURCE: u64 = 1 << 24;
-    let bnd = hex(proc_status(pid)
-        .get("CapBnd")
-        .map(String::as_str)
-        .unwrap_or("0"));
-    if bnd & CAP_SYS_RESOURCE != 0 {
-        return None;
-    }
-    let limits = fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(4)?.parse().ok()
-}
-
-/// Whether the kernel has AppArmor enabled (what Docker asks before applying a profile).
-fn apparmor_enabled() -> bool {
-    fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y")
-}
-
-/// The seccomp profile Compose inlined in SecurityOpt (`seccomp=<json>`), parsed.
-fn inlined_seccomp(v: &Value) -> Option<Value> {
-    array_str(&v["HostConfig"]["SecurityOpt"])
-        .iter()
-        .find_map(|o| o.strip_prefix("seccomp=").or(o.strip_prefix("seccomp:")))
-        .and_then(|j| serde_json::from_str(j).ok())
-}
-
-/// Runs `script` with `sh -c` in the service's container, as its user.
-fn exec_sh(d: &Deployment, s: &Svc, script: &str) -> Out {
-    let id = d.container(s.name);
-    let argv = s.applet(&["sh", "-c", script]);
-    let mut a = vec!["docker", "exec", id.as_str()];
-    a.extend(argv.iter().map(String::as_str));
-    run(30, &a)
-}
-
-/// examples/arkalia.toml with stand-in images (python builds of the five modules, Prometheus,
-/// PostgreSQL, Redis): one `up --wait`, every service healthy, the generated security check
-/// green, every property from the host, the AppArmor options as this host treats them, the
-/// volumes and read-only mounts, seccomp (the strict preset of ZeroIA), and the four flows
-/// with the generated firewall.
-#[test]
-#[ignore = "needs root and a Docker engine: run scripts/test.sh as root"]
-fn arkalia_example_is_hardened_on_the_engine() {
-    let _engine = live();
-    let test = "live arkalia";
-    let mut t = Phases::new();
-    let mut c = Checks::default();
-    assert!(
-        std::net::TcpListener::bind(("127.0.0.1", 8000)).is_ok(),
-        "127.0.0.1:8000 is in use: the Arkalia example publishes it"
-    );
-    let (_spec_dir, spec) = with_stand_in_programs("examples/arkalia.toml");
-    let mut d = Deployment::generate(&spec, "arkalia");
-    build_stand_ins(&mut d, ARKALIA_STAND_INS);
-    // Build contexts of the five modules, ./config (with prometheus.yml), ./docs and
-    // ./state/zeroia, which the spec bind-mounts read-only.
-    copy_tree(&root().join("tests/live/arkalia-app"), d.path());
-
-    // Sandozia asks for nofile 65535. Where the runtime cannot raise a hard limit above its
-    // own (no CAP_SYS_RESOURCE, as in this project's sandboxed engines: containerd's hard
-    // limit is 20000), runc fails the start with "error setting rlimits for ready process:
-    // error setting rlimit type 7: operation not permitted". A host limit, not a product bug:
-    // an override lowers it to the runtime's ceiling, and the value is checked below.
-    let mut want_nofile = 65535;
-    if let Some(ceiling) = runtime_nofile_ceiling().filter(|c| *c < 65535) {
-        println!(
-            "note: the runtime cannot raise RLIMIT_NOFILE above {ceiling} (no CAP_SYS_RESOURCE): \
-             sandozia's nofile 65535 lowered to {ceiling} by live-nofile.override.yml"
-        );
-        fs::write(
-            d.path().join("live-nofile.override.yml"),
-            format!(
-                "services:\n  sandozia:\n    ulimits:\n      nofile:\n        soft: {ceiling}\n        hard: {ceiling}\n"
-            ),
-        )
-        .unwrap();
-        d.overrides.push("live-nofile.override.yml".into());
-        want_nofile = ceiling;
-    }
-
-    // AppArmor: the generated loader loads the two profiles where the kernel has AppArmor,
-    // and says it does nothing (exit 0) where it has not.
-    let aa = apparmor_enabled();
-    let o = d.script(60, "apply-apparmor.sh", &[]);
-    if aa {
-        for p in ["docker-sandozia", "docker-assistantia"] {
-            d.apparmor_profiles.push(d.path().join("apparmor").join(p));
-        }
-    }
-    c.check(
-        "scripts/apply-apparmor.sh",
-        if aa {
-            "loads the profiles (exit 0)"
-        } else {
-            "no AppArmor on this host: says so and exits 0"
-        },
-        o.ok() && (aa || o.stderr.contains("no AppArmor")),
-        || o.to_string(),
-    );
-    t.mark("stand-ins");
-
-    let o = d.script(60, "generate-secrets.sh", &[]);
-    assert!(o.ok(), "generate-secrets.sh failed\n{o}");
-    d.up();
-    t.mark("build+up --wait");
-
-    check_security_script(&mut c, &d);
-    for s in ARKALIA {
-        let mut s = Svc { ..*s };
-        let not: Vec<&'static str> = ARKALIA_SECRETS
-            .iter()
-            .copied()
-            .filter(|n| !s.secrets.contains(n))
-            .collect();
-        s.not_secrets = Box::leak(not.into_boxed_slice());
-        check_service(&mut c, &d, &s);
-    }
-
-    // AppArmor as the engine applied it. Docker 20.10 applies `apparmor:PROFILE` only when
-    // the kernel has AppArmor; without it the option is kept in HostConfig.SecurityOpt and
-    // silently ignored (AppArmorProfile empty, the container starts).
-    for (s, profile) in [
-        (&ARK_SANDOZIA, "docker-sandozia"),
-        (&ARK_ASSISTANTIA, "docker-assistantia"),
-    ] {
-        let v = inspect(&d.container(s.name));
-        let opt = format!("apparmor:{profile}");
-        c.check(
-            s.name,
-            &format!("{opt} in SecurityOpt"),
-            array_str(&v["HostConfig"]["SecurityOpt"]).contains(&opt.as_str()),
-            || format!("    SecurityOpt = {}", v["HostConfig"]["SecurityOpt"]),
-        );
-        c.eq(
-            s.name,
-            if aa {
-                "AppArmorProfile applied by the engine"
-            } else {
-                "no AppArmor on this host: AppArmorProfile empty (option ignored by the engine)"
-            },
-            v["AppArmorProfile"].as_str().unwrap_or(""),
-            if aa { profile } else { "" },
-        );
-    }
-    // The seccomp profile each service runs under is the generated file its compose entry
-    // names (Compose inlines it): ZeroIA's strict preset, baseline for the others.
-    for s in ARKALIA {
-        let file = if s.name == "zeroia" {
-            "strict"
-        } else {
-            "baseline"
-        };
-        let want: Option<Value> = fs::read_to_string(d.path().join(format!("seccomp/{file}.json")))
-            .ok()
-            .and_then(|j| serde_json::from_str(&j).ok());
-        let got = inlined_seccomp(&inspect(&d.container(s.name)));
-        c.check(
-            s.name,
-            &format!("runs under seccomp/{file}.json"),
-            want.is_some() && got == want,
-            || "    the inlined profile differs from the generated file".to_string(),
-        );
-    }
-    // nofile of Sandozia, as its PID 1 has it.
-    let v = inspect(&d.container("sandozia"));
-    let pid = v["State"]["Pid"].as_u64().unwrap_or(0);
-    let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default();
-    let nofile: Vec<&str> = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .map(|l| l.split_whitespace().skip(3).take(2).collect())
-        .unwrap_or_default();
-    let want = want_nofile.to_string();
-    c.eq(
-        "sandozia",
-        "nofile soft and hard limits of PID 1",
-        nofile,
-        vec![want.as_str(), want.as_str()],
-    );
-    // Writable: the volumes and the socket tmpfs. Read-only: the configuration bind mounts.
-    for (s, dir) in [
-        (&ARK_POSTGRES, "/var/lib/postgresql/data/pgdata"),
-        (&ARK_POSTGRES, "/var/run/postgresql"),
-        (&ARK_REDIS, "/data"),
-        (&ARK_PROMETHEUS, "/prometheus"),
-    ] {
-        let o = exec_sh(
-            &d,
-            s,
-            &format!("echo x > {dir}/.hardgen-live && rm {dir}/.hardgen-live"),
-        );
-        c.check(
-            s.name,
-            &format!("{dir} writable by the service user"),
-            o.ok(),
-            || o.to_string(),
-        );
-    }
-    for (s, dir) in [
-        (&ARK_SANDOZIA, "/app/config"),
-        (&ARK_SANDOZIA, "/app/docs"),
-        (&ARK_ZEROIA, "/app/state"),
-        (&ARK_PROMETHEUS, "/etc/prometheus"),
-    ] {
-        let o = exec_sh(&d, s, &format!("echo x > {dir}/.hardgen-live"));
-        c.check(
-            s.name,
-            &format!("{dir} is read-only"),
-            !o.ok() && o.stderr.contains("Read-only file system"),
-            || o.to_string(),
-        );
-    }
-    t.mark("properties");
-    for s in [&ARK_ZEROIA, &ARK_SANDOZIA] {
-        check_seccomp_bites(&mut c, &d, s);
-    }
-    t.mark("seccomp");
-
-    // Flows. Planned addresses (the spec's subnets, members low, flow clients high).
-    let (postgres, redis) = ("172.20.4.2", "172.20.4.3");
-    let sandozia_intel = "172.20.1.2";
-    let sandozia_data = "172.20.4.130";
-    let prometheus_intel = "172.20.1.129";
-    let prometheus_mon = "172.20.2.2";
-    check_probes(
-        &mut c,
-        "before the firewall (control)",
-        &[
-            (
-                Probe::service(&d, &ARK_SANDOZIA, redis, 6379, "same bridge, no flow"),
-                true,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &ARK_POSTGRES,
-                    sandozia_data,
-                    8500,
-                    "service to its flow client",
-                ),
-                true,
-            ),
-        ],
-    );
-    let iptables_before = apply_firewall(&mut c, &mut d);
-    check_probes(
-        &mut c,
-        "with the firewall",
-        &[
-            (
-                Probe::service(&d, &ARK_HELLORIA, postgres, 5432, "flow api -> data 5432"),
-                true,
-            ),
-            (
-                Probe::service(&d, &ARK_HELLORIA, redis, 6379, "flow api -> data 6379"),
-                true,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &ARK_ASSISTANTIA,
-                    postgres,
-                    5432,
-                    "flow api -> data 5432",
-                ),
-                true,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &ARK_HELLORIA,
-                    sandozia_intel,
-                    8500,
-                    "flow api -> intelligence 8500 (client helloria)",
-                ),
-                true,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &ARK_SANDOZIA,
-                    postgres,
-                    5432,
-                    "flow intelligence -> data 5432",
-                ),
-                true,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &ARK_SANDOZIA,
-                    redis,
-                    6379,
-                    "intelligence -> data, port outside the flow",
-                ),
-                false,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &ARK_ZEROIA,
-                    sandozia_intel,
-                    8500,
-                    "flow monitoring -> intelligence 8500",
-                ),
-                true,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &ARK_REFLEXIA,
-                    sandozia_intel,
-                    8500,
-                    "flow monitoring -> intelligence 8500",
-                ),
-                true,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &ARK_PROMETHEUS,
-                    sandozia_intel,
-                    8500,
-                    "flow monitoring -> intelligence 8500",
-                ),
-                true,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &ARK_ZEROIA,
-                    prometheus_mon,
-                    9090,
-                    "inside the monitoring zone",
-                ),
-                true,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &ARK_REFLEXIA,
-                    prometheus_intel,
-                    9090,
-                    "flow client to another client in intelligence",
-                ),
-                false,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &ARK_ASSISTANTIA,
-                    sandozia_data,
-                    8500,
-                    "flow client to another client in data",
-                ),
-                false,
-            ),
-            (
-                Probe::service(
-                    &d,
-                    &ARK_POSTGRES,
-                    sandozia_data,
-                    8500,
-                    "data service opening a connection to its flow client",
-                ),
-                false,
-            ),
-            (
-                Probe::host("127.0.0.1", 8000, "Helloria published on 127.0.0.1"),
-                true,
-            ),
-        ],
-    );
-    // The flow api -> intelligence by name, as Helloria would call Sandozia. Both are also
-    // attached to data (Helloria for api -> data, Sandozia for intelligence -> data), where
-    // Docker's DNS would answer with Sandozia's client address, which the policy drops: the
-    // generated extra_hosts pins `sandozia` to its intelligence address for Helloria.
-    let by_name = Probe::service(&d, &ARK_HELLORIA, "sandozia", 8500, "by name").connect();
-    let hosts = exec_sh(&d, &ARK_HELLORIA, "cat /etc/hosts");
-    c.check(
-        "with the firewall",
-        "helloria -> sandozia:8500 by name (flow api -> intelligence) connects",
-        by_name.ok(),
-        || format!("{by_name}\n{hosts}"),
-    );
-    t.mark("firewall+probes");
-    remove_firewall(&mut c, &mut d, &iptables_before);
-    check_integrity_entrypoint(&mut c, &d);
-    t.mark("integrity");
-
-    drop(d);
-    t.mark("cleanup");
-    for (_, image) in ARKALIA_STAND_INS {
-        c.check(
-            "cleanup",
-            &format!("stand-in {image} removed"),
-            image_label(image).is_none(),
-            || format!("    {image} still present"),
-        );
-    }
-    t.print(test);
-    c.finish(test, t.t0);
-}
-
-/// Sandozia's image is built with `integrity = true`: its entrypoint verifies the application
-/// files against the checksums recorded at build time. The running service proves the
-/// pristine image passes; a derived image with one file changed must refuse to start and
-/// name the file.
-fn check_integrity_entrypoint(c: &mut Checks, d: &Deployment) {
-    const WHO: &str = "sandozia (integrity)";
-    const TAMPERED: &str = "hglive-tampered-sandozia:1";
-    const FILE: &str = "/app/modules/sandozia/core/sandozia_core.py";
-    let id = d.container("sandozia");
-    let image = inspect(&id)["Image"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let info = inspect(&image);
-    c.eq(
-        WHO,
-        "the image's entrypoint is the generated integrity check",
-        pointer(&info, "Config.Entrypoint").clone(),
-        serde_json::json!(["/usr/local/bin/hardgen-entrypoint"]),
-    );
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        format!("FROM {image}\nUSER 0\nRUN echo '# tampered' >> {FILE}\nUSER 10001:10001\n"),
-    )
-    .expect("write Dockerfile");
-    let ctx = dir.path().to_string_lossy().into_owned();
-    let built = run(
-        180,
-        &[
-            "docker",
-            "build",
-            "--pull=false",
-            "-q",
-            "-t",
-            TAMPERED,
-            &ctx,
-        ],
-    );
-    c.check(WHO, "a tampered derived image builds", built.ok(), || {
-        built.to_string()
-    });
-    if built.ok() {
-        let start = run(
-            60,
-            &[
-                "docker",
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "--read-only",
-                TAMPERED,
-                "true",
-            ],
-        );
-        c.check(
-            WHO,
-            "the tampered image refuses to start (exit 1)",
-            start.code == Some(1),
-            || start.to_string(),
-        );
-        c.check(
-            WHO,
-            "the refusal names the changed file",
-            start.stderr.contains("integrity check failed") && start.stderr.contains(FILE),
-            || start.to_string(),
-        );
-        let pristine = run(
-            60,
-            &[
-                "docker",
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "--read-only",
-                &image,
-                "true",
-            ],
-        );
-        c.check(
-            WHO,
-            "the pristine image starts the same command (exit 0)",
-            pristine.ok(),
-            || pristine.to_string(),
-        );
-    }
-    let _ = run(60, &["docker", "rmi", "-f", TAMPERED]);
-}
-
-// ------------------------------------------------------------------ swarm target
-
-const SWARM_STACK: &str = "hgswarm";
-/// The name tests/live/swarm.toml gives the busybox image: a swarm task always tries to pull
-/// its image before using the local one, and this one sends that attempt to a closed port on
-/// the loopback instead of a registry.
-const SWARM_IMAGE: &str = "127.0.0.1:5999/hardgen-test/busybox:1";
-
-/// iptables filter, nat and mangle rules (`iptables -S`), one table per element.
-fn iptables_tables() -> Vec<Vec<String>> {
-    ["filter", "nat", "mangle"]
-        .iter()
-        .map(|t| {
-            must(run(30, &["iptables", "-w", "-t", t, "-S"]), "iptables -S")
-                .stdout
-                .lines()
-                .map(str::to_string)
-                .collect()
-        })
-        .collect()
-}
-
-fn docker_networks() -> BTreeSet<String> {
-    must(
-        run(30, &["docker", "network", "ls", "--format", "{{.Name}}"]),
-        "docker network ls",
-    )
-    .stdout
-    .lines()
-    .map(str::to_string)
-    .collect()
-}
-
-fn swarm_state() -> String {
-    run(
-        30,
-        &["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"],
-    )
-    .stdout
-    .trim()
-    .to_string()
-}
-
-/// A one-node swarm (created only if the node was in none) with the stack deployed on it.
-/// Dropping it removes the stack and waits for its containers and networks to go, leaves the
-/// swarm it created (and the docker_gwbridge network that came with it), and deletes the
-/// iptables rules the engine programs for encrypted overlays and leaves behind.
-struct Swarm {
-    dir: tempfile::TempDir,
-    created: bool,
-    networks_before: BTreeSet<String>,
-    iptables_before: Vec<Vec<String>>,
-    tagged: bool,
-}
-
-impl Swarm {
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Waits (bounded) until no container or network of the stack is left.
-    fn wait_stack_gone(secs: u64) -> bool {
-        let t0 = Instant::now();
-        let label = format!("label=com.docker.stack.namespace={SWARM_STACK}");
-        loop {
-            let c = run(30, &["docker", "ps", "-aq", "--filter", &label]);
-            let n = run(30, &["docker", "network", "ls", "-q", "--filter", &label]);
-            if c.ok() && n.ok() && c.stdout.trim().is_empty() && n.stdout.trim().is_empty() {
-                return true;
-            }
-            if t0.elapsed() > Duration::from_secs(secs) {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-}
-
-impl Drop for Swarm {
-    fn drop(&mut self) {
-        let mut problems = Vec::new();
-        if swarm_state() == "active" {
-            let _ = run(60, &["docker", "stack", "rm", SWARM_STACK]);
-            if !Swarm::wait_stack_gone(90) {
-                problems.push(format!("stack {SWARM_STACK}: containers or networks left"));
-            }
-        }
-        if self.created {
-            let o = run(60, &["docker", "swarm", "leave", "--force"]);
-            if !o.ok() {
-                problems.push(o.to_string());
-            }
-            if !self.networks_before.contains("docker_gwbridge") {
-                for _ in 0..10 {
-                    let o = run(30, &["docker", "network", "rm", "docker_gwbridge"]);
-                    if o.ok() || o.stderr.contains("not found") {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(500));
-                }
-            }
-        }
-        // Engine 20.10 leaves the rules it programs for encrypted overlays (INPUT: VXLAN of
-        // those VNIs only through IPsec; mangle OUTPUT: mark them) after the network and the
-        // swarm are gone. Delete the ones that were not there before, nothing else.
-        let now = iptables_tables();
-        for (i, table) in ["filter", "nat", "mangle"].iter().enumerate() {
-            for rule in now[i].iter().filter(|r| {
-                r.starts_with("-A ")
-                    && r.contains("--dport 4789")
-                    && !self.iptables_before[i].contains(r)
-            }) {
-                let del = format!("iptables -w -t {table} -D {}", &rule[3..]);
-                let o = run(30, &["sh", "-c", &del]);
-                if !o.ok() {
-                    problems.push(o.to_string());
-                }
-            }
-        }
-        if self.tagged {
-            let o = run(30, &["docker", "image", "rm", SWARM_IMAGE]);
-            if !o.ok() {
-                problems.push(o.to_string());
-            }
-        }
-        if !problems.is_empty() {
-            eprintln!("swarm: cleanup problems:\n{}", problems.join("\n"));
-        }
-    }
-}
-
-/// Whether this kernel can install the ESP security associations an encrypted overlay uses
-/// between nodes (libnetwork: AEAD rfc4106(gcm(aes)), transport mode). Tried in a throw-away
-/// network namespace: the host's IPsec database is not touched.
-fn ipsec_gcm_supported() -> Out {
-    run(
-        10,
-        &[
-            "unshare",
-            "-n",
-            "ip",
-            "xfrm",
-            "state",
-            "add",
-            "src",
-            "127.0.0.1",
-            "dst",
-            "127.0.0.2",
-            "proto",
-            "esp",
-            "spi",
-            "0x4242",
-            "mode",
-            "transport",
-            "aead",
-            "rfc4106(gcm(aes))",
-            "0x0102030405060708090a0b0c0d0e0f1011121314",
-            "128",
-        ],
-    )
-}
-
-/// tests/live/swarm.toml built with `--target swarm` and deployed with `docker stack deploy`
-/// on a one-node swarm: every service 1/1 and healthy, then in the task containers the user,
-/// capabilities (bounding set exactly cap_add), read-only root, memory and CPU limits, bounded
-/// logs, init, secrets with their per-service uid/gid/mode; the restart policy and the
-/// encrypted, internal overlays from the engine; the zones by probes. What the target says it
-/// cannot enforce (security_opt, pids) is checked to be as it says.
-#[test]
-#[ignore = "needs root and a Docker engine: run scripts/test.sh as root"]
-fn swarm_stack_is_hardened_on_the_engine() {
-    let _engine = live();
-    let test = "live swarm";
-    let mut t = Phases::new();
-    let mut c = Checks::default();
-    let state = swarm_state();
-    assert!(
-        matches!(state.as_str(), "inactive" | "active"),
-        "unexpected swarm state {state:?}"
-    );
-    let dir = tempfile::Builder::new()
-        .prefix("hardgen-live-swarm-")
-        .tempdir()
-        .expect("temporary directory");
-    let o = Command::new(env!("CARGO_BIN_EXE_hardgen"))
-        .args([
-            "build",
-            "tests/live/swarm.toml",
-            "--target",
-            "swarm",
-            "--out",
-        ])
-        .arg(dir.path())
-        .current_dir(root())
-        .output()
-        .expect("run hardgen");
-    assert!(
-        o.status.success(),
-        "hardgen build --target swarm failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let warnings = String::from_utf8_lossy(&o.stderr).into_owned();
-    let mut sw = Swarm {
-        dir,
-        created: false,
-        networks_before: docker_networks(),
-        iptables_before: iptables_tables(),
-        tagged: false,
-    };
-    assert!(
-        std::net::TcpListener::bind(("127.0.0.1", 5999)).is_ok(),
-        "127.0.0.1:5999 is in use: the swarm test sends the tasks' image pulls there"
-    );
-    assert!(
-        !run(30, &["docker", "image", "inspect", SWARM_IMAGE]).ok(),
-        "{SWARM_IMAGE} exists: not tagged by this test, not touched"
-    );
-    must(
-        run(30, &["docker", "tag", BUSYBOX_IMAGE, SWARM_IMAGE]),
-        "docker tag",
-    );
-    sw.tagged = true;
-    if state == "active" {
-        // Already in a swarm (not ours): use it, leave it; remove a stack left by a killed run.
-        let _ = run(60, &["docker", "stack", "rm", SWARM_STACK]);
-        assert!(
-            Swarm::wait_stack_gone(90),
-            "a previous {SWARM_STACK} stack is still there"
-        );
-    } else {
-        must(
-            run(
-                60,
-                &[
-                    "docker",
-                    "swarm",
-                    "init",
-                    "--advertise-addr",
-                    "127.0.0.1",
-                    "--listen-addr",
-                    "127.0.0.1:2377",
-                ],
-            ),
-            "docker swarm init",
-        );
-        sw.created = true;
-    }
-    t.mark("swarm init");
-
-    let o = run_in(Some(sw.path()), 60, &["sh", "scripts/generate-secrets.sh"]);
-    assert!(o.ok(), "generate-secrets.sh failed\n{o}");
-    let deploy = run_in(
-        Some(sw.path()),
-        120,
-        &[
-            "docker",
-            "stack",
-            "deploy",
-            "-c",
-            "docker-stack.yml",
-            "--resolve-image",
-            "never",
-            SWARM_STACK,
-        ],
-    );
-    assert!(deploy.ok(), "docker stack deploy failed\n{deploy}");
-    c.check(
-        "docker stack deploy",
-        "no option of the stack file ignored (no \"Ignoring\" message)",
-        !format!("{}{}", deploy.stdout, deploy.stderr).contains("Ignoring"),
-        || deploy.to_string(),
-    );
-    // Every service 1/1 (a task with a health check counts once healthy), bounded.
-    let t0 = Instant::now();
-    let label = format!("label=com.docker.stack.namespace={SWARM_STACK}");
-    let replicas = loop {
-        let o = run(
-            30,
-            &[
-                "docker",
-                "service",
-                "ls",
-                "--filter",
-                &label,
-                "--format",
-                "{{.Name}} {{.Replicas}}",
-            ],
-        );
-        let lines: Vec<String> = o.stdout.lines().map(str::to_string).collect();
-        let ready = lines.len() == 2 && lines.iter().all(|l| l.ends_with(" 1/1"));
-        if ready || t0.elapsed() > Duration::from_secs(120) {
-            break lines;
-        }
-        std::thread::sleep(Duration::from_secs(1));
-    };
-    let tasks = || {
-        run(
-            30,
-            &[
-                "docker",
-                "service",
-                "ps",
-                "--no-trunc",
-                &format!("{SWARM_STACK}_app"),
-                &format!("{SWARM_STACK}_api"),
-            ],
-        )
-        .to_string()
-    };
-    assert!(
-        replicas.len() == 2 && replicas.iter().all(|l| l.ends_with(" 1/1")),
-        "services not 1/1 within 120 s: {replicas:?}\n{}",
-        tasks()
-    );
-    t.mark("deploy, 1/1");
-
-    // What a container gets from the daemon when nothing asks: the swarm target relies on it
-    // for no-new-privileges (daemon.json) and seccomp (the default profile).
-    let ctl = must(
-        run(
-            60,
-            &[
-                "docker",
-                "run",
-                "--rm",
-                "--pull",
-                "never",
-                "--network",
-                "none",
-                BUSYBOX_IMAGE,
-                "grep",
-                "NoNewPrivs",
-                "/proc/self/status",
-            ],
-        ),
-        "control container",
-    );
-    let daemon_nnp = ctl
-        .stdout
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("?")
-        .to_string();
-    println!("daemon default NoNewPrivs: {daemon_nnp} (the swarm target's daemon.json sets 1)");
-
-    struct SwarmSvc {
-        name: &'static str,
-        user: (u32, u32),
-        caps: &'static [&'static str],
-        memory: u64,
-        nano_cpus: i64,
-        pids: i64,
-        tmpfs_kib: u64,
-        secrets: &'static [&'static str],
-        networks: &'static [&'static str],
-    }
-    let services = [
-        SwarmSvc {
-            name: "app",
-            user: (10001, 10001),
-            caps: &["NET_BIND_SERVICE"],
-            memory: 64 * MIB,
-            nano_cpus: 250_000_000,
-            pids: 32,
-            tmpfs_kib: 8192,
-            secrets: &["app_key", "token"],
-            networks: &["hgswarm_back", "hgswarm_front"],
-        },
-        SwarmSvc {
-            name: "api",
-            user: (10002, 10002),
-            caps: &[],
-            memory: 48 * MIB,
-            nano_cpus: 500_000_000,
-            pids: 24,
-            tmpfs_kib: 4096,
-            secrets: &["token"],
-            networks: &["hgswarm_back"],
-        },
-    ];
-    let mut ids = BTreeMap::new();
-    for s in &services {
-        let who = s.name;
-        let svc = format!("{SWARM_STACK}_{}", s.name);
-        let o = must(
-            run(
-                30,
-                &[
-                    "docker",
-                    "ps",
-                    "-q",
-                    "--no-trunc",
-                    "--filter",
-                    &format!("label=com.docker.swarm.service.name={svc}"),
-                ],
-            ),
-            "docker ps",
-        );
-        let id = o.stdout.lines().next().unwrap_or("").trim().to_string();
-        assert!(!id.is_empty(), "no task container for {svc}");
-        ids.insert(s.name, id.clone());
-        // Health: a task counts as running once healthy; wait for the container's own status.
-        let t0 = Instant::now();
-        let v = loop {
-            let v = inspect(&id);
-            if v["State"]["Health"]["Status"] == "healthy" || t0.elapsed() > Duration::from_secs(30)
-            {
-                break v;
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        };
-        let hc = &v["HostConfig"];
-        let user = format!("{}:{}", s.user.0, s.user.1);
-        c.eq(
-            who,
-            "health",
-            v["State"]["Health"]["Status"].as_str(),
-            Some("healthy"),
-        );
-        c.eq(
-            who,
-            "configured user (Config.User)",
-            v["Config"]["User"].as_str(),
-            Some(user.as_str()),
-        );
-        c.eq(
-            who,
-            "read-only root (ReadonlyRootfs)",
-            hc["ReadonlyRootfs"].as_bool(),
-            Some(true),
-        );
-        c.eq(who, "cap_drop ALL", array_str(&hc["CapDrop"]), vec!["ALL"]);
-        let mut cap_add: Vec<String> = array_str(&hc["CapAdd"])
-            .iter()
-            .map(|c| c.trim_start_matches("CAP_").to_string())
-            .collect();
-        cap_add.sort();
-        c.eq(
-            who,
-            "cap_add exactly as in the spec",
-            cap_add,
-            s.caps.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-        );
-        c.eq(
-            who,
-            "not privileged",
-            hc["Privileged"].as_bool(),
-            Some(false),
-        );
-        c.eq(
-            who,
-            "memory limit (HostConfig.Memory)",
-            hc["Memory"].as_u64(),
-            Some(s.memory),
-        );
-        c.eq(
-            who,
-            "CPU limit (HostConfig.NanoCpus)",
-            hc["NanoCpus"].as_i64(),
-            Some(s.nano_cpus),
-        );
-        // Swarm services have no swap setting (API 1.41): the engine's default, twice the
-        // memory limit. Not among the controls the swarm target lists as unenforced.
-        println!(
-            "{who}: MemorySwap {} (memory {}): swap is not settable for swarm services",
-            hc["MemorySwap"], s.memory
-        );
-        c.eq(
-            who,
-            "init process (HostConfig.Init)",
-            hc["Init"].as_bool(),
-            Some(true),
-        );
-        c.eq(
-            who,
-            "bounded json-file logs (10m x 3)",
-            (
-                hc["LogConfig"]["Type"].as_str(),
-                hc["LogConfig"]["Config"]["max-size"].as_str(),
-                hc["LogConfig"]["Config"]["max-file"].as_str(),
-            ),
-            (Some("json-file"), Some("10m"), Some("3")),
-        );
-        let mut nets: Vec<&String> = v["NetworkSettings"]["Networks"]
-            .as_object()
-            .map(|m| m.keys().collect())
-            .unwrap_or_default();
-        nets.sort();
-        c.eq(
-            who,
-            "attached to its zones' overlays only",
-            nets.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
-            s.networks.to_vec(),
-        );
-        // Documented as not enforced by the swarm target: security_opt dropped by stack deploy
-        // (no-new-privileges from the daemon, the daemon's default seccomp profile).
-        c.eq(
-            who,
-            "no security_opt reaches the container (as the target documents)",
-            hc["SecurityOpt"].as_array().map_or(0, Vec::len),
-            0,
-        );
-        c.check(
-            who,
-            &format!("pids limit {} (HostConfig.PidsLimit)", s.pids),
-            hc["PidsLimit"].as_i64() == Some(s.pids),
-            || format!("    HostConfig.PidsLimit = {}", hc["PidsLimit"]),
-        );
-
-        // The kernel's view of PID 1 and the other processes.
-        let pid = v["State"]["Pid"].as_u64().unwrap_or(0) as u32;
-        let mask = cap_mask(s.caps);
-        let pids: Vec<u32> = container_pids(pid);
-        c.check(
-            who,
-            "processes found in the task's cgroup",
-            !pids.is_empty(),
-            || format!("    PID 1 on the host: {pid}"),
-        );
-        for p in &pids {
-            let st = proc_status(*p);
-            let pw = format!("{who} pid {p}");
-            let field = |k: &str| st.get(k).cloned().unwrap_or_default();
-            let ids_of = |k: &str| -> Vec<u32> {
-                field(k)
-                    .split_whitespace()
-                    .filter_map(|x| x.parse().ok())
-                    .collect()
-            };
-            c.eq(
-                &pw,
-                "real/effective/saved/fs UID",
-                ids_of("Uid"),
-                vec![s.user.0; 4],
-            );
-            c.eq(
-                &pw,
-                "real/effective/saved/fs GID",
-                ids_of("Gid"),
-                vec![s.user.1; 4],
-            );
-            let cap = |k: &str| hex(&field(k));
-            c.check(
-                &pw,
-                "bounding set (CapBnd) is exactly cap_add",
-                cap("CapBnd") == mask,
-                || format!("    CapBnd {} want {mask:016x}", field("CapBnd")),
-            );
-            c.check(
-                &pw,
-                "effective capabilities (CapEff) zero or exactly cap_add",
-                cap("CapEff") == 0 || cap("CapEff") == mask,
-                || format!("    CapEff {} want 0 or {mask:016x}", field("CapEff")),
-            );
-            c.eq(
-                &pw,
-                "NoNewPrivs as the daemon's default (stack deploy sets none)",
-                field("NoNewPrivs"),
-                daemon_nnp.clone(),
-            );
-            c.eq(
-                &pw,
-                "Seccomp 2 (the daemon's default profile)",
-                field("Seccomp"),
-                "2".to_string(),
-            );
-        }
-        if let Some(dir) = cgroup_dir(pid, "memory") {
-            let v1 = dir.join("memory.limit_in_bytes");
-            let f = if v1.exists() {
-                v1
-            } else {
-                dir.join("memory.max")
-            };
-            c.eq(
-                who,
-                "cgroup memory limit",
-                read_trim(&f),
-                s.memory.to_string(),
-            );
-        }
-        let m = mounts(pid);
-        let root_ro = m
-            .iter()
-            .find(|(mp, ..)| mp == "/")
-            .is_some_and(|(_, o, ..)| o.split(',').any(|x| x == "ro"));
-        c.check(who, "/ mounted read-only (mountinfo)", root_ro, || {
-            format!("    {m:?}")
-        });
-        for t in ["/tmp", "/run"] {
-            let e = m.iter().rev().find(|(mp, ..)| mp == t);
-            c.check(
-                who,
-                &format!("{t} is a tmpfs of the spec's size"),
-                e.is_some_and(|(_, _, fs, so)| {
-                    fs == "tmpfs" && so.split(',').any(|x| x == format!("size={}k", s.tmpfs_kib))
-                }),
-                || format!("    mountinfo entry: {e:?}"),
-            );
-        }
-        let exec = |script: &str| run(30, &["docker", "exec", id.as_str(), "sh", "-c", script]);
-        let o = exec("echo x > /hardgen-live-probe");
-        c.check(
-            who,
-            "writing to / fails (read-only file system)",
-            !o.ok() && o.stderr.contains("Read-only file system"),
-            || o.to_string(),
-        );
-        for name in s.secrets {
-            let value =
-                fs::read_to_string(sw.path().join("secrets").join(name)).unwrap_or_default();
-            let o = exec(&format!(
-                "stat -c '%u:%g %a' /run/secrets/{name} && cat /run/secrets/{name}"
-            ));
-            let want = format!("{user} 400\n{value}");
-            c.check(
-                who,
-                &format!(
-                    "secret {name}: owned by {user}, mode 0400, readable, the generated value"
-                ),
-                o.ok() && !value.is_empty() && o.stdout == want,
-                || o.to_string(),
-            );
-            let o = exec(&format!("echo x >> /run/secrets/{name}"));
-            c.check(who, &format!("secret {name} is read-only"), !o.ok(), || {
-                o.to_string()
-            });
-        }
-        let o = exec("ls /run/secrets");
-        let mut got: Vec<&str> = o.stdout.split_whitespace().collect();
-        got.sort();
-        c.eq(
-            who,
-            "exactly its secrets in /run/secrets",
-            got,
-            s.secrets.to_vec(),
-        );
-        // Restart policy: the service's, not the container's (swarm restarts tasks).
-        let rp = must(
-            run(
-                30,
-                &[
-                    "docker",
-                    "service",
-                    "inspect",
-                    "--format",
-                    "{{json .Spec.TaskTemplate.RestartPolicy}}",
-                    &svc,
-                ],
-            ),
-            "docker service inspect",
-        );
-        let rp: Value = serde_json::from_str(rp.stdout.trim()).unwrap_or(Value::Null);
-        c.eq(
-            who,
-            "service restart policy on-failure, 5 attempts",
-            (rp["Condition"].as_str(), rp["MaxAttempts"].as_u64()),
-            (Some("on-failure"), Some(5)),
-        );
-    }
-    t.mark("properties");
-
-    // Zones: the overlays, as the engine created them.
-    for (net, internal) in [("hgswarm_back", true), ("hgswarm_front", false)] {
-        let v = inspect(net);
-        c.eq(
-            net,
-            "overlay, encrypted, internal as the zone says",
-            (
-                v["Driver"].as_str(),
-                v["Options"]["encrypted"].as_str(),
-                v["Internal"].as_bool(),
-            ),
-            (Some("overlay"), Some("true"), Some(internal)),
-        );
-    }
-    // Encrypted overlays: created and used here (one node: no VXLAN between nodes, so no
-    // IPsec). Between nodes, libnetwork installs ESP with AEAD rfc4106(gcm(aes)).
-    let xfrm = ipsec_gcm_supported();
-    println!(
-        "IPsec ESP rfc4106(gcm(aes)) on this kernel: {}",
-        if xfrm.ok() {
-            "supported".to_string()
-        } else {
-            format!(
-                "NOT supported ({}): encrypted overlays would carry no traffic between nodes",
-                xfrm.stderr.trim()
-            )
-        }
-    );
-    let app = inspect(&ids["app"]);
-    let app_back = app["NetworkSettings"]["Networks"]["hgswarm_back"]["IPAddress"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
-    let app_front = app["NetworkSettings"]["Networks"]["hgswarm_front"]["IPAddress"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
-    let probe = |from: &str, addr: &str, port: u16, label: &str| Probe {
-        label: format!("{from} -> {addr}:{port} ({label})"),
-        from: Some(ids[from].clone()),
-        nc: vec!["nc".into()],
-        addr: addr.to_string(),
-        port,
-    };
-    // A service name resolves to a virtual IP that the engine load-balances with IPVS; a
-    // kernel without IPVS (no /proc/net/ip_vs, as here) leaves the VIP dead: connections to
-    // `api` time out while `tasks.api` (the tasks' own addresses) works.
-    let ipvs = Path::new("/proc/net/ip_vs").exists();
-    let mut zone_probes = vec![
-        (
-            probe(
-                "app",
-                "tasks.api",
-                8080,
-                "flow front -> back, the task by name",
-            ),
-            true,
-        ),
-        (
-            probe(
-                "api",
-                &app_front,
-                80,
-                "internal zone to another zone's overlay",
-            ),
-            false,
-        ),
-        (
-            probe(
-                "api",
-                &app_back,
-                80,
-                "flow client's port in the shared zone: open (the target documents \
-                 that swarm does not narrow flows to ports)",
-            ),
-            true,
-        ),
-    ];
-    if ipvs {
-        zone_probes.push((
-            probe("app", "api", 8080, "flow front -> back, the service VIP"),
-            true,
-        ));
-    } else {
-        println!(
-            "note: no IPVS in this kernel (/proc/net/ip_vs missing): swarm service VIPs do not \
-             forward; the flow is probed through tasks.api"
-        );
-    }
-    check_probes(&mut c, "swarm zones", &zone_probes);
-    t.mark("zones");
-    println!(
-        "hardgen build --target swarm warnings:\n{}",
-        warnings.trim()
-    );
-
-    let (networks_before, iptables_before) =
-        (sw.networks_before.clone(), sw.iptables_before.clone());
-    drop(sw);
-    t.mark("cleanup");
-    c.eq(
-        "cleanup",
-        "docker networks as before",
-        docker_networks(),
-        networks_before,
-    );
-    c.eq(
-        "cleanup",
-        "iptables filter, nat and mangle as before",
-        iptables_tables(),
-        iptables_before,
-    );
-    c.check(
-        "cleanup",
-        &format!("{SWARM_IMAGE} untagged"),
-        !run(30, &["docker", "image", "inspect", SWARM_IMAGE]).ok(),
-        String::new,
-    );
-    c.eq(
-        "cleanup",
-        "swarm state as before",
-        swarm_state(),
-        state.clone(),
-    );
-    c.check(
-        "cleanup",
-        "no container or network of the stack left",
-        Swarm::wait_stack_gone(5),
-        String::new,
-    );
-    t.print(test);
-    c.finish(test, t.t0);
-}
+#[path = "live/arkalia.rs"]
+mod arkalia;
+#[path = "live/basic.rs"]
+mod basic;
+#[path = "live/luna.rs"]
+mod luna;
+#[path = "live/swarm.rs"]
+mod swarm;
+#[path = "live/syslog.rs"]
+mod syslog;
 
 // ------------------------------------------------------------------ the other examples
 
 #[path = "live/examples.rs"]
 mod examples;
-// ------------------------------------------------------------------ central logs
-
-/// tests/live/syslog.toml: the project's `[logging]` choice (Docker's syslog driver over TCP)
-/// on a running stack. A receiver of the test's own (busybox `nc -ll`, a reader forked per
-/// connection) listens on its own internal network at 10.233.0.10:514; the Docker daemon dials
-/// it from the host over that bridge. Each service prints a line at start: the receiver gets
-/// it, tagged with the project and the service, and `docker inspect` shows the driver and
-/// options of the generated compose file.
-#[test]
-#[ignore = "needs root and a Docker engine: run scripts/test.sh as root"]
-fn syslog_driver_delivers_every_service_to_a_receiver() {
-    let _engine = live();
-    let test = "live syslog";
-    let mut t = Phases::new();
-    let mut c = Checks::default();
-    let receiver = "hglog-receiver";
-    let net = "hglog-logs";
-    let _ = run(30, &["docker", "rm", "--force", receiver]);
-    let _ = run(30, &["docker", "network", "rm", net]);
-    let mut d = Deployment::generate("tests/live/syslog.toml", "hglog");
-    d.containers.push(receiver.into());
-    d.networks.push(net.into());
-    must(
-        run(
-            60,
-            &[
-                "docker",
-                "network",
-                "create",
-                "--driver",
-                "bridge",
-                "--internal",
-                "--subnet",
-                "10.233.0.0/24",
-                "--opt",
-                "com.docker.network.bridge.name=hglog-logs",
-                net,
-            ],
-        ),
-        "create the receiver's internal network",
-    );
-    must(
-        run(
-            60,
-            &[
-                "docker",
-                "run",
-                "--detach",
-                "--name",
-                receiver,
-                "--pull",
-                "never",
-                "--network",
-                net,
-                "--ip",
-                "10.233.0.10",
-                "--read-only",
-                "--tmpfs",
-                "/tmp:size=4m",
-                "--cap-drop",
-                "ALL",
-                "--cap-add",
-                "NET_BIND_SERVICE",
-                "--security-opt",
-                "no-new-privileges:true",
-                "--log-driver",
-                "json-file",
-                BUSYBOX_IMAGE,
-                "nc",
-                "-ll",
-                "-p",
-                "514",
-                "-e",
-                "sh",
-                "-c",
-                "cat >> /tmp/syslog",
-            ],
-        ),
-        "start the syslog receiver",
-    );
-    // The receiver listens before the stack starts (a TCP syslog driver that cannot connect
-    // fails the container's start).
-    let t0 = Instant::now();
-    while !run(5, &["/bin/busybox", "nc", "-w", "2", "10.233.0.10", "514"]).ok() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "the receiver does not accept connections on 10.233.0.10:514 from the host"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    t.mark("receiver");
-    d.up();
-    t.mark("up --wait");
-
-    for svc in ["api", "worker"] {
-        let v = inspect(&d.container(svc));
-        let lc = &v["HostConfig"]["LogConfig"];
-        c.eq(
-            svc,
-            "log driver and options as generated",
-            (
-                lc["Type"].as_str(),
-                lc["Config"]["syslog-address"].as_str(),
-                lc["Config"]["syslog-format"].as_str(),
-                lc["Config"]["syslog-facility"].as_str(),
-                lc["Config"]["tag"].as_str(),
-            ),
-            (
-                Some("syslog"),
-                Some("tcp://10.233.0.10:514"),
-                Some("rfc5424"),
-                Some("local3"),
-                Some(format!("hglog/{svc}/{{{{.ID}}}}").as_str()),
-            ),
-        );
-    }
-    // Bounded wait for the lines (the driver sends as the container writes).
-    let wanted = |log: &str, svc: &str| {
-        log.lines().any(|l| {
-            l.contains(&format!("hglog-line-from-{svc}")) && l.contains(&format!("hglog/{svc}/"))
-        })
-    };
-    let t0 = Instant::now();
-    let log = loop {
-        let o = run(10, &["docker", "exec", receiver, "cat", "/tmp/syslog"]);
-        if ["api", "worker"].iter().all(|s| wanted(&o.stdout, s))
-            || t0.elapsed() > Duration::from_secs(30)
-        {
-            break o;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
-    println!("receiver got:\n{}", log.stdout.trim_end());
-    for svc in ["api", "worker"] {
-        c.check(
-            svc,
-            "its start-up line reaches the syslog receiver, tagged hglog/<service>/<id>",
-            wanted(&log.stdout, svc),
-            || log.to_string(),
-        );
-    }
-    // RFC 5424 with facility local3 (19): PRI = 19 * 8 + severity (info 6, err 3).
-    c.check(
-        "receiver",
-        "lines are RFC 5424 with facility local3 (<158>1 or <155>1)",
-        log.stdout.contains("<158>1 ") || log.stdout.contains("<155>1 "),
-        || log.to_string(),
-    );
-    t.mark("lines");
-    drop(d);
-    t.mark("cleanup");
-    t.print(test);
-    c.finish(test, t.t0);
-}
-
 // ------------------------------------------------------------------ imported compose stacks
 
 #[path = "live/imported.rs"]
