@@ -240,10 +240,25 @@ fn harden_host_audit_rules_record_docker_activity() {
         "every resolved rule is loaded\nfile:\n{file}\nloaded:\n{}",
         loaded.join("\n")
     );
-    // The paths of the engine installed here, found the way the script finds them.
-    let mut must_watch = vec!["/var/lib/docker".to_string(), "/etc/docker".to_string()];
+    // The paths of the engine running here (Debian's under /usr/sbin, Engine 28 under the tools
+    // directory), found the way the script finds them: its dockerd, then its PATH.
+    let (engine_exe, engine_path) = running_engine();
+    let mut must_watch = vec![
+        "/var/lib/docker".to_string(),
+        "/etc/docker".to_string(),
+        engine_exe.display().to_string(),
+    ];
     for bin in ["dockerd", "containerd", "runc", "containerd-shim-runc-v2"] {
-        let o = run(10, &["sh", "-c", &format!("command -v {bin}")]);
+        let o = run(
+            10,
+            &[
+                "env",
+                &format!("PATH={engine_path}:{PATH}"),
+                "sh",
+                "-c",
+                &format!("command -v {bin}"),
+            ],
+        );
         if o.ok() {
             must_watch.push(o.stdout.trim().to_string());
         }
@@ -390,6 +405,25 @@ fn harden_host_audit_rules_record_docker_activity() {
         "harden_host_audit_rules_record_docker_activity: {:.1?}",
         t_start.elapsed()
     );
+}
+
+/// FORWARD and the chains it reaches by jumps (user chains, as `iptables -S` lists them).
+fn forward_chains(rules: &str) -> Vec<String> {
+    let mut chains = vec!["FORWARD".to_string()];
+    let mut i = 0;
+    while i < chains.len() {
+        let prefix = format!("-A {} ", chains[i]);
+        for l in rules.lines().filter(|l| l.starts_with(&prefix)) {
+            if let Some(target) = l.split(" -j ").nth(1).map(str::trim) {
+                let declared = rules.lines().any(|d| d == format!("-N {target}"));
+                if declared && !chains.iter().any(|c| c == target) {
+                    chains.push(target.to_string());
+                }
+            }
+        }
+        i += 1;
+    }
+    chains
 }
 
 /// The running engine's dockerd binary and PATH (Engine 28 runs from the tools directory with
@@ -620,19 +654,18 @@ fn harden_host_daemon_settings_in_force_on_a_test_daemon() {
         bridge["Options"]["com.docker.network.bridge.enable_icc"], "false",
         "icc=false in force on the default bridge"
     );
-    let fwd = must(
-        run(
-            10,
-            &[
-                "ip", "netns", "exec", TEST_NETNS, "iptables", "-S", "FORWARD",
-            ],
-        ),
-        "iptables -S FORWARD in the test namespace",
+    // Where the engine puts the rule is its own: FORWARD (Engine 20.10) or a chain FORWARD
+    // jumps to (DOCKER-FORWARD on Engine 28). Found from the rules, not from the version.
+    let filter = must(
+        run(10, &["ip", "netns", "exec", TEST_NETNS, "iptables", "-S"]),
+        "iptables -S in the test namespace",
     );
+    let forward_chains = forward_chains(&filter.stdout);
     assert!(
-        fwd.stdout
-            .contains("-A FORWARD -i docker0 -o docker0 -j DROP"),
-        "icc=false: docker0 to docker0 dropped\n{fwd}"
+        filter.stdout.lines().any(|l| forward_chains
+            .iter()
+            .any(|c| l == format!("-A {c} -i docker0 -o docker0 -j DROP"))),
+        "icc=false: docker0 to docker0 dropped in {forward_chains:?}\n{filter}"
     );
 
     let load = run(
