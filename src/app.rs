@@ -262,7 +262,7 @@ pub fn build(
     let gaps = if crate::allow::accepts_target_warning(&model, crate::allow::TARGET_GAP) {
         Vec::new()
     } else {
-        crate::targets::gaps(target)
+        crate::targets::gaps(target, &model)
     };
     for gap in gaps {
         let _ = writeln!(

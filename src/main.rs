@@ -108,7 +108,7 @@ fn main() -> ExitCode {
             &mut err,
         ),
         Command::Targets => {
-            print!("{}", hardgen::targets::markdown_table());
+            print!("{}", hardgen::targets::explained());
             Outcome::Ok
         }
         Command::Init { path, force } => {

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use crate::model::*;
 use crate::plan::Plan;
 use crate::spec::RawSpec;
-use crate::targets::Target;
+use crate::targets::{Control, Support, Target};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -45,24 +45,72 @@ pub struct Cell {
     pub line: Option<usize>,
 }
 
-/// Controls in CIS Docker Benchmark v1.6.0 numbering, as hardgen checks them per service.
-pub const CONTROLS: &[(&str, &str)] = &[
-    ("4.1", "non-root user"),
-    ("4.6, 5.27", "health check"),
-    ("4.10", "secrets not in the environment or arguments"),
-    ("5.2", "AppArmor profile"),
-    ("5.4", "capabilities restricted"),
-    ("5.5", "not privileged, no devices"),
-    ("5.6, 5.20, 5.32", "no sensitive host mounts"),
-    ("5.10, 5.16, 5.17, 5.21, 5.31", "no host namespaces"),
-    ("5.11, 5.12, 5.29", "memory, CPU and pids limits"),
-    ("5.13", "read-only root file system"),
-    ("5.14", "ports bound to a host address"),
-    ("5.15", "restart on-failure, at most 5"),
-    ("5.22", "seccomp profile"),
-    ("5.26", "no-new-privileges"),
-    ("5.30", "own networks only"),
-];
+/// Defines [`Cis`] with its rows in order ([`Cis::ALL`], complete by construction), their
+/// benchmark numbers and names.
+macro_rules! cis_controls {
+    ($($id:ident => ($number:literal, $name:literal),)*) => {
+        /// Controls in CIS Docker Benchmark v1.6.0 numbering, as hardgen checks them per service.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Cis { $($id,)* }
+        impl Cis {
+            /// The rows of the report, in order.
+            pub const ALL: &'static [Cis] = &[$(Cis::$id,)*];
+            /// The benchmark's numbers and the control's name.
+            pub fn id_and_name(self) -> (&'static str, &'static str) {
+                match self { $(Cis::$id => ($number, $name),)* }
+            }
+        }
+    };
+}
+
+cis_controls! {
+    User => ("4.1", "non-root user"),
+    Health => ("4.6, 5.27", "health check"),
+    SecretsOutOfArgs => ("4.10", "secrets not in the environment or arguments"),
+    AppArmor => ("5.2", "AppArmor profile"),
+    Capabilities => ("5.4", "capabilities restricted"),
+    NotPrivileged => ("5.5", "not privileged, no devices"),
+    NoHostMounts => ("5.6, 5.20, 5.32", "no sensitive host mounts"),
+    OwnNamespaces => ("5.10, 5.16, 5.17, 5.21, 5.31", "no host namespaces"),
+    Limits => ("5.11, 5.12, 5.29", "memory, CPU and pids limits"),
+    ReadOnlyRoot => ("5.13", "read-only root file system"),
+    PortsBound => ("5.14", "ports bound to a host address"),
+    Restart => ("5.15", "restart on-failure, at most 5"),
+    Seccomp => ("5.22", "seccomp profile"),
+    NoNewPrivileges => ("5.26", "no-new-privileges"),
+    OwnNetworks => ("5.30", "own networks only"),
+}
+
+impl Cis {
+    /// The control numbered `number` (as in the report's first column).
+    pub fn by_number(number: &str) -> Option<Cis> {
+        Cis::ALL
+            .iter()
+            .copied()
+            .find(|c| c.id_and_name().0 == number)
+    }
+
+    /// The controls of the target table ([`crate::targets::Control`]) this one rests on: where
+    /// the target does not fully enforce one that the service uses, the cell says so.
+    pub fn rests_on(self) -> &'static [Control] {
+        match self {
+            Cis::User => &[Control::User],
+            Cis::Health => &[Control::Health],
+            // File secrets are mounted by every target; their owner and mode are not 4.10.
+            Cis::SecretsOutOfArgs => &[],
+            Cis::AppArmor => &[Control::AppArmor],
+            Cis::Capabilities => &[Control::Capabilities],
+            Cis::NotPrivileged | Cis::NoHostMounts | Cis::OwnNamespaces => &[],
+            Cis::Limits => &[Control::Limits, Control::Pids],
+            Cis::ReadOnlyRoot => &[Control::ReadOnlyRoot],
+            Cis::PortsBound => &[Control::Ports],
+            Cis::Restart => &[Control::Restart],
+            Cis::Seccomp => &[Control::Seccomp],
+            Cis::NoNewPrivileges => &[Control::NoNewPrivileges],
+            Cis::OwnNetworks => &[Control::Zones],
+        }
+    }
+}
 
 pub struct Matrix {
     pub project: String,
@@ -178,10 +226,10 @@ fn secrets_in_args(s: &Service) -> Vec<(&'static str, String)> {
     .collect()
 }
 
-fn evaluate(s: &Service, lines: &Lines, control: &str) -> Cell {
+fn evaluate(s: &Service, lines: &Lines, control: Cis) -> Cell {
     let n = s.name.as_str();
     match control {
-        "4.1" => {
+        Cis::User => {
             if s.user.uid == 0 || s.user.gid == 0 {
                 cell(
                     Status::Relaxed,
@@ -192,11 +240,11 @@ fn evaluate(s: &Service, lines: &Lines, control: &str) -> Cell {
                 cell(Status::Satisfied, format!("user {}", s.user), None)
             }
         }
-        "4.6, 5.27" => match &s.health {
+        Cis::Health => match &s.health {
             Some(h) => cell(Status::Satisfied, format!("every {}", h.interval), None),
             None => cell(Status::Relaxed, "no health check", lines.get(n, "unsafe")),
         },
-        "4.10" => {
+        Cis::SecretsOutOfArgs => {
             let in_args = secrets_in_args(s);
             if let Some((what, secret)) = in_args.first() {
                 // A secret in a process's arguments is readable by every host user (`ps`),
@@ -216,11 +264,11 @@ fn evaluate(s: &Service, lines: &Lines, control: &str) -> Cell {
                 )
             }
         }
-        "5.2" => match &s.apparmor {
+        Cis::AppArmor => match &s.apparmor {
             Some(p) => cell(Status::Satisfied, format!("profile {p}"), None),
             None => cell(Status::NotApplicable, "no profile requested", None),
         },
-        "5.4" => {
+        Cis::Capabilities => {
             if s.cap_add.is_empty() {
                 cell(Status::Satisfied, "all dropped", None)
             } else {
@@ -232,8 +280,8 @@ fn evaluate(s: &Service, lines: &Lines, control: &str) -> Cell {
                 )
             }
         }
-        "5.5" => cell(Status::Satisfied, "never privileged", None),
-        "5.6, 5.20, 5.32" => {
+        Cis::NotPrivileged => cell(Status::Satisfied, "never privileged", None),
+        Cis::NoHostMounts => {
             let host: Vec<&Volume> = s
                 .volumes
                 .iter()
@@ -249,20 +297,20 @@ fn evaluate(s: &Service, lines: &Lines, control: &str) -> Cell {
                 )
             }
         }
-        "5.10, 5.16, 5.17, 5.21, 5.31" => cell(Status::Satisfied, "own namespaces", None),
-        "5.11, 5.12, 5.29" => cell(
+        Cis::OwnNamespaces => cell(Status::Satisfied, "own namespaces", None),
+        Cis::Limits => cell(
             Status::Satisfied,
             format!("{} / {} CPU / {} pids", s.memory, s.cpus, s.pids),
             None,
         ),
-        "5.13" => {
+        Cis::ReadOnlyRoot => {
             if s.read_only {
                 cell(Status::Satisfied, "read-only", None)
             } else {
                 cell(Status::Relaxed, "writable root", lines.get(n, "unsafe"))
             }
         }
-        "5.14" => {
+        Cis::PortsBound => {
             if s.ports.is_empty() {
                 cell(Status::NotApplicable, "nothing published", None)
             } else if s.ports.iter().any(|p| p.host_ip.is_unspecified()) {
@@ -276,13 +324,13 @@ fn evaluate(s: &Service, lines: &Lines, control: &str) -> Cell {
                 cell(Status::Satisfied, format!("on {}", ips.join(", ")), None)
             }
         }
-        "5.15" => match s.restart {
+        Cis::Restart => match s.restart {
             Restart::OnFailure(Some(k)) if k <= 5 => {
                 cell(Status::Satisfied, s.restart.to_string(), None)
             }
             r => cell(Status::Relaxed, r.to_string(), lines.get(n, "restart")),
         },
-        "5.22" => {
+        Cis::Seccomp => {
             let preset = format!("{:?}", s.seccomp.preset).to_lowercase();
             if let Some(learned) = &s.seccomp.learned {
                 let mut names = crate::learn::profile_names(learned, s.init, s.no_new_privileges);
@@ -312,46 +360,32 @@ fn evaluate(s: &Service, lines: &Lines, control: &str) -> Cell {
                 )
             }
         }
-        "5.26" => {
+        Cis::NoNewPrivileges => {
             if s.no_new_privileges {
                 cell(Status::Satisfied, "set", None)
             } else {
                 cell(Status::Relaxed, "not set", lines.get(n, "unsafe"))
             }
         }
-        "5.30" => cell(
+        Cis::OwnNetworks => cell(
             Status::Satisfied,
             format!("zones: {}", s.zones.join(", ")),
             None,
         ),
-        _ => cell(Status::NotApplicable, "", None),
     }
 }
 
-/// What a target cannot enforce of a control, for a service that asks for it.
-fn target_gap(target: Target, control: &str, s: &Service) -> Option<&'static str> {
-    match (target, control) {
-        (Target::Compose, _) => None,
-        (Target::Swarm, "5.22") => Some("stack deploy drops security_opt: daemon default seccomp"),
-        (Target::Swarm, "5.26") => {
-            Some("stack deploy drops security_opt: only daemon-wide (daemon.json)")
-        }
-        (Target::Swarm | Target::Kubernetes, "5.2") if s.apparmor.is_some() => {
-            Some("AppArmor is not rendered for this target")
-        }
-        (Target::Swarm, "5.11, 5.12, 5.29") => Some(
-            "memory, CPU and pids limited, but no swap setting: swap up to the memory limit again",
-        ),
-        (Target::Kubernetes, "5.11, 5.12, 5.29") => {
-            Some("memory and CPU limited; pids limit is a kubelet setting")
-        }
-        (Target::Swarm, "5.14") if !s.ports.is_empty() => Some("published on every node address"),
-        // A ClusterIP Service is reachable from the whole cluster, not bound to 127.0.0.1.
-        (Target::Kubernetes, "5.14") if !s.ports.is_empty() => {
-            Some("ClusterIP service: not published outside the cluster, but not bound to 127.0.0.1")
-        }
-        _ => None,
-    }
+/// What a target does not fully enforce of a CIS control, for a service that uses the
+/// controls it rests on: the notes of the target table, joined.
+fn target_gap(target: Target, cis: Cis, s: &Service, model: &Model) -> Option<String> {
+    let gaps: Vec<String> = cis
+        .rests_on()
+        .iter()
+        .map(|&c| (c, c.claim(target)))
+        .filter(|&(c, claim)| claim.support != Support::Yes && c.used_by(s, model))
+        .map(|(c, claim)| format!("{}: {}", c.name(), claim.note))
+        .collect();
+    (!gaps.is_empty()).then(|| gaps.join("; "))
 }
 
 pub fn matrix(plan: &Plan, lines: &Lines, target: Target) -> Matrix {
@@ -362,14 +396,14 @@ pub fn matrix(plan: &Plan, lines: &Lines, target: Target) -> Matrix {
         target: target.name(),
         services: services.iter().map(|s| s.name.clone()).collect(),
         accepted: plan.model.accepted.clone(),
-        cells: CONTROLS
+        cells: Cis::ALL
             .iter()
-            .map(|(id, _)| {
+            .map(|&cis| {
                 services
                     .iter()
-                    .map(|s| match target_gap(target, id, s) {
+                    .map(|s| match target_gap(target, cis, s, plan.model) {
                         Some(gap) => cell(Status::NotEnforced, gap, None),
-                        None => evaluate(s, lines, id),
+                        None => evaluate(s, lines, cis),
                     })
                     .collect()
             })
@@ -400,7 +434,8 @@ pub fn markdown(m: &Matrix, header: &str) -> String {
     );
     let _ = writeln!(s, "| CIS | control | {} |", m.services.join(" | "));
     let _ = writeln!(s, "|---|---|{}", "---|".repeat(m.services.len()));
-    for ((id, name), row) in CONTROLS.iter().zip(&m.cells) {
+    for (cis, row) in Cis::ALL.iter().zip(&m.cells) {
+        let (id, name) = cis.id_and_name();
         let cells: Vec<String> = row
             .iter()
             .map(|c| {
@@ -482,7 +517,8 @@ td.ok .state {{ color: #1b7f3b; }} td.relaxed .state {{ color: #a45a00; }}
         let _ = write!(s, "<th>{}</th>", esc(svc));
     }
     s.push_str("</tr></thead>\n<tbody>\n");
-    for ((id, name), row) in CONTROLS.iter().zip(&m.cells) {
+    for (cis, row) in Cis::ALL.iter().zip(&m.cells) {
+        let (id, name) = cis.id_and_name();
         let _ = write!(s, "<tr><th class=\"cis\">{id}</th><th>{}</th>", esc(name));
         for c in row {
             let _ = write!(

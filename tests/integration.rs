@@ -451,6 +451,15 @@ fn committed_schema_is_the_generated_one() {
     );
 }
 
+/// The validated model of `examples/NAME.toml`.
+fn example_model(name: &str) -> hardgen::model::Model {
+    let path = root().join(format!("examples/{name}.toml"));
+    let src = hardgen::app::read_spec(&path, &mut std::io::sink()).expect("example reads");
+    hardgen::app::load_full(&src, false, None, false, false, &mut std::io::sink())
+        .expect("example validates")
+        .0
+}
+
 #[test]
 fn examples_point_at_the_schema() {
     for name in &examples() {
@@ -1325,7 +1334,8 @@ fn swarm_stack_is_valid_and_says_what_it_cannot_enforce() {
     for name in &examples() {
         let file = root().join(format!("golden/{name}-swarm/docker-stack.yml"));
         let text = fs::read_to_string(&file).unwrap();
-        for gap in hardgen::targets::gaps(hardgen::targets::Target::Swarm) {
+        let model = example_model(name);
+        for gap in hardgen::targets::gaps(hardgen::targets::Target::Swarm, &model) {
             assert!(text.contains(&gap), "{name}: header lacks `{gap}`");
         }
         let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
@@ -1425,7 +1435,7 @@ fn report_marks_relaxations_with_their_spec_line() {
     );
     let o = hardgen(&["report", "tests/diff/weaker.toml", "--target", "swarm"]);
     assert!(
-        stdout(&o).contains("❌ stack deploy drops security_opt"),
+        stdout(&o).contains("❌ seccomp profile: stack deploy drops security_opt"),
         "{}",
         stdout(&o)
     );
@@ -1664,7 +1674,7 @@ fn useless_capabilities_are_reported() {
 fn kubernetes_claims_are_true() {
     let o = hardgen(&["targets"]);
     assert!(
-        stdout(&o).contains("| read-only root, sized tmpfs | yes | yes | partly |"),
+        stdout(&o).contains("| sized tmpfs, noexec, nosuid, nodev | yes | yes | partly |"),
         "{}",
         stdout(&o)
     );
@@ -1675,7 +1685,47 @@ fn kubernetes_claims_are_true() {
         !row.contains("127.0.0.1,") && !row.contains("✅ on 127.0.0.1"),
         "{row}"
     );
-    assert!(row.contains("ClusterIP service"), "{row}");
+    assert!(row.contains("a ClusterIP Service"), "{row}");
+    // Pods restart always: the attempt limit of on-failure:5 is not kept.
+    let row = md.lines().find(|l| l.starts_with("| 5.15 ")).unwrap();
+    assert!(!row.contains('✅'), "{row}");
+}
+
+/// W105 names only the gaps a spec can hit: no secret, no warning about secret files; no
+/// AppArmor profile or flow, no word about them on swarm; what the spec uses still warns.
+#[test]
+fn target_gaps_are_those_the_spec_hits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("plain.toml");
+    fs::write(
+        &spec,
+        "[project]\nname = \"plain\"\n[zones.front]\negress = true\n[services.web]\n\
+         image = \"nginx:1.27.0-bookworm\"\nzones = [\"front\"]\n\
+         healthcheck = { cmd = [\"nginx\", \"-t\"] }\n",
+    )
+    .unwrap();
+    let build = |target: &str| {
+        let out = tmp.path().join(target);
+        let o = hardgen(&[
+            "build",
+            spec.to_str().unwrap(),
+            "--target",
+            target,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stderr(&o)
+    };
+    let e = build("compose");
+    assert!(!e.contains("W105"), "{e}");
+    let e = build("swarm");
+    for hit in ["seccomp profile", "zone to host traffic dropped"] {
+        assert!(e.contains(&format!("cannot fully enforce {hit}")), "{e}");
+    }
+    for missed in ["AppArmor", "flows narrowed", "file secrets", "ports bound"] {
+        assert!(!e.contains(missed), "{missed}: {e}");
+    }
 }
 
 /// Counts pixels of an exact colour in a PNG screenshot.
@@ -2258,8 +2308,8 @@ fn warnings_are_accepted_with_a_reason_and_reported() {
                 "[project]\nname = \"shop\"\nallow = {{ {allow_project} }}\n[zones.front]\negress = true\n\
                  [zones.spare]\n[services.web]\nimage = \"nginx:1.27.0-bookworm\"\nzones = [\"front\"]\n\
                  healthcheck = {{ cmd = [\"nginx\", \"-t\"] }}\nallow = {{ {allow_web} }}\n\
-                 [services.api]\nimage = \"httpd:2.4.62-bookworm\"\nzones = [\"front\"]\n\
-                 healthcheck = {{ cmd = [\"httpd\", \"-t\"] }}\n"
+                 [secrets.api_key]\n[services.api]\nimage = \"httpd:2.4.62-bookworm\"\nzones = [\"front\"]\n\
+                 secrets = [\"api_key\"]\nhealthcheck = {{ cmd = [\"httpd\", \"-t\"] }}\n"
             ),
         )
         .unwrap();
@@ -2611,6 +2661,274 @@ healthcheck = { cmd = ["true"] }
                 let (ok, o) = run(Command::new(d).args(["stack", "config", "-c"]).arg(&file));
                 assert!(ok, "{driver}: docker stack config:\n{o}");
             }
+        }
+    }
+}
+
+/// Every claim of the target table (`hardgen targets`, the README, W105, compliance.*) is
+/// checked against what the goldens of every example hold: a control a target claims is in
+/// its output, one it denies is not, and a partial one is there in the narrower form its
+/// note describes.
+#[test]
+fn target_claims_hold_in_every_golden() {
+    use hardgen::targets::{Control, Support, Target};
+    use serde_yaml::Value;
+    fn yaml(path: &Path) -> Value {
+        serde_yaml::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+    }
+    fn strs(v: &Value) -> Vec<String> {
+        v.as_sequence()
+            .map(|s| {
+                s.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    let mut checked = 0;
+    for name in &examples() {
+        let model = example_model(name);
+        let compose_dir = root().join(format!("golden/{name}"));
+        let swarm_dir = root().join(format!("golden/{name}-swarm"));
+        let k8s_dir = root().join(format!("golden/{name}-kubernetes"));
+        let compose = yaml(&compose_dir.join("docker-compose.yml"));
+        let stack = yaml(&swarm_dir.join("docker-stack.yml"));
+        let policies =
+            fs::read_to_string(k8s_dir.join("kubernetes/network-policies.yaml")).unwrap();
+        for s in model.services.values() {
+            let c = &compose["services"][s.name.as_str()];
+            let w = &stack["services"][s.name.as_str()];
+            let k8s_text =
+                fs::read_to_string(k8s_dir.join(format!("kubernetes/{}.yaml", s.name))).unwrap();
+            let workload: Value =
+                serde_yaml::from_str(k8s_text.split("\n---\n").next().unwrap()).unwrap();
+            let pod = &workload["spec"]["template"]["spec"];
+            let k = &pod["containers"][0];
+            let ksc = &k["securityContext"];
+            let user = s.user.to_string();
+            let opts = strs(&c["security_opt"]);
+            let has_opt = |p: &str| opts.iter().any(|o| o.starts_with(p));
+            let compose_tmpfs = strs(&c["tmpfs"]);
+            let swarm_tmpfs = |path: &str| {
+                w["volumes"].as_sequence().unwrap().iter().any(|v| {
+                    v["type"] == "tmpfs" && v["target"] == path && v["tmpfs"]["size"].is_u64()
+                })
+            };
+            let empty_dir = |name: &str| {
+                pod["volumes"].as_sequence().unwrap().iter().any(|v| {
+                    v["name"] == name
+                        && v["emptyDir"]["medium"] == "Memory"
+                        && v["emptyDir"]["sizeLimit"].is_string()
+                })
+            };
+            for &control in hardgen::targets::Control::ALL {
+                if !control.used_by(s, &model) {
+                    continue;
+                }
+                // What each target's output holds of the control: fully, partly, not at all.
+                let held: [Support; 3] = match control {
+                    Control::User => [
+                        (c["user"] == user.as_str()).into(),
+                        (w["user"] == user.as_str()).into(),
+                        (ksc["runAsUser"] == s.user.uid && ksc["runAsNonRoot"] == true).into(),
+                    ],
+                    Control::Capabilities => [
+                        (strs(&c["cap_drop"]) == ["ALL"]).into(),
+                        (strs(&w["cap_drop"]) == ["ALL"]).into(),
+                        (strs(&ksc["capabilities"]["drop"]) == ["ALL"]).into(),
+                    ],
+                    Control::NoNewPrivileges => [
+                        has_opt("no-new-privileges:true").into(),
+                        partly(
+                            w.get("security_opt").is_none()
+                                && fs::read_to_string(swarm_dir.join("daemon.json"))
+                                    .unwrap()
+                                    .contains("\"no-new-privileges\": true"),
+                        ),
+                        (ksc["allowPrivilegeEscalation"] == false).into(),
+                    ],
+                    Control::Seccomp => [
+                        has_opt("seccomp:seccomp/").into(),
+                        w.get("security_opt").is_some().into(),
+                        (ksc["seccompProfile"]["type"] == "Localhost").into(),
+                    ],
+                    Control::AppArmor => [
+                        has_opt("apparmor:").into(),
+                        w.get("security_opt").is_some().into(),
+                        (ksc.get("appArmorProfile").is_some()).into(),
+                    ],
+                    Control::ReadOnlyRoot => [
+                        (c["read_only"] == true).into(),
+                        (w["read_only"] == true).into(),
+                        (ksc["readOnlyRootFilesystem"] == true).into(),
+                    ],
+                    Control::Tmpfs => [
+                        ["/tmp:", "/run:"]
+                            .iter()
+                            .all(|p| {
+                                compose_tmpfs.iter().any(|t| {
+                                    t.starts_with(p) && t.contains("noexec,nosuid,nodev,size=")
+                                })
+                            })
+                            .into(),
+                        // Docker mounts tmpfs mounts noexec, nosuid, nodev (`docker run
+                        // --mount type=tmpfs` shows them in /proc/mounts on 20.10 and 28).
+                        (swarm_tmpfs("/tmp") && swarm_tmpfs("/run")).into(),
+                        partly(empty_dir("tmp") && empty_dir("run")),
+                    ],
+                    Control::Limits => [
+                        (c["mem_limit"] == s.memory.to_string().as_str()
+                            && c["memswap_limit"] == c["mem_limit"]
+                            && c["cpus"].is_string())
+                        .into(),
+                        partly(
+                            w["deploy"]["resources"]["limits"]["memory"].is_string()
+                                && w.get("memswap_limit").is_none(),
+                        ),
+                        (k["resources"]["limits"]["memory"].is_string()
+                            && k["resources"]["limits"]["cpu"].is_string())
+                        .into(),
+                    ],
+                    Control::Pids => [
+                        (c["pids_limit"] == s.pids).into(),
+                        (w["deploy"]["resources"]["limits"]["pids"] == s.pids).into(),
+                        k8s_text.contains("pids").into(),
+                    ],
+                    Control::Health => [
+                        c["healthcheck"]["test"].is_sequence().into(),
+                        w["healthcheck"]["test"].is_sequence().into(),
+                        (k["livenessProbe"]["exec"].is_mapping()
+                            && k["readinessProbe"]["exec"].is_mapping())
+                        .into(),
+                    ],
+                    Control::Restart => [
+                        (c["restart"] == s.restart.to_string().as_str()).into(),
+                        w["deploy"]["restart_policy"]["condition"]
+                            .is_string()
+                            .into(),
+                        // A Deployment's or StatefulSet's pods restart Always.
+                        partly(pod.get("restartPolicy").is_none_or(|r| r == "Always")),
+                    ],
+                    Control::Ports => [
+                        s.ports
+                            .iter()
+                            .all(|p| {
+                                c["ports"].as_sequence().unwrap().iter().any(|x| {
+                                    x["host_ip"] == p.host_ip.to_string().as_str()
+                                        && x["published"] == p.host_port.to_string().as_str()
+                                })
+                            })
+                            .into(),
+                        w["ports"]
+                            .as_sequence()
+                            .unwrap()
+                            .iter()
+                            .all(|x| x.get("host_ip").is_some())
+                            .into(),
+                        partly(
+                            !k8s_text.contains("hostPort")
+                                && !k8s_text.contains("NodePort")
+                                && k8s_text.contains("type: ClusterIP"),
+                        ),
+                    ],
+                    Control::Zones => [
+                        s.zones
+                            .iter()
+                            .all(|z| {
+                                compose["networks"][z.as_str()]["internal"]
+                                    == !model.zones[z].egress
+                            })
+                            .into(),
+                        s.zones
+                            .iter()
+                            .all(|z| {
+                                stack["networks"][z.as_str()]["internal"] == !model.zones[z].egress
+                            })
+                            .into(),
+                        (policies.contains("name: default-deny")
+                            && s.zones.iter().all(|z| {
+                                workload["spec"]["template"]["metadata"]["labels"]
+                                    [format!("zone.hardgen.io/{z}").as_str()]
+                                    == "member"
+                            }))
+                        .into(),
+                    ],
+                    Control::Flows => [
+                        fs::read_to_string(compose_dir.join("firewall/iptables.rules"))
+                            .unwrap()
+                            .contains("--dport")
+                            .into(),
+                        swarm_dir.join("firewall").exists().into(),
+                        (policies.contains("name: flow-") && policies.contains("port:")).into(),
+                    ],
+                    Control::HostTraffic => [
+                        compose_dir.join("firewall/iptables.rules").exists().into(),
+                        swarm_dir.join("firewall").exists().into(),
+                        k8s_dir.join("firewall").exists().into(),
+                    ],
+                    Control::Secrets => [
+                        // Short syntax: the file's own owner and mode (set by the script).
+                        partly(
+                            strs(&c["secrets"]).len() == s.secrets.len()
+                                && fs::read_to_string(
+                                    compose_dir.join("scripts/generate-secrets.sh"),
+                                )
+                                .unwrap()
+                                .contains("chown \"$owner\""),
+                        ),
+                        w["secrets"]
+                            .as_sequence()
+                            .unwrap()
+                            .iter()
+                            .all(|x| {
+                                x["uid"] == s.user.uid.to_string().as_str() && x["mode"] == 0o400
+                            })
+                            .into(),
+                        (pod["securityContext"]["fsGroup"] == s.user.gid
+                            && k8s_text.contains("secretName:"))
+                        .into(),
+                    ],
+                    Control::Logs => [
+                        c["logging"]["driver"].is_string().into(),
+                        w["logging"]["driver"].is_string().into(),
+                        k8s_text.contains("logging").into(),
+                    ],
+                    Control::LogDriver => [
+                        (c["logging"]["driver"] == model.logging.driver.as_str()).into(),
+                        (w["logging"]["driver"] == model.logging.driver.as_str()).into(),
+                        k8s_text.contains("logging").into(),
+                    ],
+                    Control::Init => [
+                        (c["init"] == true).into(),
+                        (w["init"] == true).into(),
+                        k8s_text.contains("shareProcessNamespace").into(),
+                    ],
+                };
+                for (t, h) in Target::ALL.into_iter().zip(held) {
+                    let claim = control.claim(t);
+                    assert_eq!(
+                        h,
+                        claim.support,
+                        "{name}: service {}: {} on {}: the output holds {h:?}, the table claims {:?} ({})",
+                        s.name,
+                        control.name(),
+                        t.name(),
+                        claim.support,
+                        claim.note
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+
+    /// What a partial control's output holds: the narrower form, or (if not even that) nothing.
+    fn partly(held: bool) -> hardgen::targets::Support {
+        if held {
+            Support::Partly
+        } else {
+            Support::No
         }
     }
 }

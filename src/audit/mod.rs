@@ -1,6 +1,6 @@
 //! `hardgen audit`: what an existing compose file leaves open, per service — every control
 //! hardgen enforces that the file does not (CIS Docker Benchmark v1.6.0 ids and wording from
-//! `report::CONTROLS`), and what a reviewer looks for (the docker socket, `privileged`, host
+//! `report::Cis`), and what a reviewer looks for (the docker socket, `privileged`, host
 //! namespaces, secrets in the environment or in command arguments, `:latest`...).
 
 pub mod format;
@@ -58,7 +58,7 @@ impl Severity {
     }
 }
 
-/// A check: a stable id, the CIS control it belongs to (an id of `report::CONTROLS`, whose
+/// A check: a stable id, the CIS control it belongs to (an id of `report::Cis`, whose
 /// wording is shown) or, for a reviewer's check outside the benchmark table, its own title.
 pub struct Rule {
     pub id: &'static str,
@@ -105,10 +105,8 @@ pub fn rule(id: &str) -> &'static Rule {
 /// The wording of a rule: its CIS control's name from the compliance table, or its own.
 pub fn rule_title(r: &Rule) -> &'static str {
     match r.cis {
-        Some(id) => crate::report::CONTROLS
-            .iter()
-            .find(|(c, _)| *c == id)
-            .map(|(_, w)| *w)
+        Some(id) => crate::report::Cis::by_number(id)
+            .map(|c| c.id_and_name().1)
             .unwrap_or(r.title),
         None => r.title,
     }
@@ -344,11 +342,7 @@ mod tests {
     fn every_cis_rule_names_a_control_of_the_report() {
         for r in RULES {
             if let Some(id) = r.cis {
-                assert!(
-                    crate::report::CONTROLS.iter().any(|(c, _)| *c == id),
-                    "{}",
-                    r.id
-                );
+                assert!(crate::report::Cis::by_number(id).is_some(), "{}", r.id);
                 assert!(r.title.is_empty());
             } else {
                 assert!(!r.title.is_empty());

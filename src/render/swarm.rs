@@ -1,5 +1,5 @@
 //! `--target swarm`: a stack file for `docker stack deploy`, rendered from the same model.
-//! Swarm cannot carry every control (see `targets::CONTROLS`): the file says so in its header
+//! Swarm cannot carry every control (see `targets::Control`): the file says so in its header
 //! and `hardgen build` repeats it as a warning.
 
 use serde_json::{json, Value};
@@ -170,7 +170,7 @@ pub fn render(plan: &Plan, header: &str) -> String {
         m.project.name
     );
     text.push_str("# Swarm cannot enforce these controls of the spec (compensate where noted):\n");
-    for line in targets::gaps(Target::Swarm) {
+    for line in targets::gaps(Target::Swarm, m) {
         text.push_str(&format!("#   - {line}\n"));
     }
     // Quoted as in the compose file, for YAML 1.1 readers (`1001:1001`, `yes`).
