@@ -162,11 +162,14 @@ pub struct Project {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Zone {
     pub name: String,
-    /// Explicit subnet; `None` is allocated by the plan.
-    pub subnet: Option<Ipv4Net>,
+    /// The spec's subnet, or the one validation allocated from the pool.
+    pub subnet: Ipv4Net,
     pub egress: bool,
-    pub bridge: Option<String>,
+    /// The Linux bridge's name: the spec's, or the default one (at most 15 characters).
+    pub bridge: String,
     pub description: Option<String>,
+    /// The services attached to this zone as clients of flows into it (not members of it).
+    pub clients: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -245,12 +245,11 @@ pub fn plan<'m>(model: &'m Model, layout: &Layout) -> Plan<'m> {
 }
 
 fn plan_zones(model: &Model) -> Vec<PlannedZone> {
-    let attached = crate::validate::zone_clients(&model.services, &model.flows);
     model
         .zones
         .values()
         .map(|z| {
-            let subnet = z.subnet.expect("validation allocates every subnet");
+            let subnet = z.subnet;
             let half = Ipv4Net {
                 addr: subnet.network(),
                 prefix: subnet.prefix + 1,
@@ -265,15 +264,12 @@ fn plan_zones(model: &Model) -> Vec<PlannedZone> {
                 .filter(|s| s.zones.contains(&z.name))
                 .map(|s| s.name.clone())
                 .collect();
-            let client_services: Vec<String> = attached
-                .get(&z.name)
-                .map(|c| c.iter().cloned().collect())
-                .unwrap_or_default();
+            let client_services: Vec<String> = z.clients.iter().cloned().collect();
             PlannedZone {
                 name: z.name.clone(),
                 subnet,
                 gateway: subnet.host(1),
-                bridge: z.bridge.clone().expect("validation names every bridge"),
+                bridge: z.bridge.clone(),
                 internal: !z.egress,
                 members: half,
                 clients,

@@ -351,23 +351,15 @@ fn zones(c: &mut Changes, old: &Model, new: &Model) {
                         Some(n.egress.to_string()),
                     );
                 }
-                let (os, ns) = (
-                    o.subnet.map(|s| s.to_string()),
-                    n.subnet.map(|s| s.to_string()),
-                );
-                if os != ns {
+                if o.subnet != n.subnet {
                     c.push(
                         Class::Neutral,
                         "zone",
                         name,
                         "subnet",
-                        format!(
-                            "subnet {} -> {}",
-                            os.clone().unwrap_or_default(),
-                            ns.clone().unwrap_or_default()
-                        ),
-                        os,
-                        ns,
+                        format!("subnet {} -> {}", o.subnet, n.subnet),
+                        Some(o.subnet.to_string()),
+                        Some(n.subnet.to_string()),
                     );
                 }
                 if o.bridge != n.bridge {
@@ -376,13 +368,9 @@ fn zones(c: &mut Changes, old: &Model, new: &Model) {
                         "zone",
                         name,
                         "bridge",
-                        format!(
-                            "bridge {} -> {}",
-                            o.bridge.clone().unwrap_or_default(),
-                            n.bridge.clone().unwrap_or_default()
-                        ),
-                        o.bridge.clone(),
-                        n.bridge.clone(),
+                        format!("bridge {} -> {}", o.bridge, n.bridge),
+                        Some(o.bridge.clone()),
+                        Some(n.bridge.clone()),
                     );
                 }
             }

@@ -33,8 +33,8 @@ pub use secrets::looks_secret;
 pub use shape::toml_explain;
 pub use text::show;
 pub(crate) use text::text_ok;
+pub use zones::default_bridge;
 use zones::*;
-pub use zones::{default_bridge, zone_clients};
 
 pub struct Options {
     /// Unpinned images and missing build contexts are errors rather than warnings.

@@ -152,6 +152,10 @@ impl Validator<'_> {
         }
     }
 
+    /// The zones: names, subnets (the spec's, checked, then the missing ones allocated),
+    /// capacity and bridge names. The model's zones carry what was settled here; with an
+    /// error reported, the placeholders of what could not be settled are never used (no
+    /// model is returned).
     pub(super) fn zones(
         &mut self,
         raw: &RawSpec,
@@ -159,6 +163,38 @@ impl Validator<'_> {
         services: &BTreeMap<String, Service>,
         flows: &[Flow],
     ) -> BTreeMap<String, Zone> {
+        let mut subnets = self.zone_subnets(raw, project, services);
+        let mut clients = zone_clients(services, flows);
+        self.zone_capacity(&subnets, services, &clients);
+        let mut bridges = self.zone_bridge_names(raw, project);
+        raw.zones
+            .iter()
+            .map(|(name, z)| {
+                let n = &name.value;
+                let zone = Zone {
+                    name: n.clone(),
+                    subnet: subnets
+                        .remove(n)
+                        .and_then(|(_, s)| s)
+                        .unwrap_or(project.pool),
+                    egress: z.egress.as_ref().is_some_and(|e| e.value),
+                    bridge: bridges.remove(n).unwrap_or_default(),
+                    description: z.description.clone(),
+                    clients: clients.remove(n).unwrap_or_default(),
+                };
+                (n.clone(), zone)
+            })
+            .collect()
+    }
+
+    /// Each zone's subnet: the spec's (checked against the pool and the other zones), else
+    /// the lowest free block of the pool, in zone order. `None` where an error was reported.
+    fn zone_subnets(
+        &mut self,
+        raw: &RawSpec,
+        project: &Project,
+        services: &BTreeMap<String, Service>,
+    ) -> BTreeMap<String, (Range<usize>, Option<Ipv4Net>)> {
         let mut zones = BTreeMap::new();
         let mut taken: Vec<(Ipv4Net, String, Range<usize>)> = Vec::new();
         for (name, z) in &raw.zones {
@@ -218,23 +254,13 @@ impl Validator<'_> {
             }
             zones.insert(
                 name.value.clone(),
-                (
-                    name.span.clone(),
-                    Zone {
-                        name: name.value.clone(),
-                        subnet,
-                        egress: z.egress.as_ref().is_some_and(|e| e.value),
-                        bridge: z.bridge.as_ref().map(|b| b.value.clone()),
-                        description: z.description.clone(),
-                    },
-                    z.subnet.is_some(),
-                ),
+                (name.span.clone(), subnet, z.subnet.is_some()),
             );
         }
         // Allocate the missing subnets: the lowest free blocks of the pool, in zone order.
         let block = 1u64 << (32 - project.zone_prefix);
         let mut next: u64 = 0;
-        for (name, (span, zone, explicit)) in zones.iter_mut() {
+        for (name, (span, subnet, explicit)) in zones.iter_mut() {
             if *explicit {
                 continue;
             }
@@ -262,15 +288,26 @@ impl Validator<'_> {
                 next += block;
                 if !taken.iter().any(|(t, _, _)| t.overlaps(&cand)) {
                     taken.push((cand, name.clone(), span.clone()));
-                    zone.subnet = Some(cand);
+                    *subnet = Some(cand);
                     break;
                 }
             }
         }
-        // Capacity: members in the lower half, flow clients in the upper half.
-        let all_clients = zone_clients(services, flows);
-        for (name, (span, zone, _)) in &zones {
-            let Some(net) = zone.subnet else { continue };
+        zones
+            .into_iter()
+            .map(|(name, (span, subnet, _))| (name, (span, subnet)))
+            .collect()
+    }
+
+    /// Members take the lower half of a zone's subnet, clients of flows the upper half.
+    fn zone_capacity(
+        &mut self,
+        subnets: &BTreeMap<String, (Range<usize>, Option<Ipv4Net>)>,
+        services: &BTreeMap<String, Service>,
+        all_clients: &BTreeMap<String, BTreeSet<String>>,
+    ) {
+        for (name, (span, subnet)) in subnets {
+            let Some(net) = *subnet else { continue };
             let members = services.values().filter(|s| s.zones.contains(name)).count() as u64;
             let clients = all_clients.get(name).map_or(0, BTreeSet::len) as u64;
             let half = net.size() / 2;
@@ -282,15 +319,16 @@ impl Validator<'_> {
                 );
             }
         }
-        // Bridge names: at most 15 characters (IFNAMSIZ), unique.
+    }
+
+    /// Bridge names: the spec's (checked) or the default one; at most 15 characters
+    /// (IFNAMSIZ), unique.
+    fn zone_bridge_names(&mut self, raw: &RawSpec, project: &Project) -> BTreeMap<String, String> {
         let mut bridges: BTreeMap<String, (String, Range<usize>)> = BTreeMap::new();
         let mut out = BTreeMap::new();
-        for (name, (span, mut zone, _)) in zones {
-            let spec_bridge = raw
-                .zones
-                .iter()
-                .find(|(k, _)| k.value == name)
-                .and_then(|(_, z)| z.bridge.as_ref());
+        for (key, z) in &raw.zones {
+            let (name, span) = (&key.value, &key.span);
+            let spec_bridge = z.bridge.as_ref();
             let bridge = match spec_bridge {
                 Some(b) => {
                     let ok = !b.value.is_empty()
@@ -318,7 +356,7 @@ impl Validator<'_> {
                     }
                     b.value.clone()
                 }
-                None => default_bridge(&project.name, &name),
+                None => default_bridge(&project.name, name),
             };
             let (at, label) = match spec_bridge {
                 Some(b) => (b.span.clone(), "colliding bridge name"),
@@ -338,8 +376,7 @@ impl Validator<'_> {
                 );
             }
             bridges.insert(bridge.clone(), (name.clone(), at));
-            zone.bridge = Some(bridge);
-            out.insert(name, zone);
+            out.insert(name.clone(), bridge);
         }
         out
     }
@@ -436,7 +473,7 @@ fn zone_reach(
 
 /// For each zone, the services attached to it as flow clients: the clients of flows into the
 /// zone that are not members of it. Computed once (linear in the flows' client lists).
-pub fn zone_clients(
+fn zone_clients(
     services: &BTreeMap<String, Service>,
     flows: &[Flow],
 ) -> BTreeMap<String, BTreeSet<String>> {
