@@ -81,108 +81,8 @@ impl Validator<'_> {
 
     pub(super) fn build(&mut self, service: &str, b: &RawBuild) -> Build {
         let runtime = b.runtime.value;
-        let needs_version = runtime != Runtime::Static;
-        let version = match &b.version {
-            Some(v) => {
-                let ok = !v.value.is_empty()
-                    && v.value.len() <= 32
-                    && v.value.as_bytes()[0].is_ascii_digit()
-                    && v.value
-                        .bytes()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
-                if !ok {
-                    self.err(
-                        "E030",
-                        &v.span,
-                        format!("`{}` is not a valid version", show(&v.value)),
-                        "invalid version",
-                    );
-                }
-                if !needs_version {
-                    self.err(
-                        "E030",
-                        &v.span,
-                        "the `static` runtime has no version".into(),
-                        "not used",
-                    );
-                }
-                Some(v.value.clone())
-            }
-            None if needs_version => {
-                self.push(
-                    Diagnostic::error(
-                        "E030",
-                        format!("service `{service}`: the {runtime:?} runtime needs a `version`")
-                            .to_lowercase(),
-                    )
-                    .at(b.runtime.span.clone(), "which version?")
-                    .help(match runtime {
-                        Runtime::Python => "e.g. `version = \"3.12\"`",
-                        Runtime::Node => "e.g. `version = \"20\"`",
-                        Runtime::Go => "e.g. `version = \"1.22\"`",
-                        _ => "e.g. `version = \"1.80\"`",
-                    }),
-                );
-                None
-            }
-            None => None,
-        };
-        let context = match &b.context {
-            None => format!("src/{service}"),
-            Some(c) => {
-                let v = match c.value.trim_start_matches("./").trim_end_matches('/') {
-                    "" if c.value.starts_with('.') => ".",
-                    v => v,
-                };
-                // `../` only as a prefix (the spec may sit in a `deploy/` folder of the
-                // repository); below that, plain names: the path is rendered relative to the
-                // output directory and must mean one thing.
-                let below = v.trim_start_matches("../");
-                let ok = !v.is_empty()
-                    && !c.value.starts_with('/')
-                    && c.value.len() <= 256
-                    && c.value.bytes().all(|x| {
-                        x.is_ascii_alphanumeric() || matches!(x, b'/' | b'.' | b'_' | b'-')
-                    })
-                    && (below.is_empty()
-                        || below == "."
-                        || below
-                            .split('/')
-                            .all(|p| !p.is_empty() && p != "." && p != ".."));
-                if !ok {
-                    self.err(
-                        "E030",
-                        &c.span,
-                        format!("`{}` is not a valid build context", show(&c.value)),
-                        "a relative path from the spec's directory (`../` only at the start)",
-                    );
-                }
-                v.to_string()
-            }
-        };
-        if let Some(dir) = &self.opts.spec_dir {
-            if !dir.join(&context).is_dir() {
-                let span = b
-                    .context
-                    .as_ref()
-                    .map_or_else(|| b.runtime.span.clone(), |c| c.span.clone());
-                let message = format!(
-                    "service `{service}`: the build context `{context}` does not exist next to the spec"
-                );
-                let d = if self.opts.strict {
-                    Diagnostic::error("E044", message)
-                } else {
-                    Diagnostic::warning("W107", message)
-                };
-                self.push(
-                    d.at(span, "no such directory")
-                        .help(format!(
-                            "build contexts are relative to the spec's directory: put the service's source in `{}` or set `context` to where it is",
-                            dir.join(&context).display()
-                        )),
-                );
-            }
-        }
+        let version = self.build_version(service, b);
+        let context = self.build_context(service, b);
         let binary = match &b.binary {
             None => service.to_string(),
             Some(x) => {
@@ -233,46 +133,8 @@ impl Validator<'_> {
                 _ => vec![format!("/app/{binary}")],
             },
         };
-        let packages = |list: &[Sp<String>], this: &mut Self| {
-            let mut out = Vec::new();
-            for p in list {
-                let (name, ver) = match p.value.split_once('=') {
-                    Some((n, v)) => (n, Some(v)),
-                    None => (p.value.as_str(), None),
-                };
-                let name_ok = name.len() >= 2
-                    && name.len() <= 64
-                    && name.as_bytes()[0].is_ascii_alphanumeric()
-                    && name.bytes().all(|c| {
-                        c.is_ascii_lowercase()
-                            || c.is_ascii_digit()
-                            || matches!(c, b'+' | b'.' | b'-')
-                    });
-                let ver_ok = ver.is_none_or(|v| {
-                    !v.is_empty()
-                        && v.len() <= 64
-                        && v.bytes().all(|c| {
-                            c.is_ascii_alphanumeric()
-                                || matches!(c, b'.' | b'+' | b'~' | b':' | b'-')
-                        })
-                });
-                if !name_ok || !ver_ok {
-                    this.err(
-                        "E031",
-                        &p.span,
-                        format!(
-                            "`{}` is not a Debian package name (optionally `=version`)",
-                            show(&p.value)
-                        ),
-                        "invalid package",
-                    );
-                }
-                out.push(p.value.clone());
-            }
-            out
-        };
-        let pk = packages(&b.packages, self);
-        let bpk = packages(&b.build_packages, self);
+        let pk = self.packages(&b.packages);
+        let bpk = self.packages(&b.build_packages);
         for list in [&b.packages, &b.build_packages] {
             if let Some(extra) = list.get(MAX_PACKAGES) {
                 self.err(
@@ -332,6 +194,173 @@ impl Validator<'_> {
             Some(x) => x.value,
             None => false,
         };
+        let mut build = Build {
+            runtime,
+            version,
+            base_digest: None,
+            builder_digest: None,
+            context,
+            command,
+            binary,
+            packages: pk,
+            build_packages: bpk,
+            writable_dirs,
+            integrity,
+        };
+        self.pin(service, b, &mut build);
+        build
+    }
+
+    fn build_version(&mut self, service: &str, b: &RawBuild) -> Option<String> {
+        let runtime = b.runtime.value;
+        let needs_version = runtime != Runtime::Static;
+        match &b.version {
+            Some(v) => {
+                let ok = !v.value.is_empty()
+                    && v.value.len() <= 32
+                    && v.value.as_bytes()[0].is_ascii_digit()
+                    && v.value
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+                if !ok {
+                    self.err(
+                        "E030",
+                        &v.span,
+                        format!("`{}` is not a valid version", show(&v.value)),
+                        "invalid version",
+                    );
+                }
+                if !needs_version {
+                    self.err(
+                        "E030",
+                        &v.span,
+                        "the `static` runtime has no version".into(),
+                        "not used",
+                    );
+                }
+                Some(v.value.clone())
+            }
+            None if needs_version => {
+                self.push(
+                    Diagnostic::error(
+                        "E030",
+                        format!("service `{service}`: the {runtime:?} runtime needs a `version`")
+                            .to_lowercase(),
+                    )
+                    .at(b.runtime.span.clone(), "which version?")
+                    .help(match runtime {
+                        Runtime::Python => "e.g. `version = \"3.12\"`",
+                        Runtime::Node => "e.g. `version = \"20\"`",
+                        Runtime::Go => "e.g. `version = \"1.22\"`",
+                        _ => "e.g. `version = \"1.80\"`",
+                    }),
+                );
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// The build context, relative to the spec's directory, and whether it is there.
+    fn build_context(&mut self, service: &str, b: &RawBuild) -> String {
+        let context = match &b.context {
+            None => format!("src/{service}"),
+            Some(c) => {
+                let v = match c.value.trim_start_matches("./").trim_end_matches('/') {
+                    "" if c.value.starts_with('.') => ".",
+                    v => v,
+                };
+                // `../` only as a prefix (the spec may sit in a `deploy/` folder of the
+                // repository); below that, plain names: the path is rendered relative to the
+                // output directory and must mean one thing.
+                let below = v.trim_start_matches("../");
+                let ok = !v.is_empty()
+                    && !c.value.starts_with('/')
+                    && c.value.len() <= 256
+                    && c.value.bytes().all(|x| {
+                        x.is_ascii_alphanumeric() || matches!(x, b'/' | b'.' | b'_' | b'-')
+                    })
+                    && (below.is_empty()
+                        || below == "."
+                        || below
+                            .split('/')
+                            .all(|p| !p.is_empty() && p != "." && p != ".."));
+                if !ok {
+                    self.err(
+                        "E030",
+                        &c.span,
+                        format!("`{}` is not a valid build context", show(&c.value)),
+                        "a relative path from the spec's directory (`../` only at the start)",
+                    );
+                }
+                v.to_string()
+            }
+        };
+        if let Some(dir) = &self.opts.spec_dir {
+            if !dir.join(&context).is_dir() {
+                let span = b
+                    .context
+                    .as_ref()
+                    .map_or_else(|| b.runtime.span.clone(), |c| c.span.clone());
+                let message = format!(
+                    "service `{service}`: the build context `{context}` does not exist next to the spec"
+                );
+                let d = if self.opts.strict {
+                    Diagnostic::error("E044", message)
+                } else {
+                    Diagnostic::warning("W107", message)
+                };
+                self.push(
+                    d.at(span, "no such directory")
+                        .help(format!(
+                            "build contexts are relative to the spec's directory: put the service's source in `{}` or set `context` to where it is",
+                            dir.join(&context).display()
+                        )),
+                );
+            }
+        }
+        context
+    }
+
+    /// Debian packages, optionally `=version`.
+    fn packages(&mut self, list: &[Sp<String>]) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in list {
+            let (name, ver) = match p.value.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (p.value.as_str(), None),
+            };
+            let name_ok = name.len() >= 2
+                && name.len() <= 64
+                && name.as_bytes()[0].is_ascii_alphanumeric()
+                && name.bytes().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'+' | b'.' | b'-')
+                });
+            let ver_ok = ver.is_none_or(|v| {
+                !v.is_empty()
+                    && v.len() <= 64
+                    && v.bytes().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'~' | b':' | b'-')
+                    })
+            });
+            if !name_ok || !ver_ok {
+                self.err(
+                    "E031",
+                    &p.span,
+                    format!(
+                        "`{}` is not a Debian package name (optionally `=version`)",
+                        show(&p.value)
+                    ),
+                    "invalid package",
+                );
+            }
+            out.push(p.value.clone());
+        }
+        out
+    }
+
+    /// The base images' digests, and a warning for each base image left unpinned.
+    fn pin(&mut self, service: &str, b: &RawBuild, build: &mut Build) {
         let digest = |this: &mut Self, d: &Option<Sp<String>>| -> Option<String> {
             let d = d.as_ref()?;
             let ok = d.value.strip_prefix("sha256:").is_some_and(|h| {
@@ -351,19 +380,7 @@ impl Validator<'_> {
         };
         let base_digest = digest(self, &b.base_digest);
         let builder_digest = digest(self, &b.builder_digest);
-        let mut build = Build {
-            runtime,
-            version,
-            context: context.clone(),
-            command: command.clone(),
-            binary: binary.clone(),
-            packages: Vec::new(),
-            build_packages: Vec::new(),
-            writable_dirs: Vec::new(),
-            integrity: false,
-            base_digest: None,
-            builder_digest: None,
-        };
+        let runtime = build.runtime;
         if let (Some(sp), true) = (&b.base_digest, build.runtime_image().is_none()) {
             self.push(
                 Diagnostic::error("E030", format!("service `{service}`: the static runtime runs on `scratch`, which has no digest"))
@@ -408,19 +425,6 @@ impl Validator<'_> {
                         "add `builder_digest = \"sha256:<digest>\"` to `build` to pin it (`docker buildx imagetools inspect IMAGE` shows it)"
                     }),
             );
-        }
-        Build {
-            runtime,
-            version: build.version,
-            base_digest: build.base_digest,
-            builder_digest: build.builder_digest,
-            context,
-            command,
-            binary,
-            packages: pk,
-            build_packages: bpk,
-            writable_dirs,
-            integrity,
         }
     }
 

@@ -101,6 +101,51 @@ pub fn is_sensitive_host_path(p: &str) -> bool {
 }
 
 impl Validator<'_> {
+    /// Volumes and tmpfs mounts, and no two mounts on one path.
+    pub(super) fn mounts(
+        &mut self,
+        s: &RawService,
+        n: &str,
+        svc_secrets: &[String],
+        sensitive_ok: bool,
+    ) -> (Vec<Volume>, Vec<Tmpfs>) {
+        let volumes = self.volumes(n, &s.volumes, sensitive_ok);
+        let tmpfs = self.tmpfs(&s.tmpfs);
+        // Docker refuses two mounts on one path: volumes against the tmpfs mounts (`/tmp`
+        // and `/run` always) and the secret files, tmpfs mounts against the secret files.
+        let secret_file = |p: &str| {
+            p.strip_prefix("/run/secrets/")
+                .is_some_and(|x| svc_secrets.iter().any(|s| s == x))
+        };
+        let mut clashes = Vec::new();
+        for (v, span) in &volumes {
+            if v.target == "/tmp"
+                || v.target == "/run"
+                || tmpfs.iter().any(|(t, _)| t.path == v.target)
+            {
+                clashes.push((span.clone(), v.target.clone(), "a tmpfs"));
+            } else if secret_file(&v.target) {
+                clashes.push((span.clone(), v.target.clone(), "a secret"));
+            }
+        }
+        for (t, span) in &tmpfs {
+            if secret_file(&t.path) {
+                clashes.push((span.clone(), t.path.clone(), "a secret"));
+            }
+        }
+        for (span, path, what) in clashes {
+            self.err(
+                "E033",
+                &span,
+                format!("`{path}` is already mounted as {what}"),
+                "duplicate mount point",
+            );
+        }
+        let volumes: Vec<Volume> = volumes.into_iter().map(|(v, _)| v).collect();
+        let tmpfs: Vec<Tmpfs> = tmpfs.into_iter().map(|(t, _)| t).collect();
+        (volumes, tmpfs)
+    }
+
     pub(super) fn volumes(
         &mut self,
         service: &str,

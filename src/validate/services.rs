@@ -25,7 +25,6 @@ pub(super) fn derived_probe(runtime: Runtime, port: Option<PortProto>) -> Option
 }
 
 impl Validator<'_> {
-    #[allow(clippy::too_many_lines)]
     pub(super) fn service(
         &mut self,
         name: &Sp<String>,
@@ -54,55 +53,9 @@ impl Validator<'_> {
         }
         let uns = s.unsafe_.as_ref();
         let flag = |f: fn(&RawUnsafe) -> bool| uns.is_some_and(f);
-        if let Some(u) = uns {
-            match &u.reason {
-                Some(r) if !r.value.trim().is_empty() && text_ok(&r.value) => {}
-                Some(r) => self.err(
-                    "E032",
-                    &r.span,
-                    "the reason must be one non-empty line".into(),
-                    "invalid reason",
-                ),
-                None => self.push(
-                    Diagnostic::error("E032", format!("service `{n}`: `unsafe` needs a `reason`"))
-                        .at(name.span.clone(), "relaxes hardening without saying why")
-                        .help("add `reason = \"...\"` to the service's `unsafe` table"),
-                ),
-            }
-        }
+        self.unsafe_reason(name, uns);
 
-        let source = match (&s.image, &s.build) {
-            (Some(img), None) => Source::Image(self.image(img)),
-            (None, Some(b)) => {
-                let mut build = self.build(n, b);
-                // The project default applies where the runtime has a shell.
-                build.integrity = build.integrity
-                    || (b.integrity.is_none()
-                        && d.integrity
-                        && matches!(build.runtime, Runtime::Python | Runtime::Node));
-                Source::Build(build)
-            }
-            (Some(img), Some(_)) => {
-                self.err(
-                    "E019",
-                    &img.span,
-                    format!("service `{n}` has both `image` and `build`"),
-                    "remove one",
-                );
-                Source::Image(ImageRef::parse("invalid").expect("literal parses"))
-            }
-            (None, None) => {
-                self.push(
-                    Diagnostic::error(
-                        "E019",
-                        format!("service `{n}` has neither `image` nor `build`"),
-                    )
-                    .at(name.span.clone(), "no image")
-                    .help("add `image = \"name:tag\"` or `build = { runtime = \"python\", ... }`"),
-                );
-                Source::Image(ImageRef::parse("invalid").expect("literal parses"))
-            }
-        };
+        let source = self.source(name, s, d);
 
         if s.zones.is_empty() {
             self.push(
@@ -128,185 +81,16 @@ impl Validator<'_> {
             );
         }
 
-        let mut ports = Vec::new();
-        for p in &s.ports {
-            match PublishedPort::parse(&p.value) {
-                Ok(pp) => ports.push(pp),
-                Err(e) => self.err("E011", &p.span, e, "invalid port"),
-            }
-        }
-        let mut expose = Vec::new();
-        for p in &s.expose {
-            match PortProto::parse(&p.value) {
-                Ok(pp) if !expose.contains(&pp) => expose.push(pp),
-                Ok(pp) => self.err(
-                    "E033",
-                    &p.span,
-                    format!("port {pp} is listed twice"),
-                    "duplicate",
-                ),
-                Err(e) => self.err("E011", &p.span, e, "invalid port"),
-            }
-        }
+        let (ports, expose) = self.ports_of(s);
+        let cap_add = self.cap_add(n, s, &ports, &expose, flag(|u| u.dangerous_caps));
 
-        let mut cap_add = BTreeSet::new();
-        for c in &s.cap_add {
-            let v = c.value.as_str();
-            if let Some(stripped) = v.strip_prefix("CAP_").filter(|x| caps::is_capability(x)) {
-                self.push(
-                    Diagnostic::error(
-                        "E014",
-                        format!("write capabilities without the `CAP_` prefix: `{stripped}`"),
-                    )
-                    .at(c.span.clone(), "prefixed name")
-                    .help(format!("write `{stripped}`")),
-                );
-            } else if !caps::is_capability(v) {
-                self.push(
-                    Diagnostic::error("E014", format!("unknown capability `{}`", show(v)))
-                        .at(c.span.clone(), "not a Linux capability")
-                        .help_opt(did_you_mean(
-                            &v.to_ascii_uppercase(),
-                            caps::ALL.iter().copied(),
-                        )),
-                );
-            } else if caps::is_dangerous(v) && !flag(|u| u.dangerous_caps) {
-                self.push(
-                    Diagnostic::error("E015", format!("capability `{v}` is dangerous"))
-                        .at(c.span.clone(), "grants host-level power")
-                        .help("if it is really needed, set `unsafe = { dangerous_caps = true, reason = \"...\" }`"),
-                );
-            } else if !cap_add.insert(v.to_string()) {
-                self.err(
-                    "E033",
-                    &c.span,
-                    format!("capability `{v}` is listed twice"),
-                    "duplicate",
-                );
-            }
-        }
-        if cap_add.contains("NET_BIND_SERVICE") {
-            let low = ports
-                .iter()
-                .map(|p| p.container.port)
-                .chain(expose.iter().map(|p| p.port))
-                .any(|p| p < 1024);
-            if !low {
-                let span = s
-                    .cap_add
-                    .iter()
-                    .find(|c| c.value == "NET_BIND_SERVICE")
-                    .map(|c| c.span.clone());
-                let mut diag = Diagnostic::warning("W104", format!("service `{n}`: NET_BIND_SERVICE is only needed to listen on ports below 1024"))
-                    .help("remove it: no port of this service is below 1024 (and Docker 20.10 or later lets containers bind low ports without it: net.ipv4.ip_unprivileged_port_start=0)");
-                if let Some(span) = span {
-                    diag = diag.at(span, "not needed");
-                }
-                self.push(diag);
-            }
-        }
+        let (volumes, tmpfs) = self.mounts(s, n, &svc_secrets, flag(|u| u.sensitive_mounts));
 
-        let volumes = self.volumes(n, &s.volumes, flag(|u| u.sensitive_mounts));
-        let tmpfs = self.tmpfs(&s.tmpfs);
-        // Docker refuses two mounts on one path: volumes against the tmpfs mounts (`/tmp`
-        // and `/run` always) and the secret files, tmpfs mounts against the secret files.
-        let secret_file = |p: &str| {
-            p.strip_prefix("/run/secrets/")
-                .is_some_and(|x| svc_secrets.iter().any(|s| s == x))
-        };
-        let mut clashes = Vec::new();
-        for (v, span) in &volumes {
-            if v.target == "/tmp"
-                || v.target == "/run"
-                || tmpfs.iter().any(|(t, _)| t.path == v.target)
-            {
-                clashes.push((span.clone(), v.target.clone(), "a tmpfs"));
-            } else if secret_file(&v.target) {
-                clashes.push((span.clone(), v.target.clone(), "a secret"));
-            }
-        }
-        for (t, span) in &tmpfs {
-            if secret_file(&t.path) {
-                clashes.push((span.clone(), t.path.clone(), "a secret"));
-            }
-        }
-        for (span, path, what) in clashes {
-            self.err(
-                "E033",
-                &span,
-                format!("`{path}` is already mounted as {what}"),
-                "duplicate mount point",
-            );
-        }
-        let volumes: Vec<Volume> = volumes.into_iter().map(|(v, _)| v).collect();
-        let tmpfs: Vec<Tmpfs> = tmpfs.into_iter().map(|(t, _)| t).collect();
-
-        let mut environment = BTreeMap::new();
-        for (k, v) in &s.environment {
-            let key_ok = !k.value.is_empty()
-                && k.value.len() <= 128
-                && (k.value.as_bytes()[0].is_ascii_alphabetic() || k.value.as_bytes()[0] == b'_')
-                && k.value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-            if !key_ok {
-                self.err(
-                    "E028",
-                    &k.span,
-                    format!(
-                        "`{}` is not a valid environment variable name",
-                        show(&k.value)
-                    ),
-                    "letters, digits and `_`",
-                );
-            }
-            if v.value.contains('\0') || v.value.len() > 4096 {
-                self.err(
-                    "E028",
-                    &v.span,
-                    "environment values may not contain NUL and have at most 4096 bytes".into(),
-                    "invalid value",
-                );
-            }
-            if looks_secret(&k.value) && !v.value.starts_with("/run/secrets/") {
-                self.push(
-                    Diagnostic::error("E027", format!("`{}` looks like a secret written into the environment", k.value))
-                        .at(v.span.clone(), "literal secret")
-                        .help(format!(
-                            "declare it in `[secrets]`, list it in this service's `secrets`, and pass its path instead, e.g. `{}_FILE = \"/run/secrets/...\"`",
-                            k.value
-                        )),
-                );
-            }
-            environment.insert(k.value.clone(), v.value.clone());
-        }
+        let environment = self.environment(s);
 
         let allow_root = flag(|u| u.root_user);
         let user = self.user(&s.user, allow_root).unwrap_or(d.user);
-        let memory = self.size(&s.memory).unwrap_or(d.memory);
-        let memory_reservation = self.size(&s.memory_reservation);
-        if let (Some(r), Some(sp)) = (memory_reservation, &s.memory_reservation) {
-            if r.bytes > memory.bytes {
-                self.err(
-                    "E021",
-                    &sp.span,
-                    format!("the reservation {r} is above the limit {memory}"),
-                    "above the limit",
-                );
-            }
-        }
-        let cpus = self.cpus(&s.cpus).unwrap_or(d.cpus);
-        let cpus_reservation = self.cpus(&s.cpus_reservation);
-        if let (Some(r), Some(sp)) = (cpus_reservation, &s.cpus_reservation) {
-            if r > cpus {
-                self.err(
-                    "E021",
-                    &sp.span,
-                    format!("the reservation {r} is above the limit {cpus}"),
-                    "above the limit",
-                );
-            }
-        }
+        let (memory, memory_reservation, cpus, cpus_reservation) = self.limits(s, d);
         let tmpfs_size = self.size(&s.tmpfs_size).unwrap_or(d.tmpfs_size);
         let sized = |p: &str| {
             tmpfs
@@ -342,24 +126,7 @@ impl Validator<'_> {
             );
         }
 
-        let mut allow = BTreeSet::new();
-        let mut deny = BTreeSet::new();
-        for (list, set) in [
-            (&s.syscalls_allow, &mut allow),
-            (&s.syscalls_deny, &mut deny),
-        ] {
-            for sc in list {
-                if seccomp::is_syscall(&sc.value) {
-                    set.insert(sc.value.clone());
-                } else {
-                    self.diags.push(
-                        Diagnostic::error("E023", format!("unknown syscall `{}`", show(&sc.value)))
-                            .at(sc.span.clone(), "not a syscall on x86_64 or aarch64")
-                            .help_opt(did_you_mean(&sc.value, seccomp::all_syscalls())),
-                    );
-                }
-            }
-        }
+        let (allow, deny) = self.syscalls(s);
 
         let health = self.health(
             n,
@@ -371,57 +138,9 @@ impl Validator<'_> {
             flag(|u| u.no_healthcheck),
         );
         let command = s.command.as_ref().map(|c| self.args(c, "command"));
-        if let (Source::Build(b), Some(raw_build)) = (&source, &s.build) {
-            let lists = [
-                (raw_build.command.as_deref(), "build.command"),
-                (s.command.as_deref(), "command"),
-                (
-                    s.healthcheck.as_ref().and_then(|h| h.cmd.as_deref()),
-                    "healthcheck.cmd",
-                ),
-            ];
-            for (list, what) in lists {
-                if let Some(first) = list.and_then(<[_]>::first) {
-                    self.program_in_image(n, b, first, what);
-                }
-            }
-        }
-        self.secrets_in_args(n, s);
+        self.programs(n, s, &source);
         let restart = self.restart(&s.restart).unwrap_or(d.restart);
-        let read_only = !flag(|u| u.writable_root);
-        let no_new_privileges = !flag(|u| u.allow_new_privileges);
-        if !cap_add.is_empty() && user.uid != 0 && no_new_privileges {
-            if let Some(first) = s.cap_add.first() {
-                let caps: Vec<&str> = cap_add.iter().map(String::as_str).collect();
-                self.push(
-                    Diagnostic::warning(
-                        "W104",
-                        format!(
-                            "service `{n}` runs as {user}: `cap_add` ({}) gives its processes no capability",
-                            caps.join(", ")
-                        ),
-                    )
-                    .at(first.span.clone(), "stays out of the effective set")
-                    .help("Docker puts added capabilities of a non-root user in the bounding set only (CapPrm, CapEff and CapAmb stay 0), and no-new-privileges stops file capabilities from raising them: remove `cap_add`; a capability is only held by a root process (`user = \"0:0\"` with `unsafe = { root_user = true, reason = \"...\" }`), which the bounding set then limits"),
-                );
-            }
-        }
-        let any_unsafe = !read_only
-            || !no_new_privileges
-            || allow_root
-            || flag(|u| u.no_healthcheck)
-            || flag(|u| u.bridges_zones)
-            || flag(|u| u.dangerous_caps)
-            || flag(|u| u.sensitive_mounts);
-        if any_unsafe {
-            self.push(
-                Diagnostic::warning(
-                    "W104",
-                    format!("service `{n}` relaxes hardening explicitly"),
-                )
-                .at(name.span.clone(), "see its `unsafe` table"),
-            );
-        }
+        let (read_only, no_new_privileges) = self.relaxations(name, s, &cap_add, user);
 
         Service {
             name: n.clone(),
@@ -464,6 +183,328 @@ impl Validator<'_> {
             unsafe_reason: uns.and_then(|u| u.reason.as_ref()).map(|r| r.value.clone()),
             description: s.description.clone(),
         }
+    }
+
+    /// Memory and CPU limits and reservations (a reservation is not above its limit).
+    fn limits(
+        &mut self,
+        s: &RawService,
+        d: &Defaults,
+    ) -> (ByteSize, Option<ByteSize>, Cpus, Option<Cpus>) {
+        let memory = self.size(&s.memory).unwrap_or(d.memory);
+        let memory_reservation = self.size(&s.memory_reservation);
+        if let (Some(r), Some(sp)) = (memory_reservation, &s.memory_reservation) {
+            if r.bytes > memory.bytes {
+                self.err(
+                    "E021",
+                    &sp.span,
+                    format!("the reservation {r} is above the limit {memory}"),
+                    "above the limit",
+                );
+            }
+        }
+        let cpus = self.cpus(&s.cpus).unwrap_or(d.cpus);
+        let cpus_reservation = self.cpus(&s.cpus_reservation);
+        if let (Some(r), Some(sp)) = (cpus_reservation, &s.cpus_reservation) {
+            if r > cpus {
+                self.err(
+                    "E021",
+                    &sp.span,
+                    format!("the reservation {r} is above the limit {cpus}"),
+                    "above the limit",
+                );
+            }
+        }
+        (memory, memory_reservation, cpus, cpus_reservation)
+    }
+
+    /// An `unsafe` table says why.
+    fn unsafe_reason(&mut self, name: &Sp<String>, uns: Option<&RawUnsafe>) {
+        let n = &name.value;
+        if let Some(u) = uns {
+            match &u.reason {
+                Some(r) if !r.value.trim().is_empty() && text_ok(&r.value) => {}
+                Some(r) => self.err(
+                    "E032",
+                    &r.span,
+                    "the reason must be one non-empty line".into(),
+                    "invalid reason",
+                ),
+                None => self.push(
+                    Diagnostic::error("E032", format!("service `{n}`: `unsafe` needs a `reason`"))
+                        .at(name.span.clone(), "relaxes hardening without saying why")
+                        .help("add `reason = \"...\"` to the service's `unsafe` table"),
+                ),
+            }
+        }
+    }
+
+    /// Whether the root file system is read-only and no-new-privileges is set, with the
+    /// warnings about relaxed hardening and added capabilities a non-root user never holds.
+    fn relaxations(
+        &mut self,
+        name: &Sp<String>,
+        s: &RawService,
+        cap_add: &BTreeSet<String>,
+        user: User,
+    ) -> (bool, bool) {
+        let n = &name.value;
+        let flag = |f: fn(&RawUnsafe) -> bool| s.unsafe_.as_ref().is_some_and(f);
+        let allow_root = flag(|u| u.root_user);
+        let read_only = !flag(|u| u.writable_root);
+        let no_new_privileges = !flag(|u| u.allow_new_privileges);
+        if !cap_add.is_empty() && user.uid != 0 && no_new_privileges {
+            if let Some(first) = s.cap_add.first() {
+                let caps: Vec<&str> = cap_add.iter().map(String::as_str).collect();
+                self.push(
+                    Diagnostic::warning(
+                        "W104",
+                        format!(
+                            "service `{n}` runs as {user}: `cap_add` ({}) gives its processes no capability",
+                            caps.join(", ")
+                        ),
+                    )
+                    .at(first.span.clone(), "stays out of the effective set")
+                    .help("Docker puts added capabilities of a non-root user in the bounding set only (CapPrm, CapEff and CapAmb stay 0), and no-new-privileges stops file capabilities from raising them: remove `cap_add`; a capability is only held by a root process (`user = \"0:0\"` with `unsafe = { root_user = true, reason = \"...\" }`), which the bounding set then limits"),
+                );
+            }
+        }
+        let any_unsafe = !read_only
+            || !no_new_privileges
+            || allow_root
+            || flag(|u| u.no_healthcheck)
+            || flag(|u| u.bridges_zones)
+            || flag(|u| u.dangerous_caps)
+            || flag(|u| u.sensitive_mounts);
+        if any_unsafe {
+            self.push(
+                Diagnostic::warning(
+                    "W104",
+                    format!("service `{n}` relaxes hardening explicitly"),
+                )
+                .at(name.span.clone(), "see its `unsafe` table"),
+            );
+        }
+
+        (read_only, no_new_privileges)
+    }
+
+    /// Where the image comes from: `image` or `build`, exactly one.
+    fn source(&mut self, name: &Sp<String>, s: &RawService, d: &Defaults) -> Source {
+        let n = &name.value;
+        match (&s.image, &s.build) {
+            (Some(img), None) => Source::Image(self.image(img)),
+            (None, Some(b)) => {
+                let mut build = self.build(n, b);
+                // The project default applies where the runtime has a shell.
+                build.integrity = build.integrity
+                    || (b.integrity.is_none()
+                        && d.integrity
+                        && matches!(build.runtime, Runtime::Python | Runtime::Node));
+                Source::Build(build)
+            }
+            (Some(img), Some(_)) => {
+                self.err(
+                    "E019",
+                    &img.span,
+                    format!("service `{n}` has both `image` and `build`"),
+                    "remove one",
+                );
+                Source::Image(ImageRef::parse("invalid").expect("literal parses"))
+            }
+            (None, None) => {
+                self.push(
+                    Diagnostic::error(
+                        "E019",
+                        format!("service `{n}` has neither `image` nor `build`"),
+                    )
+                    .at(name.span.clone(), "no image")
+                    .help("add `image = \"name:tag\"` or `build = { runtime = \"python\", ... }`"),
+                );
+                Source::Image(ImageRef::parse("invalid").expect("literal parses"))
+            }
+        }
+    }
+
+    /// Published ports and exposed ports.
+    fn ports_of(&mut self, s: &RawService) -> (Vec<PublishedPort>, Vec<PortProto>) {
+        let mut ports = Vec::new();
+        for p in &s.ports {
+            match PublishedPort::parse(&p.value) {
+                Ok(pp) => ports.push(pp),
+                Err(e) => self.err("E011", &p.span, e, "invalid port"),
+            }
+        }
+        let mut expose = Vec::new();
+        for p in &s.expose {
+            match PortProto::parse(&p.value) {
+                Ok(pp) if !expose.contains(&pp) => expose.push(pp),
+                Ok(pp) => self.err(
+                    "E033",
+                    &p.span,
+                    format!("port {pp} is listed twice"),
+                    "duplicate",
+                ),
+                Err(e) => self.err("E011", &p.span, e, "invalid port"),
+            }
+        }
+        (ports, expose)
+    }
+
+    /// Added capabilities: real, unprefixed, not dangerous without `unsafe`, needed.
+    fn cap_add(
+        &mut self,
+        n: &str,
+        s: &RawService,
+        ports: &[PublishedPort],
+        expose: &[PortProto],
+        dangerous_ok: bool,
+    ) -> BTreeSet<String> {
+        let mut cap_add = BTreeSet::new();
+        for c in &s.cap_add {
+            let v = c.value.as_str();
+            if let Some(stripped) = v.strip_prefix("CAP_").filter(|x| caps::is_capability(x)) {
+                self.push(
+                    Diagnostic::error(
+                        "E014",
+                        format!("write capabilities without the `CAP_` prefix: `{stripped}`"),
+                    )
+                    .at(c.span.clone(), "prefixed name")
+                    .help(format!("write `{stripped}`")),
+                );
+            } else if !caps::is_capability(v) {
+                self.push(
+                    Diagnostic::error("E014", format!("unknown capability `{}`", show(v)))
+                        .at(c.span.clone(), "not a Linux capability")
+                        .help_opt(did_you_mean(
+                            &v.to_ascii_uppercase(),
+                            caps::ALL.iter().copied(),
+                        )),
+                );
+            } else if caps::is_dangerous(v) && !dangerous_ok {
+                self.push(
+                    Diagnostic::error("E015", format!("capability `{v}` is dangerous"))
+                        .at(c.span.clone(), "grants host-level power")
+                        .help("if it is really needed, set `unsafe = { dangerous_caps = true, reason = \"...\" }`"),
+                );
+            } else if !cap_add.insert(v.to_string()) {
+                self.err(
+                    "E033",
+                    &c.span,
+                    format!("capability `{v}` is listed twice"),
+                    "duplicate",
+                );
+            }
+        }
+        if cap_add.contains("NET_BIND_SERVICE") {
+            let low = ports
+                .iter()
+                .map(|p| p.container.port)
+                .chain(expose.iter().map(|p| p.port))
+                .any(|p| p < 1024);
+            if !low {
+                let span = s
+                    .cap_add
+                    .iter()
+                    .find(|c| c.value == "NET_BIND_SERVICE")
+                    .map(|c| c.span.clone());
+                let mut diag = Diagnostic::warning("W104", format!("service `{n}`: NET_BIND_SERVICE is only needed to listen on ports below 1024"))
+                    .help("remove it: no port of this service is below 1024 (and Docker 20.10 or later lets containers bind low ports without it: net.ipv4.ip_unprivileged_port_start=0)");
+                if let Some(span) = span {
+                    diag = diag.at(span, "not needed");
+                }
+                self.push(diag);
+            }
+        }
+        cap_add
+    }
+
+    /// Environment variables: valid names and values, no secret written into one.
+    fn environment(&mut self, s: &RawService) -> BTreeMap<String, String> {
+        let mut environment = BTreeMap::new();
+        for (k, v) in &s.environment {
+            let key_ok = !k.value.is_empty()
+                && k.value.len() <= 128
+                && (k.value.as_bytes()[0].is_ascii_alphabetic() || k.value.as_bytes()[0] == b'_')
+                && k.value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !key_ok {
+                self.err(
+                    "E028",
+                    &k.span,
+                    format!(
+                        "`{}` is not a valid environment variable name",
+                        show(&k.value)
+                    ),
+                    "letters, digits and `_`",
+                );
+            }
+            if v.value.contains('\0') || v.value.len() > 4096 {
+                self.err(
+                    "E028",
+                    &v.span,
+                    "environment values may not contain NUL and have at most 4096 bytes".into(),
+                    "invalid value",
+                );
+            }
+            if looks_secret(&k.value) && !v.value.starts_with("/run/secrets/") {
+                self.push(
+                    Diagnostic::error("E027", format!("`{}` looks like a secret written into the environment", k.value))
+                        .at(v.span.clone(), "literal secret")
+                        .help(format!(
+                            "declare it in `[secrets]`, list it in this service's `secrets`, and pass its path instead, e.g. `{}_FILE = \"/run/secrets/...\"`",
+                            k.value
+                        )),
+                );
+            }
+            environment.insert(k.value.clone(), v.value.clone());
+        }
+        environment
+    }
+
+    /// Syscalls added to and removed from the seccomp preset: real ones only.
+    fn syscalls(&mut self, s: &RawService) -> (BTreeSet<String>, BTreeSet<String>) {
+        let mut allow = BTreeSet::new();
+        let mut deny = BTreeSet::new();
+        for (list, set) in [
+            (&s.syscalls_allow, &mut allow),
+            (&s.syscalls_deny, &mut deny),
+        ] {
+            for sc in list {
+                if seccomp::is_syscall(&sc.value) {
+                    set.insert(sc.value.clone());
+                } else {
+                    self.push(
+                        Diagnostic::error("E023", format!("unknown syscall `{}`", show(&sc.value)))
+                            .at(sc.span.clone(), "not a syscall on x86_64 or aarch64")
+                            .help_opt(did_you_mean(&sc.value, seccomp::all_syscalls())),
+                    );
+                }
+            }
+        }
+        (allow, deny)
+    }
+
+    /// The programs the commands start (present in the image) and their arguments (no
+    /// secret in them).
+    fn programs(&mut self, n: &str, s: &RawService, source: &Source) {
+        if let (Source::Build(b), Some(raw_build)) = (source, &s.build) {
+            let lists = [
+                (raw_build.command.as_deref(), "build.command"),
+                (s.command.as_deref(), "command"),
+                (
+                    s.healthcheck.as_ref().and_then(|h| h.cmd.as_deref()),
+                    "healthcheck.cmd",
+                ),
+            ];
+            for (list, what) in lists {
+                if let Some(first) = list.and_then(<[_]>::first) {
+                    self.program_in_image(n, b, first, what);
+                }
+            }
+        }
+        self.secrets_in_args(n, s);
     }
 
     pub(super) fn apparmor(&mut self, a: &Option<Sp<String>>) -> Option<String> {
