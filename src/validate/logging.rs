@@ -200,6 +200,11 @@ fn abs_host_path(p: &str) -> bool {
     container_path_ok(p)
 }
 
+/// One option of the driver, under Docker's name.
+fn put(options: &mut BTreeMap<String, String>, key: &str, value: String) {
+    options.insert(key.to_string(), value);
+}
+
 impl Validator<'_> {
     fn log_err(&mut self, span: &Range<usize>, msg: String, label: &str, help: Option<String>) {
         self.push(
@@ -243,14 +248,11 @@ impl Validator<'_> {
             }
         }
         let mut options = BTreeMap::new();
-        let mut put = |k: &str, v: String| {
-            options.insert(k.to_string(), v);
-        };
 
         match (&raw.address, driver) {
             (Some(a), LogDriver::Syslog | LogDriver::Fluentd | LogDriver::Gelf) => {
                 match address(driver, &a.value) {
-                    Ok(()) => put(&format!("{dname}-address"), a.value.clone()),
+                    Ok(()) => put(&mut options, &format!("{dname}-address"), a.value.clone()),
                     Err(e) => self.log_err(
                         &a.span,
                         format!("`{}` is not a {dname} address", show(&a.value)),
@@ -271,76 +273,12 @@ impl Validator<'_> {
             _ => {}
         }
 
-        let tls_address = raw
-            .address
-            .as_ref()
-            .is_some_and(|a| a.value.starts_with("tcp+tls://"));
         if driver == LogDriver::Syslog {
-            let tls: [(&Option<Sp<String>>, &str); 3] = [
-                (&raw.tls_ca_cert, "syslog-tls-ca-cert"),
-                (&raw.tls_cert, "syslog-tls-cert"),
-                (&raw.tls_key, "syslog-tls-key"),
-            ];
-            for (v, key) in tls {
-                let Some(v) = v else { continue };
-                if !abs_host_path(&v.value) {
-                    self.log_err(
-                        &v.span,
-                        format!("`{}` is not an absolute path", show(&v.value)),
-                        "invalid path",
-                        Some("the Docker daemon reads this file on the host: give its absolute path, without `..`".into()),
-                    );
-                } else if !tls_address {
-                    self.log_err(
-                        &v.span,
-                        "TLS files need a `tcp+tls://` syslog address".into(),
-                        "TLS without tcp+tls",
-                        Some("Docker uses them only on `tcp+tls://` connections: set `address = \"tcp+tls://HOST:PORT\"`".into()),
-                    );
-                } else {
-                    put(key, v.value.clone());
-                }
-            }
-            match (&raw.tls_cert, &raw.tls_key) {
-                (Some(c), None) => self.log_err(
-                    &c.span,
-                    "a client certificate needs its key".into(),
-                    "no `tls_key`",
-                    Some("set `tls_key` too, or neither".into()),
-                ),
-                (None, Some(k)) => self.log_err(
-                    &k.span,
-                    "a client key needs its certificate".into(),
-                    "no `tls_cert`",
-                    Some("set `tls_cert` too, or neither".into()),
-                ),
-                _ => {}
-            }
-            if let Some(f) = &raw.facility {
-                if SYSLOG_FACILITIES.contains(&f.value.as_str()) {
-                    put("syslog-facility", f.value.clone());
-                } else {
-                    self.log_err(
-                        &f.span,
-                        format!("`{}` is not a syslog facility", show(&f.value)),
-                        "unknown facility",
-                        did_you_mean(&f.value, SYSLOG_FACILITIES.iter().copied())
-                            .or_else(|| Some(format!("one of: {}", SYSLOG_FACILITIES.join(", ")))),
-                    );
-                }
-            }
-            if let Some(f) = &raw.format {
-                let v = match f.value {
-                    SyslogFormat::Rfc3164 => "rfc3164",
-                    SyslogFormat::Rfc5424 => "rfc5424",
-                    SyslogFormat::Rfc5424micro => "rfc5424micro",
-                };
-                put("syslog-format", v.into());
-            }
+            self.syslog_options(raw, &mut options);
         }
         if driver == LogDriver::Fluentd {
             if let Some(a) = &raw.async_ {
-                put("fluentd-async", a.value.to_string());
+                put(&mut options, "fluentd-async", a.value.to_string());
             }
         }
         if driver == LogDriver::Gelf {
@@ -350,7 +288,7 @@ impl Validator<'_> {
                     GelfCompression::Zlib => "zlib",
                     GelfCompression::None => "none",
                 };
-                put("gelf-compression-type", v.into());
+                put(&mut options, "gelf-compression-type", v.into());
             }
         }
         let non_blocking = raw
@@ -359,6 +297,7 @@ impl Validator<'_> {
             .is_some_and(|m| m.value == LogMode::NonBlocking);
         if raw.mode.is_some() {
             put(
+                &mut options,
                 "mode",
                 if non_blocking {
                     "non-blocking"
@@ -370,7 +309,7 @@ impl Validator<'_> {
         }
         if let Some(b) = &raw.max_buffer_size {
             match ByteSize::parse(&b.value) {
-                Ok(size) if non_blocking => put("max-buffer-size", size.to_string()),
+                Ok(size) if non_blocking => put(&mut options, "max-buffer-size", size.to_string()),
                 Ok(_) => self.log_err(
                     &b.span,
                     "`max_buffer_size` is the buffer of the non-blocking mode".into(),
@@ -400,6 +339,75 @@ impl Validator<'_> {
             options,
             tag,
             limits: limits.clone(),
+        }
+    }
+
+    /// The syslog driver's TLS files (on `tcp+tls://` only), facility and format.
+    fn syslog_options(&mut self, raw: &RawLogging, options: &mut BTreeMap<String, String>) {
+        let tls_address = raw
+            .address
+            .as_ref()
+            .is_some_and(|a| a.value.starts_with("tcp+tls://"));
+        let tls: [(&Option<Sp<String>>, &str); 3] = [
+            (&raw.tls_ca_cert, "syslog-tls-ca-cert"),
+            (&raw.tls_cert, "syslog-tls-cert"),
+            (&raw.tls_key, "syslog-tls-key"),
+        ];
+        for (v, key) in tls {
+            let Some(v) = v else { continue };
+            if !abs_host_path(&v.value) {
+                self.log_err(
+                    &v.span,
+                    format!("`{}` is not an absolute path", show(&v.value)),
+                    "invalid path",
+                    Some("the Docker daemon reads this file on the host: give its absolute path, without `..`".into()),
+                );
+            } else if !tls_address {
+                self.log_err(
+                    &v.span,
+                    "TLS files need a `tcp+tls://` syslog address".into(),
+                    "TLS without tcp+tls",
+                    Some("Docker uses them only on `tcp+tls://` connections: set `address = \"tcp+tls://HOST:PORT\"`".into()),
+                );
+            } else {
+                put(options, key, v.value.clone());
+            }
+        }
+        match (&raw.tls_cert, &raw.tls_key) {
+            (Some(c), None) => self.log_err(
+                &c.span,
+                "a client certificate needs its key".into(),
+                "no `tls_key`",
+                Some("set `tls_key` too, or neither".into()),
+            ),
+            (None, Some(k)) => self.log_err(
+                &k.span,
+                "a client key needs its certificate".into(),
+                "no `tls_cert`",
+                Some("set `tls_cert` too, or neither".into()),
+            ),
+            _ => {}
+        }
+        if let Some(f) = &raw.facility {
+            if SYSLOG_FACILITIES.contains(&f.value.as_str()) {
+                put(options, "syslog-facility", f.value.clone());
+            } else {
+                self.log_err(
+                    &f.span,
+                    format!("`{}` is not a syslog facility", show(&f.value)),
+                    "unknown facility",
+                    did_you_mean(&f.value, SYSLOG_FACILITIES.iter().copied())
+                        .or_else(|| Some(format!("one of: {}", SYSLOG_FACILITIES.join(", ")))),
+                );
+            }
+        }
+        if let Some(f) = &raw.format {
+            let v = match f.value {
+                SyslogFormat::Rfc3164 => "rfc3164",
+                SyslogFormat::Rfc5424 => "rfc5424",
+                SyslogFormat::Rfc5424micro => "rfc5424micro",
+            };
+            put(options, "syslog-format", v.into());
         }
     }
 }
