@@ -187,23 +187,9 @@ fn table_units(t: &Table, owners: &mut Vec<Range<usize>>, out: &mut Vec<Unit>) {
             }
             Item::Table(sub) => {
                 let pushed = key_span.inspect(|ks| owners.push(ks.clone())).is_some();
-                if let Some(header) = sub
-                    .span()
-                    .filter(|_| !sub.is_implicit() && !sub.is_dotted())
-                {
-                    let end = sub
-                        .iter()
-                        .filter_map(|(_, i)| i.as_value().and_then(Value::span))
-                        .map(|s| s.end)
-                        .max()
-                        .unwrap_or(header.end);
-                    out.push(Unit {
-                        range: header.start..end.max(header.end),
-                        key: k.to_string(),
-                        inline: false,
-                        value: None,
-                        owners: owners[..owners.len() - usize::from(pushed)].to_vec(),
-                    });
+                if !sub.is_implicit() && !sub.is_dotted() {
+                    let outer = &owners[..owners.len() - usize::from(pushed)];
+                    out.extend(header_unit(sub, k, outer));
                 }
                 table_units(sub, owners, out);
                 if pushed {
@@ -212,27 +198,31 @@ fn table_units(t: &Table, owners: &mut Vec<Range<usize>>, out: &mut Vec<Unit>) {
             }
             Item::ArrayOfTables(a) => {
                 for sub in a.iter() {
-                    if let Some(header) = sub.span() {
-                        let end = sub
-                            .iter()
-                            .filter_map(|(_, i)| i.as_value().and_then(Value::span))
-                            .map(|s| s.end)
-                            .max()
-                            .unwrap_or(header.end);
-                        out.push(Unit {
-                            range: header.start..end.max(header.end),
-                            key: k.to_string(),
-                            inline: false,
-                            value: None,
-                            owners: owners.clone(),
-                        });
-                    }
+                    out.extend(header_unit(sub, k, owners));
                     table_units(sub, owners, out);
                 }
             }
             Item::None => {}
         }
     }
+}
+
+/// A table with a `[header]`: from its header to the end of its last value.
+fn header_unit(t: &Table, key: &str, owners: &[Range<usize>]) -> Option<Unit> {
+    let header = t.span()?;
+    let end = t
+        .iter()
+        .filter_map(|(_, i)| i.as_value().and_then(Value::span))
+        .map(|s| s.end)
+        .max()
+        .unwrap_or(header.end);
+    Some(Unit {
+        range: header.start..end.max(header.end),
+        key: key.to_string(),
+        inline: false,
+        value: None,
+        owners: owners.to_vec(),
+    })
 }
 
 fn inline_units(t: &InlineTable, owners: &mut Vec<Range<usize>>, out: &mut Vec<Unit>) {

@@ -46,20 +46,12 @@ impl Validator<'_> {
         };
         let public_ok = p.unsafe_.as_ref().is_some_and(|u| u.public_addresses);
         if let Some(u) = &p.unsafe_ {
-            match &u.reason {
-                Some(r) if !r.value.trim().is_empty() && text_ok(&r.value) => {}
-                Some(r) => self.err(
-                    "E032",
-                    &r.span,
-                    "the reason must be one non-empty line".into(),
-                    "invalid reason",
-                ),
-                None => self.push(
-                    Diagnostic::error("E032", "`[project] unsafe` needs a `reason`")
-                        .at(p.name.span.clone(), "relaxes hardening without saying why")
-                        .help("add `reason = \"...\"` to the project's `unsafe` table"),
-                ),
-            }
+            self.unsafe_reason(
+                u.reason.as_ref(),
+                &p.name.span,
+                "`[project] unsafe` needs a `reason`".into(),
+                "project",
+            );
         }
         if let (Some(s), Some(why)) = (&p.subnet_pool, not_private(pool)) {
             if !public_ok {

@@ -53,7 +53,14 @@ impl Validator<'_> {
         }
         let uns = s.unsafe_.as_ref();
         let flag = |f: fn(&RawUnsafe) -> bool| uns.is_some_and(f);
-        self.unsafe_reason(name, uns);
+        if let Some(u) = uns {
+            self.unsafe_reason(
+                u.reason.as_ref(),
+                &name.span,
+                format!("service `{n}`: `unsafe` needs a `reason`"),
+                "service",
+            );
+        }
 
         let source = self.source(name, s, d);
 
@@ -218,24 +225,30 @@ impl Validator<'_> {
         (memory, memory_reservation, cpus, cpus_reservation)
     }
 
-    /// An `unsafe` table says why.
-    fn unsafe_reason(&mut self, name: &Sp<String>, uns: Option<&RawUnsafe>) {
-        let n = &name.value;
-        if let Some(u) = uns {
-            match &u.reason {
-                Some(r) if !r.value.trim().is_empty() && text_ok(&r.value) => {}
-                Some(r) => self.err(
-                    "E032",
-                    &r.span,
-                    "the reason must be one non-empty line".into(),
-                    "invalid reason",
-                ),
-                None => self.push(
-                    Diagnostic::error("E032", format!("service `{n}`: `unsafe` needs a `reason`"))
-                        .at(name.span.clone(), "relaxes hardening without saying why")
-                        .help("add `reason = \"...\"` to the service's `unsafe` table"),
-                ),
-            }
+    /// An `unsafe` table says why: `reason` is one non-empty line. Without one, `missing` is
+    /// the message, placed at `at` (the owner's name); `owner` is "service" or "project".
+    pub(super) fn unsafe_reason(
+        &mut self,
+        reason: Option<&Sp<String>>,
+        at: &Range<usize>,
+        missing: String,
+        owner: &str,
+    ) {
+        match reason {
+            Some(r) if !r.value.trim().is_empty() && text_ok(&r.value) => {}
+            Some(r) => self.err(
+                "E032",
+                &r.span,
+                "the reason must be one non-empty line".into(),
+                "invalid reason",
+            ),
+            None => self.push(
+                Diagnostic::error("E032", missing)
+                    .at(at.clone(), "relaxes hardening without saying why")
+                    .help(format!(
+                        "add `reason = \"...\"` to the {owner}'s `unsafe` table"
+                    )),
+            ),
         }
     }
 
