@@ -169,22 +169,7 @@ fn table_units(t: &Table, owners: &mut Vec<Range<usize>>, out: &mut Vec<Unit>) {
     for (k, item) in t.iter() {
         let key_span = t.key(k).and_then(|k| k.span());
         match item {
-            Item::Value(v) => {
-                if let (Some(ks), Some(vs)) = (key_span.clone(), v.span()) {
-                    out.push(Unit {
-                        range: ks.start..vs.end,
-                        key: k.to_string(),
-                        inline: false,
-                        value: Some((ks.end, vs)),
-                        owners: owners.clone(),
-                    });
-                }
-                if let (Value::InlineTable(it), Some(ks)) = (v, key_span) {
-                    owners.push(ks);
-                    inline_units(it, owners, out);
-                    owners.pop();
-                }
-            }
+            Item::Value(v) => value_units(k, key_span, v, false, owners, out),
             Item::Table(sub) => {
                 let pushed = key_span.inspect(|ks| owners.push(ks.clone())).is_some();
                 if !sub.is_implicit() && !sub.is_dotted() {
@@ -228,20 +213,32 @@ fn header_unit(t: &Table, key: &str, owners: &[Range<usize>]) -> Option<Unit> {
 fn inline_units(t: &InlineTable, owners: &mut Vec<Range<usize>>, out: &mut Vec<Unit>) {
     for (k, v) in t.iter() {
         let key_span = t.key(k).and_then(|k| k.span());
-        if let (Some(ks), Some(vs)) = (key_span.clone(), v.span()) {
-            out.push(Unit {
-                range: ks.start..vs.end,
-                key: k.to_string(),
-                inline: true,
-                value: Some((ks.end, vs)),
-                owners: owners.clone(),
-            });
-        }
-        if let (Value::InlineTable(it), Some(ks)) = (v, key_span) {
-            owners.push(ks);
-            inline_units(it, owners, out);
-            owners.pop();
-        }
+        value_units(k, key_span, v, true, owners, out);
+    }
+}
+
+/// A `key = value` pair, and the pairs of an inline table it holds.
+fn value_units(
+    k: &str,
+    key_span: Option<Range<usize>>,
+    v: &Value,
+    inline: bool,
+    owners: &mut Vec<Range<usize>>,
+    out: &mut Vec<Unit>,
+) {
+    if let (Some(ks), Some(vs)) = (key_span.clone(), v.span()) {
+        out.push(Unit {
+            range: ks.start..vs.end,
+            key: k.to_string(),
+            inline,
+            value: Some((ks.end, vs)),
+            owners: owners.clone(),
+        });
+    }
+    if let (Value::InlineTable(it), Some(ks)) = (v, key_span) {
+        owners.push(ks);
+        inline_units(it, owners, out);
+        owners.pop();
     }
 }
 
