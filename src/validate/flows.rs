@@ -100,15 +100,22 @@ impl Validator<'_> {
                 .iter()
                 .any(|x| x.from == f.from.value && x.to == f.to.value)
             {
-                self.err(
+                let mut d = Diagnostic::error(
                     "E033",
-                    &f.to.span,
                     format!(
                         "a flow {} -> {} is already declared",
                         f.from.value, f.to.value
                     ),
-                    "merge the two flows",
-                );
+                )
+                .at(f.to.span.clone(), "merge the two flows");
+                if let Some(first) = raw
+                    .flows
+                    .iter()
+                    .find(|x| x.from.value == f.from.value && x.to.value == f.to.value)
+                {
+                    d = d.also(first.to.span.clone(), "declared here first");
+                }
+                self.push(d);
                 continue;
             }
             out.push(Flow {

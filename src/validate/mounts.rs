@@ -246,12 +246,11 @@ impl Validator<'_> {
                 }
                 VolumeSource::Named(src.to_string())
             };
-            if out.iter().any(|(o, _)| o.target == target) {
-                self.err(
-                    "E033",
-                    &v.span,
-                    format!("`{target}` is mounted twice"),
-                    "duplicate target",
+            if let Some((_, first)) = out.iter().find(|(o, _)| o.target == target) {
+                self.push(
+                    Diagnostic::error("E033", format!("`{target}` is mounted twice"))
+                        .at(v.span.clone(), "duplicate target")
+                        .also(first.clone(), "mounted here first"),
                 );
                 continue;
             }
@@ -287,12 +286,11 @@ impl Validator<'_> {
                     format!("`{}` is not a valid absolute container path", show(path)),
                     "invalid path",
                 );
-            } else if out.iter().any(|(o, _)| o.path == path) {
-                self.err(
-                    "E033",
-                    &t.span,
-                    format!("`{path}` is already a tmpfs"),
-                    "duplicate",
+            } else if let Some((_, first)) = out.iter().find(|(o, _)| o.path == path) {
+                self.push(
+                    Diagnostic::error("E033", format!("`{path}` is already a tmpfs"))
+                        .at(t.span.clone(), "duplicate")
+                        .also(first.clone(), "the first one"),
                 );
             } else {
                 out.push((
