@@ -64,29 +64,8 @@ impl Validator<'_> {
 
         let source = self.source(name, s, d);
 
-        if s.zones.is_empty() {
-            self.push(
-                Diagnostic::error("E007", format!("service `{n}` is in no zone"))
-                    .at(name.span.clone(), "no zones")
-                    .help(if zones.is_empty() {
-                        "declare a zone with `[zones.NAME]` and list it in `zones = [\"NAME\"]`"
-                            .to_string()
-                    } else {
-                        format!("add `zones = [\"{}\"]`", zones[0])
-                    }),
-            );
-        }
-        let svc_zones = self.refs(&s.zones, zones, "E007", "zone");
-        let svc_secrets = self.refs(&s.secrets, secrets, "E008", "secret");
-        let depends_on = self.refs(&s.depends_on, services, "E009", "service");
-        if let Some(dep) = s.depends_on.iter().find(|x| &x.value == n) {
-            self.err(
-                "E036",
-                &dep.span,
-                format!("service `{n}` depends on itself"),
-                "self dependency",
-            );
-        }
+        let (svc_zones, svc_secrets, depends_on) =
+            self.service_refs(name, s, zones, secrets, services);
 
         let (ports, expose) = self.ports_of(s);
         let cap_add = self.cap_add(n, s, &ports, &expose, flag(|u| u.dangerous_caps));
@@ -190,6 +169,43 @@ impl Validator<'_> {
             unsafe_reason: uns.and_then(|u| u.reason.as_ref()).map(|r| r.value.clone()),
             description: s.description.clone(),
         }
+    }
+
+    /// The zones, secrets and services a service names: declared, each once; at least one
+    /// zone; no dependency on itself.
+    fn service_refs(
+        &mut self,
+        name: &Sp<String>,
+        s: &RawService,
+        zones: &[&str],
+        secrets: &[&str],
+        services: &[&str],
+    ) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let n = &name.value;
+        if s.zones.is_empty() {
+            self.push(
+                Diagnostic::error("E007", format!("service `{n}` is in no zone"))
+                    .at(name.span.clone(), "no zones")
+                    .help(if zones.is_empty() {
+                        "declare a zone with `[zones.NAME]` and list it in `zones = [\"NAME\"]`"
+                            .to_string()
+                    } else {
+                        format!("add `zones = [\"{}\"]`", zones[0])
+                    }),
+            );
+        }
+        let svc_zones = self.refs(&s.zones, zones, "E007", "zone");
+        let svc_secrets = self.refs(&s.secrets, secrets, "E008", "secret");
+        let depends_on = self.refs(&s.depends_on, services, "E009", "service");
+        if let Some(dep) = s.depends_on.iter().find(|x| &x.value == n) {
+            self.err(
+                "E036",
+                &dep.span,
+                format!("service `{n}` depends on itself"),
+                "self dependency",
+            );
+        }
+        (svc_zones, svc_secrets, depends_on)
     }
 
     /// Memory and CPU limits and reservations (a reservation is not above its limit).
