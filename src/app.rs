@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::artifact::{Artifact, Artifacts};
-use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::diagnostic::{did_you_mean, Diagnostic, SourceText};
 use crate::layout::Layout;
 use crate::model::Model;
 use crate::output::{self, WriteError};
@@ -167,8 +167,10 @@ pub fn load_full(
         None => (None, None),
     };
     diags.sort_by_key(|d| d.span.as_ref().map_or(usize::MAX, |s| s.start));
+    // Made printable and indexed once for all the diagnostics (each shows only its lines).
+    let source = SourceText::new(&src.text);
     for d in diags.iter().filter(|d| warnings || d.is_error()) {
-        let _ = write!(err, "{}", d.render(&origin, &src.text));
+        let _ = write!(err, "{}", d.render_in(&origin, &source));
     }
     let errors = diags.iter().filter(|d| d.is_error()).count();
     if errors > 1 || errors > shape_errors {
@@ -182,7 +184,7 @@ pub fn load_full(
     if let Some(target) = target {
         let problems = validate::targets::check(raw, &model, target);
         for d in &problems {
-            let _ = write!(err, "{}", d.render(&origin, &src.text));
+            let _ = write!(err, "{}", d.render_in(&origin, &source));
         }
         if !problems.is_empty() {
             let problem = format!("cannot be rendered for {}", target.name());
