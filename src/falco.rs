@@ -325,19 +325,10 @@ fn service_items(plan: &Plan, ps: &PlannedService, target: Target, id: &str) -> 
     )];
     let programs = format!("{base}_programs");
     items.push(list(&programs, allow.names.clone()));
-    let mut writable: Vec<String> = vec!["/tmp".into(), "/run".into()];
-    writable.extend(s.tmpfs.iter().map(|t| t.path.clone()));
-    writable.extend(
-        s.volumes
-            .iter()
-            .filter(|v| !v.read_only)
-            .map(|v| v.target.clone()),
-    );
+    let mut writable = ps.writable_paths();
     if !s.read_only {
-        writable.push("/".into());
+        writable.insert(0, "/".into());
     }
-    writable.sort();
-    writable.dedup();
     let writable_list = format!("{base}_writable");
     items.push(list(
         &writable_list,

@@ -264,15 +264,63 @@ pub struct Service {
 }
 
 impl Service {
-    /// Size of the tmpfs at `path`: its own size when listed in `tmpfs`, else `tmpfs_size`
-    /// (the default of `/tmp`, `/run` and sizeless extra mounts).
-    pub fn tmpfs_size_at(&self, path: &str) -> ByteSize {
-        self.tmpfs
+    /// The service's tmpfs mounts, as every target renders them: see [`tmpfs_mounts`].
+    pub fn tmpfs_mounts(&self) -> Vec<TmpfsMount> {
+        tmpfs_mounts(&self.tmpfs, self.tmpfs_size)
+    }
+}
+
+/// A tmpfs mount of a service's read-only root: where, how large, with which mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TmpfsMount {
+    pub path: String,
+    pub size: ByteSize,
+    /// `0o755` for `/run`, `0o1777` (sticky, world-writable) for the others.
+    pub mode: u32,
+    /// A name for the mount (a Kubernetes volume name): `tmp`, `run`, or `tmpfs-N` with N the
+    /// mount's place in the spec's `tmpfs` list.
+    pub name: String,
+}
+
+/// The one definition of a service's tmpfs mounts (validation sums them against the memory
+/// limit, every target mounts them, AppArmor and Falco allow writes to them): `/tmp` and
+/// `/run` always, then the spec's other paths in its order. A listed path without a size, and
+/// `/tmp` or `/run` when not listed with one, get `default`.
+pub fn tmpfs_mounts(listed: &[Tmpfs], default: ByteSize) -> Vec<TmpfsMount> {
+    let size_at = |path: &str| {
+        listed
             .iter()
             .find(|t| t.path == path)
             .and_then(|t| t.size)
-            .unwrap_or(self.tmpfs_size)
-    }
+            .unwrap_or(default)
+    };
+    let mut out = vec![
+        TmpfsMount {
+            path: "/tmp".into(),
+            size: size_at("/tmp"),
+            mode: 0o1777,
+            name: "tmp".into(),
+        },
+        TmpfsMount {
+            path: "/run".into(),
+            size: size_at("/run"),
+            mode: 0o755,
+            name: "run".into(),
+        },
+    ];
+    out.extend(
+        listed
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.path != "/tmp" && t.path != "/run")
+            .map(|(i, t)| TmpfsMount {
+                path: t.path.clone(),
+                size: t.size.unwrap_or(default),
+                mode: 0o1777,
+                name: format!("tmpfs-{i}"),
+            }),
+    );
+    out
 }
 
 /// A service that is a member of two zones the spec keeps apart: a flow joins them (so the

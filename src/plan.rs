@@ -60,11 +60,31 @@ pub struct PlannedService<'m> {
     /// Sorted by zone name.
     pub networks: Vec<Attachment>,
     pub seccomp_profile: String,
+    /// Its tmpfs mounts (`Service::tmpfs_mounts`), for every target.
+    pub tmpfs: Vec<TmpfsMount>,
     /// The image reference: the spec's, or for a built service `built_image`'s.
     pub image: String,
     pub dockerfile: Option<String>,
     /// Build services: where Compose finds the source and the Dockerfile.
     pub build: Option<BuildPaths>,
+}
+
+impl PlannedService<'_> {
+    /// The paths the service may write (its tmpfs mounts and writable volumes), sorted: what
+    /// its AppArmor profile and its Falco rules allow.
+    pub fn writable_paths(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.tmpfs.iter().map(|t| t.path.clone()).collect();
+        out.extend(
+            self.svc
+                .volumes
+                .iter()
+                .filter(|v| !v.read_only)
+                .map(|v| v.target.clone()),
+        );
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
 /// A build's paths as the compose file writes them.
@@ -196,6 +216,7 @@ pub fn plan<'m>(model: &'m Model, layout: &Layout) -> Plan<'m> {
                 group_add: Vec::new(),
                 networks,
                 seccomp_profile,
+                tmpfs: svc.tmpfs_mounts(),
                 image,
                 dockerfile,
                 build,
@@ -324,22 +345,10 @@ fn policy_of(svc: &Service) -> seccomp::Policy {
         ));
     }
     seccomp::Policy {
-        preset: match svc.seccomp.preset {
-            SeccompPreset::Baseline => seccomp::Preset::Baseline,
-            SeccompPreset::Strict => seccomp::Preset::Strict,
-            SeccompPreset::Learned => seccomp::Preset::Learned,
-        },
+        preset: svc.seccomp.preset,
         allow,
         deny: svc.seccomp.deny.clone(),
         caps: svc.cap_add.clone(),
-    }
-}
-
-fn preset_name(p: seccomp::Preset) -> &'static str {
-    match p {
-        seccomp::Preset::Baseline => "baseline",
-        seccomp::Preset::Strict => "strict",
-        seccomp::Preset::Learned => "learned",
     }
 }
 
@@ -367,9 +376,9 @@ fn plan_seccomp<'m>(
                             && policy.deny.is_empty()
                             && policy.caps.is_empty();
                         let name = if bare {
-                            preset_name(policy.preset).to_string()
+                            policy.preset.name().to_string()
                         } else {
-                            format!("{}-{}", preset_name(policy.preset), svc.name)
+                            format!("{}-{}", policy.preset.name(), svc.name)
                         };
                         by_text.insert(text, name.clone());
                         profiles.insert(name.clone(), policy.clone());

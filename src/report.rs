@@ -331,7 +331,7 @@ fn evaluate(s: &Service, lines: &Lines, control: Cis) -> Cell {
             r => cell(Status::Relaxed, r.to_string(), lines.get(n, "restart")),
         },
         Cis::Seccomp => {
-            let preset = format!("{:?}", s.seccomp.preset).to_lowercase();
+            let preset = s.seccomp.preset.name();
             if let Some(learned) = &s.seccomp.learned {
                 let mut names = crate::learn::profile_names(learned, s.init, s.no_new_privileges);
                 names.extend(s.seccomp.allow.iter().cloned());

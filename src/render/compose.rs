@@ -1,14 +1,19 @@
-//! docker-compose.yml as typed structs serialised by serde_yaml: always valid YAML, and no
-//! spec value can add a key. Compose interpolates `$` in every value, so user strings are
-//! escaped (`$$`).
+//! `--target compose`: docker-compose.yml as typed structs written through the one YAML path
+//! ([`super::yaml`]): always valid YAML, and no spec value can add a key. Compose interpolates
+//! `$` in every value, so user strings are escaped (`$$`). [`artifacts`] adds what only a
+//! compose host gets: the firewall, the security check, AppArmor profiles, the incident script.
 
 use std::collections::BTreeMap;
 
+use minijinja::Environment;
 use serde::Serialize;
 
+use super::{files, host, seccomp_profiles, RenderBug};
+use crate::artifact::{Artifact, Artifacts};
 use crate::model::*;
 use crate::plan::{Plan, PlannedService};
 use crate::render::literal_dollars as lit;
+use crate::targets::Target;
 
 #[derive(Serialize)]
 struct Compose {
@@ -145,8 +150,9 @@ struct Deploy {
     resources: Resources,
 }
 
+/// `deploy.resources`, as compose and swarm write it.
 #[derive(Serialize)]
-struct Resources {
+pub(super) struct Resources {
     limits: Limits,
     #[serde(skip_serializing_if = "Option::is_none")]
     reservations: Option<Reservations>,
@@ -157,6 +163,24 @@ struct Limits {
     cpus: String,
     memory: String,
     pids: u32,
+}
+
+impl Resources {
+    pub(super) fn of(s: &Service) -> Resources {
+        Resources {
+            limits: Limits {
+                cpus: s.cpus.to_string(),
+                memory: s.memory.to_string(),
+                pids: s.pids,
+            },
+            reservations: (s.memory_reservation.is_some() || s.cpus_reservation.is_some()).then(
+                || Reservations {
+                    cpus: s.cpus_reservation.map(|c| c.to_string()),
+                    memory: s.memory_reservation.map(|m| m.to_string()),
+                },
+            ),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -215,20 +239,16 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
     if let Some(a) = &s.apparmor {
         security_opt.push(format!("apparmor:{a}"));
     }
-    let tmpfs_opts = |size: ByteSize| format!("rw,noexec,nosuid,nodev,size={size}");
-    let sized = |p: &str| s.tmpfs_size_at(p);
-    let mut tmpfs = vec![
-        format!("/run:{},mode=755", tmpfs_opts(sized("/run"))),
-        format!("/tmp:{},mode=1777", tmpfs_opts(sized("/tmp"))),
-    ];
-    for t in s
+    let tmpfs = ps
         .tmpfs
         .iter()
-        .filter(|t| t.path != "/tmp" && t.path != "/run")
-    {
-        let size = t.size.unwrap_or(s.tmpfs_size);
-        tmpfs.push(format!("{}:{},mode=1777", t.path, tmpfs_opts(size)));
-    }
+        .map(|t| {
+            format!(
+                "{}:rw,noexec,nosuid,nodev,size={},mode={:o}",
+                t.path, t.size, t.mode
+            )
+        })
+        .collect();
     let volumes = s
         .volumes
         .iter()
@@ -364,18 +384,7 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
             nofile: Limit { soft: n, hard: n },
         }),
         deploy: Deploy {
-            resources: Resources {
-                limits: Limits {
-                    cpus: s.cpus.to_string(),
-                    memory: s.memory.to_string(),
-                    pids: s.pids,
-                },
-                reservations: (s.memory_reservation.is_some() || s.cpus_reservation.is_some())
-                    .then(|| Reservations {
-                        cpus: s.cpus_reservation.map(|c| c.to_string()),
-                        memory: s.memory_reservation.map(|m| m.to_string()),
-                    }),
-            },
+            resources: Resources::of(s),
         },
         logging: Logging {
             driver: plan.model.logging.driver.as_str(),
@@ -479,85 +488,38 @@ pub fn render(plan: &Plan, header: &str) -> String {
             })
             .collect(),
     };
-    let yaml = serde_yaml::to_string(&compose).expect("compose structs always serialise");
-    let mut out = String::with_capacity(header.len() + yaml.len() + 256);
-    out.push_str(header);
-    quote_sexagesimal(&yaml, &mut out);
+    let mut out = header.to_string();
+    super::yaml::document(&compose, &mut out);
     out
 }
 
-/// YAML 1.1 parsers (PyYAML, so compose-lint and yamllint) read `1000:1000` as a base-60
-/// integer and `no` as a boolean; serde_yaml writes YAML 1.2 and leaves them bare. Quote such
-/// scalars (never inside block scalars, whose lines are a value's text).
-pub(crate) fn quote_sexagesimal(yaml: &str, out: &mut String) {
-    // Inside a block scalar (`key: |-` and the more indented lines after it) every line is
-    // literal text of a value: never touched.
-    let mut block: Option<usize> = None;
-    for line in yaml.lines() {
-        let indent = line.len() - line.trim_start_matches(' ').len();
-        if let Some(b) = block {
-            if line.trim().is_empty() || indent > b {
-                out.push_str(line);
-                out.push('\n');
-                continue;
-            }
-            block = None;
-        }
-        let split = line.rfind(": ").map(|i| i + 2).or_else(|| {
-            line.trim_start()
-                .starts_with("- ")
-                .then(|| line.find("- ").map_or(0, |i| i + 2))
-        });
-        match split {
-            Some(i) if yaml11_ambiguous(&line[i..]) => {
-                out.push_str(&line[..i]);
-                out.push('\'');
-                out.push_str(&line[i..]);
-                out.push('\'');
-            }
-            Some(i) if is_block_header(&line[i..]) => {
-                block = Some(indent);
-                out.push_str(line);
-            }
-            _ => out.push_str(line),
-        }
-        out.push('\n');
-    }
-}
-
-/// A plain scalar that YAML 1.2 reads as a string but YAML 1.1 as something else: a
-/// base-60 integer (`1000:1000`), a boolean (`yes`, `off`...) or an integer with `_`.
-fn yaml11_ambiguous(v: &str) -> bool {
-    let sexagesimal = v.contains(':')
-        && v.split(':')
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    let boolean = matches!(
-        v,
-        "y" | "Y"
-            | "yes"
-            | "Yes"
-            | "YES"
-            | "n"
-            | "N"
-            | "no"
-            | "No"
-            | "NO"
-            | "on"
-            | "On"
-            | "ON"
-            | "off"
-            | "Off"
-            | "OFF"
+/// The compose target's files.
+pub(super) fn artifacts(
+    env: &Environment,
+    header: &str,
+    plan: &Plan,
+    out: &mut Artifacts,
+) -> Result<(), RenderBug> {
+    out.insert(
+        "docker-compose.yml",
+        Artifact::text(render(plan, &format!("# {header}\n"))),
     );
-    let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
-    let underscored = digits.contains('_')
-        && digits.as_bytes()[0].is_ascii_digit()
-        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_');
-    sexagesimal || boolean || underscored
-}
-
-/// `|`, `|-`, `>+2`...: the header of a block scalar, whose text follows on the next lines.
-fn is_block_header(v: &str) -> bool {
-    let mut b = v.bytes();
-    matches!(b.next(), Some(b'|' | b'>')) && b.all(|c| matches!(c, b'-' | b'+' | b'0'..=b'9'))
+    seccomp_profiles(plan, out);
+    host::firewall(env, header, plan, out)?;
+    out.insert(
+        "scripts/security-check.sh",
+        Artifact::script(host::security_check(env, header, plan)?),
+    );
+    out.insert(
+        "daemon.json",
+        Artifact::text(files::daemon_json(plan.model, Target::Compose)),
+    );
+    host::host(env, header, plan, &plan.firewall.forward_chain, out)?;
+    out.insert("README.md", Artifact::text(files::readme(header, plan)));
+    host::apparmor(env, header, plan, out)?;
+    out.insert(
+        "scripts/incident.sh",
+        Artifact::script(host::incident(env, header, plan)?),
+    );
+    Ok(())
 }

@@ -1,17 +1,30 @@
 //! Plan -> Artifacts. Pure: no I/O, deterministic, sorted by path.
+//!
+//! This module is the dispatcher and what every target shares (the templates, the images'
+//! Dockerfiles and build script, the secret generator, the seccomp profiles). Each target is
+//! one backend with the same shape — `artifacts(env, header, plan, out)` — and typed output
+//! written through the one YAML path ([`yaml`]):
+//! - `compose.rs`: docker-compose.yml, plus the host side only a compose host gets (firewall,
+//!   security check, AppArmor, incident script; in `host.rs`, shared with swarm's host files);
+//! - `swarm.rs`: docker-stack.yml and the swarm daemon.json;
+//! - `kubernetes/`: the manifests (`types.rs`: the objects) and kustomization.yaml.
+//!
+//! `dockerfile.rs` renders the Dockerfiles, `files.rs` the small fixed files.
 
 pub mod compose;
+mod dockerfile;
 mod files;
+mod host;
 pub mod kubernetes;
 pub mod swarm;
+mod yaml;
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::artifact::{Artifact, Artifacts};
-use crate::caps;
 use crate::model::*;
-use crate::plan::{Match, Plan, Rule, Verdict, FWMARK};
+use crate::plan::Plan;
 use crate::seccomp;
 use crate::targets::Target;
 
@@ -59,48 +72,10 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "pull-images.sh.j2",
 ];
 
-/// An exec-form JSON array for a Dockerfile (CMD, HEALTHCHECK). `"` and `\` are written as
-/// `\u0022` and `\u005c`: Docker decodes them like any JSON, and hadolint's parser, which
-/// misreads `\"` and `\\"`, sees no backslash before a quote. Control characters (C0, C1)
-/// and line separators are escaped too, so the instruction stays on its line.
-fn dockerfile_json(args: &[String]) -> String {
-    let mut out = String::from("[");
-    for (i, a) in args.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push('"');
-        for c in a.chars() {
-            if matches!(c, '"' | '\\' | '\u{2028}' | '\u{2029}') || c.is_control() {
-                out.push_str(&format!("\\u{:04x}", u32::from(c)));
-            } else {
-                out.push(c);
-            }
-        }
-        out.push('"');
-    }
-    out.push(']');
-    out
-}
-
 /// A user string as a literal where `$` is special: Compose and the swarm stack loader
 /// interpolate `$VAR`/`${VAR}`, Kubernetes expands `$(VAR)`; all three read `$$` as `$`.
 pub(crate) fn literal_dollars(s: &str) -> String {
     s.replace('$', "$$")
-}
-
-/// Quote a value for a Dockerfile double-quoted string (LABEL): `\`, `"` and `$` escaped.
-fn dockerfile_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        if matches!(c, '\\' | '"' | '$') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
 }
 
 fn environment() -> Environment<'static> {
@@ -108,7 +83,7 @@ fn environment() -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_keep_trailing_newline(true);
-    env.add_filter("q", |s: String| dockerfile_quote(&s));
+    env.add_filter("q", |s: String| dockerfile::quote(&s));
     for (name, src) in TEMPLATES {
         env.add_template(name, src)
             .unwrap_or_else(|e| panic!("embedded template {name} does not parse: {e}"));
@@ -161,27 +136,12 @@ pub fn render(plan: &Plan, target: Target) -> Result<Artifacts, RenderBug> {
         Artifact::text(crate::falco::render(plan, target, &header)),
     );
     match target {
-        Target::Compose => compose_target(&env, &header, plan, &mut out)?,
-        Target::Kubernetes => {
-            for (path, text) in kubernetes::render(plan, &header) {
-                out.insert(path, Artifact::text(text));
-            }
-            seccomp_profiles(plan, &mut out);
-        }
-        Target::Swarm => {
-            out.insert(
-                "docker-stack.yml",
-                Artifact::text(swarm::render(plan, &header)),
-            );
-            out.insert(
-                "daemon.json",
-                Artifact::text(files::daemon_json(plan.model, Target::Swarm)),
-            );
-            host(&env, &header, plan, "", &mut out)?;
-        }
+        Target::Compose => compose::artifacts(&env, &header, plan, &mut out)?,
+        Target::Swarm => swarm::artifacts(&env, &header, plan, &mut out)?,
+        Target::Kubernetes => kubernetes::artifacts(&env, &header, plan, &mut out)?,
     }
     // Every target builds its images from the same Dockerfiles, under the same names.
-    builds(&env, &header, plan, &mut out)?;
+    dockerfile::builds(&env, &header, plan, &mut out)?;
     // Every target needs the secret files and keeps them out of version control.
     out.insert(
         "scripts/generate-secrets.sh",
@@ -276,7 +236,7 @@ fn writable_bind_dirs(plan: &Plan) -> Vec<minijinja::Value> {
         .collect()
 }
 
-fn seccomp_profiles(plan: &Plan, out: &mut Artifacts) {
+pub(crate) fn seccomp_profiles(plan: &Plan, out: &mut Artifacts) {
     for (name, policy) in &plan.seccomp_profiles {
         out.insert(
             format!("seccomp/{name}.json"),
@@ -285,563 +245,9 @@ fn seccomp_profiles(plan: &Plan, out: &mut Artifacts) {
     }
 }
 
-/// What every target needs to build its images: the generated Dockerfiles (with their
-/// `.dockerignore` and, for integrity builds, the entrypoint, reviewable beside them) and
-/// `scripts/build-images.sh`, which builds each image under the name every target runs it by
-/// and, with `--push`, pushes it to the spec's registry.
-fn builds(
-    env: &Environment,
-    header: &str,
-    plan: &Plan,
-    out: &mut Artifacts,
-) -> Result<(), RenderBug> {
-    let model = plan.model;
-    let header = header.to_string();
-    for ps in &plan.services {
-        if let (Source::Build(b), Some(path)) = (&ps.svc.source, &ps.dockerfile) {
-            // The integrity entrypoint is written for review next to the Dockerfile and
-            // carried into the image inside it: nothing is ever written into the build context,
-            // which is the user's source.
-            let entrypoint = if b.integrity {
-                let script = render_template(
-                    env,
-                    "integrity-entrypoint.sh.j2",
-                    minijinja::context! { header, service => ps.svc.name },
-                )?;
-                out.insert(
-                    format!("dockerfiles/{}.entrypoint.sh", ps.svc.name),
-                    Artifact::script(script.clone()),
-                );
-                Some(script)
-            } else {
-                None
-            };
-            let text = dockerfile(env, &header, model, ps.svc, b, entrypoint.as_deref())?;
-            out.insert(path.clone(), Artifact::text(text));
-            out.insert(
-                format!("{path}.dockerignore"),
-                Artifact::text(files::dockerignore(&header)),
-            );
-        }
-    }
-    let images: Vec<_> = plan
-        .services
-        .iter()
-        .filter_map(|ps| {
-            let b = ps.build.as_ref()?;
-            Some(minijinja::context! {
-                service => ps.svc.name, image => ps.image,
-                dockerfile => ps.dockerfile, context => b.context,
-            })
-        })
-        .collect();
-    if !images.is_empty() {
-        out.insert(
-            "scripts/build-images.sh",
-            Artifact::script(render_template(
-                env,
-                "build-images.sh.j2",
-                minijinja::context! {
-                    header, images, registry => model.project.registry,
-                },
-            )?),
-        );
-    }
-    Ok(())
-}
-
-fn compose_target(
-    env: &Environment,
-    header: &str,
-    plan: &Plan,
-    out: &mut Artifacts,
-) -> Result<(), RenderBug> {
-    let header = header.to_string();
-
-    out.insert(
-        "docker-compose.yml",
-        Artifact::text(compose::render(plan, &format!("# {header}\n"))),
-    );
-    seccomp_profiles(plan, out);
-    firewall(env, &header, plan, out)?;
-    out.insert(
-        "scripts/security-check.sh",
-        Artifact::script(security_check(env, &header, plan)?),
-    );
-    out.insert(
-        "daemon.json",
-        Artifact::text(files::daemon_json(plan.model, Target::Compose)),
-    );
-    host(env, &header, plan, &plan.firewall.forward_chain, out)?;
-    out.insert("README.md", Artifact::text(files::readme(&header, plan)));
-    apparmor(env, &header, plan, out)?;
-    out.insert(
-        "scripts/incident.sh",
-        Artifact::script(incident(env, &header, plan)?),
-    );
-    Ok(())
-}
-
-/// The Docker host: audit rules and `scripts/harden-host.sh` (their loader, the daemon.json
-/// merge). `fwd` is the firewall chain DOCKER-USER must jump to after a restart ("" without a
-/// firewall).
-fn host(
-    env: &Environment,
-    header: &str,
-    plan: &Plan,
-    fwd: &str,
-    out: &mut Artifacts,
-) -> Result<(), RenderBug> {
-    let project = &plan.model.project.name;
-    let key = format!("hardgen-{project}");
-    let userns = plan.model.host.userns_remap;
-    let rules: Vec<_> = files::AUDIT_RULES
-        .iter()
-        .map(|r| minijinja::context! { cis => r.cis, what => r.what, path => r.path, perms => r.perms })
-        .collect();
-    out.insert(
-        "host/audit.rules",
-        Artifact::text(render_template(
-            env,
-            "audit.rules.j2",
-            minijinja::context! { header, project, key, rules },
-        )?),
-    );
-    out.insert(
-        "scripts/harden-host.sh",
-        Artifact::script(render_template(
-            env,
-            "harden-host.sh.j2",
-            minijinja::context! { header, project, key, fwd, userns },
-        )?),
-    );
-    let mut images: Vec<&str> = Vec::new();
-    let mut built: Vec<&str> = Vec::new();
-    for ps in &plan.services {
-        match ps.svc.source {
-            Source::Image(_) => images.push(&ps.image),
-            Source::Build(_) => built.push(&ps.svc.name),
-        }
-    }
-    images.sort_unstable();
-    images.dedup();
-    out.insert(
-        "scripts/pull-images.sh",
-        Artifact::script(render_template(
-            env,
-            "pull-images.sh.j2",
-            minijinja::context! { header, project, images, built },
-        )?),
-    );
-    out.insert(
-        "scripts/host-check.sh",
-        Artifact::script(render_template(
-            env,
-            "host-check.sh.j2",
-            minijinja::context! { header, project, userns },
-        )?),
-    );
-    Ok(())
-}
-
-/// A command path the profile can name as it is: AppArmor would read glob characters
-/// (`*`, `?`, `[`, `{`), variables (`@{`), and spaces, commas or `#` (which end the rule or
-/// start another) in it as profile syntax. Other commands get no rule of their own.
-fn apparmor_literal_path(p: &str) -> bool {
-    p.starts_with('/')
-        && p.len() <= 512
-        && p.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'+'))
-        && !p.split('/').any(|c| c == "..")
-}
-
-/// Profile names Docker provides itself: referenced, never generated.
-const BUILTIN_APPARMOR: &[&str] = &["docker-default"];
-
-fn apparmor(
-    env: &Environment,
-    header: &str,
-    plan: &Plan,
-    out: &mut Artifacts,
-) -> Result<(), RenderBug> {
-    let mut names = Vec::new();
-    for ps in &plan.services {
-        let s = ps.svc;
-        let Some(name) = s.apparmor.as_deref() else {
-            continue;
-        };
-        if BUILTIN_APPARMOR.contains(&name) || names.iter().any(|n| n == name) {
-            continue;
-        }
-        let mut writable: Vec<String> = vec!["/tmp".into(), "/run".into()];
-        writable.extend(s.tmpfs.iter().map(|t| t.path.clone()));
-        writable.extend(
-            s.volumes
-                .iter()
-                .filter(|v| !v.read_only)
-                .map(|v| v.target.clone()),
-        );
-        writable.sort();
-        writable.dedup();
-        let mut executables: Vec<String> = s
-            .command
-            .iter()
-            .flatten()
-            .take(1)
-            .chain(s.health.iter().flat_map(|h| h.cmd.iter().take(1)))
-            .filter(|c| apparmor_literal_path(c))
-            .cloned()
-            .collect();
-        if let Source::Build(b) = &s.source {
-            executables.extend(
-                b.command
-                    .iter()
-                    .take(1)
-                    .filter(|c| apparmor_literal_path(c))
-                    .cloned(),
-            );
-        }
-        executables.sort();
-        executables.dedup();
-        let text = render_template(
-            env,
-            "apparmor.j2",
-            minijinja::context! {
-                header, name, service => s.name, project => plan.model.project.name,
-                raw_sockets => s.cap_add.contains("NET_RAW"),
-                capabilities => s.cap_add.iter().map(|c| c.to_lowercase()).collect::<Vec<_>>(),
-                app_dir => "/app", executables, writable,
-            },
-        )?;
-        out.insert(format!("apparmor/{name}"), Artifact::text(text));
-        names.push(name.to_string());
-    }
-    if !names.is_empty() {
-        out.insert(
-            "scripts/apply-apparmor.sh",
-            Artifact::script(render_template(
-                env,
-                "apply-apparmor.sh.j2",
-                minijinja::context! { header, project => plan.model.project.name, profiles => names },
-            )?),
-        );
-    }
-    Ok(())
-}
-
-fn incident(env: &Environment, header: &str, plan: &Plan) -> Result<String, RenderBug> {
-    let services: Vec<_> = plan
-        .services
-        .iter()
-        .map(|ps| {
-            minijinja::context! {
-                name => ps.svc.name,
-                networks => ps.networks.iter().map(|a| format!("{}={}", a.zone, a.address)).collect::<Vec<_>>().join(" "),
-            }
-        })
-        .collect();
-    let names: Vec<&str> = plan
-        .services
-        .iter()
-        .map(|ps| ps.svc.name.as_str())
-        .collect();
-    render_template(
-        env,
-        "incident.sh.j2",
-        minijinja::context! { header, project => plan.model.project.name, services, names => names.join(", ") },
-    )
-}
-
-/// Paths under /app whose content is not the image's (volumes, tmpfs, writable
-/// directories): left out of the integrity checksums.
-fn integrity_exclude(svc: &Service, b: &Build) -> Vec<String> {
-    let mut out: Vec<String> = b
-        .writable_dirs
-        .iter()
-        .cloned()
-        .chain(svc.volumes.iter().map(|v| v.target.clone()))
-        .chain(svc.tmpfs.iter().map(|t| t.path.clone()))
-        .filter(|p| p.starts_with("/app/"))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-fn dockerfile(
-    env: &Environment,
-    header: &str,
-    model: &Model,
-    svc: &Service,
-    b: &Build,
-    entrypoint: Option<&str>,
-) -> Result<String, RenderBug> {
-    use base64::Engine as _;
-    let entrypoint_b64 = entrypoint.map(|e| base64::engine::general_purpose::STANDARD.encode(e));
-    let template = match b.runtime {
-        Runtime::Python => "dockerfile/python.j2",
-        Runtime::Node => "dockerfile/node.j2",
-        Runtime::Go => "dockerfile/go.j2",
-        Runtime::Rust => "dockerfile/rust.j2",
-        Runtime::Static => "dockerfile/static.j2",
-    };
-    let pinned = |image: String, digest: &Option<String>| match digest {
-        Some(d) => format!("{image}@{d}"),
-        None => image,
-    };
-    let builder_image = pinned(b.builder_image(), &b.builder_digest);
-    let runtime_image = b
-        .runtime_image()
-        .map_or_else(|| "scratch".to_string(), |i| pinned(i, &b.base_digest));
-    let json = |v: &[String]| dockerfile_json(v);
-    let health = svc.health.as_ref().map(|h| {
-        minijinja::context! {
-            interval => h.interval.to_string(), timeout => h.timeout.to_string(),
-            start_period => h.start_period.to_string(), retries => h.retries,
-            cmd => json(&h.cmd),
-        }
-    });
-    let mut expose: Vec<String> = svc.expose.iter().map(|p| p.to_string()).collect();
-    for p in &svc.ports {
-        let s = p.container.to_string();
-        if !expose.contains(&s) {
-            expose.push(s);
-        }
-    }
-    render_template(
-        env,
-        template,
-        minijinja::context! {
-            header, service => svc.name, project => model.project.name,
-            runtime => format!("{:?}", b.runtime).to_lowercase(),
-            builder_image, runtime_image,
-            title => svc.name,
-            description => svc.description.clone().unwrap_or_else(|| format!("{} service of {}", svc.name, model.project.name)),
-            uid => svc.user.uid, gid => svc.user.gid,
-            packages => b.packages, build_packages => b.build_packages,
-            writable_dirs => b.writable_dirs, binary => b.binary,
-            integrity => b.integrity, app_dir => "/app", entrypoint_b64,
-            integrity_exclude => integrity_exclude(svc, b),
-            expose, health, command => json(&b.command),
-        },
-    )
-}
-
-fn firewall(
-    env: &Environment,
-    header: &str,
-    plan: &Plan,
-    out: &mut Artifacts,
-) -> Result<(), RenderBug> {
-    let fw = &plan.firewall;
-    let zones: Vec<_> = plan
-        .zones
-        .iter()
-        .map(|z| {
-            minijinja::context! {
-                name => z.name, subnet => z.subnet.to_string(), bridge => z.bridge,
-                internal => z.internal, members => z.members.to_string(),
-                clients => z.clients.to_string(),
-            }
-        })
-        .collect();
-    let flows: Vec<_> = plan
-        .model
-        .flows
-        .iter()
-        .map(|f| {
-            minijinja::context! {
-                from => f.from, to => f.to,
-                ports => f.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-                description => f.description,
-            }
-        })
-        .collect();
-    let bridges: Vec<&str> = plan.zones.iter().map(|z| z.bridge.as_str()).collect();
-    let ctx = minijinja::context! {
-        header, project => plan.model.project.name, fwd => fw.forward_chain,
-        inp => fw.input_chain, zones, flows,
-        forward => fw.forward.iter().map(iptables_rule).collect::<Vec<_>>(),
-        input => fw.input.iter().map(iptables_rule).collect::<Vec<_>>(),
-        nft_forward => fw.forward.iter().map(|r| nft_rule(r, true)).collect::<Vec<_>>(),
-        nft_input => fw.input.iter().map(|r| nft_rule(r, false)).collect::<Vec<_>>(),
-        nft_table => fw.nft_table, bridges => bridges.join(" "),
-        fwmark => format!("{:#x}/{:#x}", FWMARK.0, FWMARK.1),
-        fwmark_value => format!("{:#x}", FWMARK.0),
-        forward_count => fw.forward.len(), input_count => fw.input.len(),
-    };
-    out.insert(
-        "firewall/iptables.rules",
-        Artifact::text(render_template(env, "iptables.rules.j2", &ctx)?),
-    );
-    out.insert(
-        "firewall/nftables.nft",
-        Artifact::text(render_template(env, "nftables.nft.j2", &ctx)?),
-    );
-    out.insert(
-        "scripts/apply-firewall.sh",
-        Artifact::script(render_template(env, "apply-firewall.sh.j2", &ctx)?),
-    );
-    Ok(())
-}
-
-/// A rule as `iptables-restore` reads it (after `-A CHAIN`); `-m comment` before the target.
-fn iptables_rule(r: &Rule) -> String {
-    let mut out = String::new();
-    for m in &r.matches {
-        let not = |n: bool| if n { "! " } else { "" };
-        let part = match m {
-            Match::Established => "-m conntrack --ctstate RELATED,ESTABLISHED".to_string(),
-            Match::Invalid => "-m conntrack --ctstate INVALID".to_string(),
-            Match::InIf { not: n, name } => format!("{}-i {name}", not(*n)),
-            Match::OutIf { not: n, name } => format!("{}-o {name}", not(*n)),
-            Match::Src(net) => format!("-s {net}"),
-            Match::Dst(net) => format!("-d {net}"),
-            Match::Port(p) => format!(
-                "-p {proto} -m {proto} --dport {port}",
-                proto = p.proto.as_str(),
-                port = p.port
-            ),
-            Match::OrigDst(net) => format!("-m conntrack --ctorigdst {net}"),
-            Match::NotDnat => "-m conntrack ! --ctstate DNAT".to_string(),
-        };
-        out.push_str(&part);
-        out.push(' ');
-    }
-    let target = match r.verdict {
-        Verdict::Accept => "ACCEPT",
-        Verdict::Drop => "DROP",
-        Verdict::Return => "RETURN",
-    };
-    format!(
-        "{out}-m comment --comment \"{}\" -j {target}",
-        r.comment.replace('"', "'")
-    )
-}
-
-/// A rule of hardgen's nftables chains. In the forward chain an accepted packet is marked
-/// with [`FWMARK`] (an nftables accept does not end processing: Docker's chains, at a later
-/// priority, accept what carries the mark given to dockerd as `--bridge-accept-fwmark`).
-/// "Return" is a plain accept: the packet goes on to Docker's chains, which decide.
-fn nft_rule(r: &Rule, forward: bool) -> String {
-    let mut out = String::new();
-    for m in &r.matches {
-        let not = |n: bool| if n { "!= " } else { "" };
-        let part = match m {
-            Match::Established => "ct state established,related".to_string(),
-            Match::Invalid => "ct state invalid".to_string(),
-            Match::InIf { not: n, name } => format!("iifname {}\"{name}\"", not(*n)),
-            Match::OutIf { not: n, name } => format!("oifname {}\"{name}\"", not(*n)),
-            Match::Src(net) => format!("ip saddr {net}"),
-            Match::Dst(net) => format!("ip daddr {net}"),
-            Match::Port(p) => format!("{} dport {}", p.proto.as_str(), p.port),
-            Match::OrigDst(net) => format!("ct original ip daddr {net}"),
-            Match::NotDnat => "ct status & dnat == 0".to_string(),
-        };
-        out.push_str(&part);
-        out.push(' ');
-    }
-    let verdict = match r.verdict {
-        Verdict::Accept if forward => format!("meta mark set meta mark | {:#x} accept", FWMARK.0),
-        Verdict::Accept | Verdict::Return => "accept".to_string(),
-        Verdict::Drop => "drop".to_string(),
-    };
-    format!("{out}{verdict} comment \"{}\"", r.comment.replace('"', "'"))
-}
-
-fn security_check(env: &Environment, header: &str, plan: &Plan) -> Result<String, RenderBug> {
-    let services: Vec<_> = plan
-        .services
-        .iter()
-        .map(|ps| {
-            let s = ps.svc;
-            let capeff: u64 = s
-                .cap_add
-                .iter()
-                .filter_map(|c| caps::bit(c))
-                .fold(0, |m, b| m | (1u64 << b));
-            let mut nets: Vec<String> = ps
-                .networks
-                .iter()
-                .map(|a| format!("{}={}", a.zone, a.address))
-                .collect();
-            nets.sort();
-            let mut ports: Vec<String> = s
-                .ports
-                .iter()
-                .map(|p| format!("{}={}:{}", p.container, p.host_ip, p.host_port))
-                .collect();
-            ports.sort();
-            let allow = crate::detect::allowlist(s);
-            minijinja::context! {
-                name => s.name, user => s.user.to_string(), capeff => format!("{capeff:016x}"),
-                caps => s.cap_add.iter().cloned().collect::<Vec<_>>().join(","),
-                nnp => u8::from(s.no_new_privileges),
-                ro => if s.read_only { "true" } else { "false" },
-                memory => s.memory.bytes, pids => s.pids,
-                nanocpus => u64::from(s.cpus.0) * 1_000_000,
-                networks => nets.iter().map(|n| format!("{n} ")).collect::<String>(),
-                ports => ports.iter().map(|p| format!("{p} ")).collect::<String>(),
-                secrets => s.secrets.join(" "),
-                health => if s.health.is_some() { "yes" } else { "no" },
-                allowed => allow.names.join(" "),
-                allow_known => if allow.known { "yes" } else { "no" },
-            }
-        })
-        .collect();
-    render_template(
-        env,
-        "security-check.sh.j2",
-        minijinja::context! {
-            header, project => plan.model.project.name, services,
-            fwd => plan.firewall.forward_chain, inp => plan.firewall.input_chain,
-            nft_table => plan.firewall.nft_table,
-            forward_count => plan.firewall.forward.len(), input_count => plan.firewall.input.len(),
-        },
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dockerfile_json_is_json_without_backslash_quote() {
-        let args = vec![
-            "a\"b".to_string(),
-            "x\\".to_string(),
-            "\u{85}\n\u{2028}é".to_string(),
-        ];
-        let j = dockerfile_json(&args);
-        assert!(
-            !j.contains("\\\"") && !j.contains('\n') && !j.contains('\u{85}'),
-            "{j}"
-        );
-        let back: Vec<String> = serde_json::from_str(&j).unwrap();
-        assert_eq!(back, args);
-    }
-
-    #[test]
-    fn only_literal_paths_become_apparmor_rules() {
-        assert!(apparmor_literal_path("/usr/local/bin/app-2.1"));
-        for p in [
-            "app",
-            "/bin/app, /** rwlkx",
-            "/bin/app\n  capability sys_admin,",
-            "/**",
-            "/bin/{a,b}",
-            "/@{HOME}/x",
-            "/a/../b",
-            "/a#b",
-        ] {
-            assert!(!apparmor_literal_path(p), "{p}");
-        }
-    }
-
-    #[test]
-    fn quoting_blocks_dockerfile_expansion() {
-        assert_eq!(dockerfile_quote(r#"a"b$c\d"#), r#""a\"b\$c\\d""#);
-    }
 
     #[test]
     fn normalise_is_idempotent() {

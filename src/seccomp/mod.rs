@@ -168,25 +168,42 @@ fn intern(name: &str) -> Option<&'static str> {
         .find_map(|a| a.table().get_key_value(name).map(|(k, _)| *k))
 }
 
-/// A starting point for a service's syscall allowlist.
+/// Seccomp presets. Both deny by default and never allow mount, ptrace, kernel modules,
+/// namespaces, keyrings, bpf and similar.
+// The one preset enum: the spec's `seccomp` values and the starting point of a service's
+// syscall allowlist. Its doc comments are the schema's descriptions.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "SeccompPreset")]
 pub enum Preset {
-    /// What ordinary containerised programs need: the usual container
-    /// runtime default, without the dangerous rest.
+    /// What ordinary programs need (close to Docker's default allowlist, flattened).
+    // The usual container runtime default, without the dangerous rest.
     #[default]
     Baseline,
-    /// Baseline minus rarely needed surface (native AIO, message queues,
-    /// cross-process memory, x86 legacy, exotic socket families, ...). Still
-    /// runs runc, docker-init, `docker exec`, shells and network services.
+    /// Baseline minus rarely needed surface (io_uring, process_vm_*, legacy calls...).
+    // Native AIO, message queues, cross-process memory, x86 legacy, exotic socket families,
+    // ...; still runs runc, docker-init, `docker exec`, shells and network services.
     Strict,
-    /// A profile learned from the running service (`hardgen learn`): only what runc and
-    /// docker-init need (`runtime`) unconditionally; the learned names come as the
-    /// policy's `allow`. `clone`, `socket` and `personality` keep the baseline's argument
-    /// checks even when allowed, and `clone3` is never allowed through it. Not a name a
-    /// spec can give as a preset (`ALL`).
+    /// The service's own profile, learned from the running stack by `hardgen learn`
+    /// (`seccomp/learned/<service>.json` next to the spec, committed), plus what runc and
+    /// docker-init need; everything else is refused.
+    // Only what runc and docker-init need (`runtime`) unconditionally; the learned names come
+    // as the policy's `allow`. `clone`, `socket` and `personality` keep the baseline's
+    // argument checks even when allowed, and `clone3` is never allowed through it. Not a name
+    // the `seccomp` tool takes as a preset (`ALL`).
     Learned,
 }
 

@@ -439,20 +439,8 @@ pub struct RawSecret {
     pub template: Option<Sp<String>>,
 }
 
-/// Seccomp presets. Both deny by default and never allow mount, ptrace, kernel modules,
-/// namespaces, keyrings, bpf and similar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum SeccompPreset {
-    /// What ordinary programs need (close to Docker's default allowlist, flattened).
-    Baseline,
-    /// Baseline minus rarely needed surface (io_uring, process_vm_*, legacy calls...).
-    Strict,
-    /// The service's own profile, learned from the running stack by `hardgen learn`
-    /// (`seccomp/learned/<service>.json` next to the spec, committed), plus what runc and
-    /// docker-init need; everything else is refused.
-    Learned,
-}
+/// The seccomp presets: one enum, the seccomp module's.
+pub use crate::seccomp::Preset as SeccompPreset;
 
 /// Runtime presets for generated multi-stage Dockerfiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]

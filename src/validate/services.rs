@@ -78,22 +78,10 @@ impl Validator<'_> {
         let user = self.user(&s.user, allow_root).unwrap_or(d.user);
         let (memory, memory_reservation, cpus, cpus_reservation) = self.limits(s, d);
         let tmpfs_size = self.size(&s.tmpfs_size).unwrap_or(d.tmpfs_size);
-        let sized = |p: &str| {
-            tmpfs
-                .iter()
-                .find(|t| t.path == p)
-                .and_then(|t| t.size)
-                .unwrap_or(tmpfs_size)
-                .bytes
-        };
-        let tmpfs_total: u64 = tmpfs
+        let tmpfs_total: u64 = crate::model::tmpfs_mounts(&tmpfs, tmpfs_size)
             .iter()
-            .filter(|t| t.path != "/tmp" && t.path != "/run")
-            .map(|t| t.size.unwrap_or(tmpfs_size).bytes)
-            .fold(
-                sized("/tmp").saturating_add(sized("/run")),
-                u64::saturating_add,
-            );
+            .map(|t| t.size.bytes)
+            .fold(0, u64::saturating_add);
         if tmpfs_total >= memory.bytes {
             // Where the sizes come from: the service's own keys, else its name (defaults).
             let span = s

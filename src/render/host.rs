@@ -1,0 +1,372 @@
+//! The Docker host side of the compose and swarm targets: audit rules and their loader, the
+//! pull script, the host check; and, for compose (fixed bridges and addresses), the firewall,
+//! the security check, AppArmor profiles and the incident script.
+
+use minijinja::Environment;
+
+use super::{files, render_template, RenderBug};
+use crate::artifact::{Artifact, Artifacts};
+use crate::caps;
+use crate::model::*;
+use crate::plan::{Match, Plan, Rule, Verdict, FWMARK};
+
+/// The Docker host: audit rules and `scripts/harden-host.sh` (their loader, the daemon.json
+/// merge). `fwd` is the firewall chain DOCKER-USER must jump to after a restart ("" without a
+/// firewall).
+pub(super) fn host(
+    env: &Environment,
+    header: &str,
+    plan: &Plan,
+    fwd: &str,
+    out: &mut Artifacts,
+) -> Result<(), RenderBug> {
+    let project = &plan.model.project.name;
+    let key = format!("hardgen-{project}");
+    let userns = plan.model.host.userns_remap;
+    let rules: Vec<_> = files::AUDIT_RULES
+        .iter()
+        .map(|r| minijinja::context! { cis => r.cis, what => r.what, path => r.path, perms => r.perms })
+        .collect();
+    out.insert(
+        "host/audit.rules",
+        Artifact::text(render_template(
+            env,
+            "audit.rules.j2",
+            minijinja::context! { header, project, key, rules },
+        )?),
+    );
+    out.insert(
+        "scripts/harden-host.sh",
+        Artifact::script(render_template(
+            env,
+            "harden-host.sh.j2",
+            minijinja::context! { header, project, key, fwd, userns },
+        )?),
+    );
+    let mut images: Vec<&str> = Vec::new();
+    let mut built: Vec<&str> = Vec::new();
+    for ps in &plan.services {
+        match ps.svc.source {
+            Source::Image(_) => images.push(&ps.image),
+            Source::Build(_) => built.push(&ps.svc.name),
+        }
+    }
+    images.sort_unstable();
+    images.dedup();
+    out.insert(
+        "scripts/pull-images.sh",
+        Artifact::script(render_template(
+            env,
+            "pull-images.sh.j2",
+            minijinja::context! { header, project, images, built },
+        )?),
+    );
+    out.insert(
+        "scripts/host-check.sh",
+        Artifact::script(render_template(
+            env,
+            "host-check.sh.j2",
+            minijinja::context! { header, project, userns },
+        )?),
+    );
+    Ok(())
+}
+
+/// A command path the profile can name as it is: AppArmor would read glob characters
+/// (`*`, `?`, `[`, `{`), variables (`@{`), and spaces, commas or `#` (which end the rule or
+/// start another) in it as profile syntax. Other commands get no rule of their own.
+fn apparmor_literal_path(p: &str) -> bool {
+    p.starts_with('/')
+        && p.len() <= 512
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'+'))
+        && !p.split('/').any(|c| c == "..")
+}
+
+/// Profile names Docker provides itself: referenced, never generated.
+const BUILTIN_APPARMOR: &[&str] = &["docker-default"];
+
+pub(super) fn apparmor(
+    env: &Environment,
+    header: &str,
+    plan: &Plan,
+    out: &mut Artifacts,
+) -> Result<(), RenderBug> {
+    let mut names = Vec::new();
+    for ps in &plan.services {
+        let s = ps.svc;
+        let Some(name) = s.apparmor.as_deref() else {
+            continue;
+        };
+        if BUILTIN_APPARMOR.contains(&name) || names.iter().any(|n| n == name) {
+            continue;
+        }
+        let writable = ps.writable_paths();
+        let mut executables: Vec<String> = s
+            .command
+            .iter()
+            .flatten()
+            .take(1)
+            .chain(s.health.iter().flat_map(|h| h.cmd.iter().take(1)))
+            .filter(|c| apparmor_literal_path(c))
+            .cloned()
+            .collect();
+        if let Source::Build(b) = &s.source {
+            executables.extend(
+                b.command
+                    .iter()
+                    .take(1)
+                    .filter(|c| apparmor_literal_path(c))
+                    .cloned(),
+            );
+        }
+        executables.sort();
+        executables.dedup();
+        let text = render_template(
+            env,
+            "apparmor.j2",
+            minijinja::context! {
+                header, name, service => s.name, project => plan.model.project.name,
+                raw_sockets => s.cap_add.contains("NET_RAW"),
+                capabilities => s.cap_add.iter().map(|c| c.to_lowercase()).collect::<Vec<_>>(),
+                app_dir => "/app", executables, writable,
+            },
+        )?;
+        out.insert(format!("apparmor/{name}"), Artifact::text(text));
+        names.push(name.to_string());
+    }
+    if !names.is_empty() {
+        out.insert(
+            "scripts/apply-apparmor.sh",
+            Artifact::script(render_template(
+                env,
+                "apply-apparmor.sh.j2",
+                minijinja::context! { header, project => plan.model.project.name, profiles => names },
+            )?),
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn incident(env: &Environment, header: &str, plan: &Plan) -> Result<String, RenderBug> {
+    let services: Vec<_> = plan
+        .services
+        .iter()
+        .map(|ps| {
+            minijinja::context! {
+                name => ps.svc.name,
+                networks => ps.networks.iter().map(|a| format!("{}={}", a.zone, a.address)).collect::<Vec<_>>().join(" "),
+            }
+        })
+        .collect();
+    let names: Vec<&str> = plan
+        .services
+        .iter()
+        .map(|ps| ps.svc.name.as_str())
+        .collect();
+    render_template(
+        env,
+        "incident.sh.j2",
+        minijinja::context! { header, project => plan.model.project.name, services, names => names.join(", ") },
+    )
+}
+
+pub(super) fn firewall(
+    env: &Environment,
+    header: &str,
+    plan: &Plan,
+    out: &mut Artifacts,
+) -> Result<(), RenderBug> {
+    let fw = &plan.firewall;
+    let zones: Vec<_> = plan
+        .zones
+        .iter()
+        .map(|z| {
+            minijinja::context! {
+                name => z.name, subnet => z.subnet.to_string(), bridge => z.bridge,
+                internal => z.internal, members => z.members.to_string(),
+                clients => z.clients.to_string(),
+            }
+        })
+        .collect();
+    let flows: Vec<_> = plan
+        .model
+        .flows
+        .iter()
+        .map(|f| {
+            minijinja::context! {
+                from => f.from, to => f.to,
+                ports => f.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                description => f.description,
+            }
+        })
+        .collect();
+    let bridges: Vec<&str> = plan.zones.iter().map(|z| z.bridge.as_str()).collect();
+    let ctx = minijinja::context! {
+        header, project => plan.model.project.name, fwd => fw.forward_chain,
+        inp => fw.input_chain, zones, flows,
+        forward => fw.forward.iter().map(iptables_rule).collect::<Vec<_>>(),
+        input => fw.input.iter().map(iptables_rule).collect::<Vec<_>>(),
+        nft_forward => fw.forward.iter().map(|r| nft_rule(r, true)).collect::<Vec<_>>(),
+        nft_input => fw.input.iter().map(|r| nft_rule(r, false)).collect::<Vec<_>>(),
+        nft_table => fw.nft_table, bridges => bridges.join(" "),
+        fwmark => format!("{:#x}/{:#x}", FWMARK.0, FWMARK.1),
+        fwmark_value => format!("{:#x}", FWMARK.0),
+        forward_count => fw.forward.len(), input_count => fw.input.len(),
+    };
+    out.insert(
+        "firewall/iptables.rules",
+        Artifact::text(render_template(env, "iptables.rules.j2", &ctx)?),
+    );
+    out.insert(
+        "firewall/nftables.nft",
+        Artifact::text(render_template(env, "nftables.nft.j2", &ctx)?),
+    );
+    out.insert(
+        "scripts/apply-firewall.sh",
+        Artifact::script(render_template(env, "apply-firewall.sh.j2", &ctx)?),
+    );
+    Ok(())
+}
+
+/// A rule as `iptables-restore` reads it (after `-A CHAIN`); `-m comment` before the target.
+fn iptables_rule(r: &Rule) -> String {
+    let mut out = String::new();
+    for m in &r.matches {
+        let not = |n: bool| if n { "! " } else { "" };
+        let part = match m {
+            Match::Established => "-m conntrack --ctstate RELATED,ESTABLISHED".to_string(),
+            Match::Invalid => "-m conntrack --ctstate INVALID".to_string(),
+            Match::InIf { not: n, name } => format!("{}-i {name}", not(*n)),
+            Match::OutIf { not: n, name } => format!("{}-o {name}", not(*n)),
+            Match::Src(net) => format!("-s {net}"),
+            Match::Dst(net) => format!("-d {net}"),
+            Match::Port(p) => format!(
+                "-p {proto} -m {proto} --dport {port}",
+                proto = p.proto.as_str(),
+                port = p.port
+            ),
+            Match::OrigDst(net) => format!("-m conntrack --ctorigdst {net}"),
+            Match::NotDnat => "-m conntrack ! --ctstate DNAT".to_string(),
+        };
+        out.push_str(&part);
+        out.push(' ');
+    }
+    let target = match r.verdict {
+        Verdict::Accept => "ACCEPT",
+        Verdict::Drop => "DROP",
+        Verdict::Return => "RETURN",
+    };
+    format!(
+        "{out}-m comment --comment \"{}\" -j {target}",
+        r.comment.replace('"', "'")
+    )
+}
+
+/// A rule of hardgen's nftables chains. In the forward chain an accepted packet is marked
+/// with [`FWMARK`] (an nftables accept does not end processing: Docker's chains, at a later
+/// priority, accept what carries the mark given to dockerd as `--bridge-accept-fwmark`).
+/// "Return" is a plain accept: the packet goes on to Docker's chains, which decide.
+fn nft_rule(r: &Rule, forward: bool) -> String {
+    let mut out = String::new();
+    for m in &r.matches {
+        let not = |n: bool| if n { "!= " } else { "" };
+        let part = match m {
+            Match::Established => "ct state established,related".to_string(),
+            Match::Invalid => "ct state invalid".to_string(),
+            Match::InIf { not: n, name } => format!("iifname {}\"{name}\"", not(*n)),
+            Match::OutIf { not: n, name } => format!("oifname {}\"{name}\"", not(*n)),
+            Match::Src(net) => format!("ip saddr {net}"),
+            Match::Dst(net) => format!("ip daddr {net}"),
+            Match::Port(p) => format!("{} dport {}", p.proto.as_str(), p.port),
+            Match::OrigDst(net) => format!("ct original ip daddr {net}"),
+            Match::NotDnat => "ct status & dnat == 0".to_string(),
+        };
+        out.push_str(&part);
+        out.push(' ');
+    }
+    let verdict = match r.verdict {
+        Verdict::Accept if forward => format!("meta mark set meta mark | {:#x} accept", FWMARK.0),
+        Verdict::Accept | Verdict::Return => "accept".to_string(),
+        Verdict::Drop => "drop".to_string(),
+    };
+    format!("{out}{verdict} comment \"{}\"", r.comment.replace('"', "'"))
+}
+
+pub(super) fn security_check(
+    env: &Environment,
+    header: &str,
+    plan: &Plan,
+) -> Result<String, RenderBug> {
+    let services: Vec<_> = plan
+        .services
+        .iter()
+        .map(|ps| {
+            let s = ps.svc;
+            let capeff: u64 = s
+                .cap_add
+                .iter()
+                .filter_map(|c| caps::bit(c))
+                .fold(0, |m, b| m | (1u64 << b));
+            let mut nets: Vec<String> = ps
+                .networks
+                .iter()
+                .map(|a| format!("{}={}", a.zone, a.address))
+                .collect();
+            nets.sort();
+            let mut ports: Vec<String> = s
+                .ports
+                .iter()
+                .map(|p| format!("{}={}:{}", p.container, p.host_ip, p.host_port))
+                .collect();
+            ports.sort();
+            let allow = crate::detect::allowlist(s);
+            minijinja::context! {
+                name => s.name, user => s.user.to_string(), capeff => format!("{capeff:016x}"),
+                caps => s.cap_add.iter().cloned().collect::<Vec<_>>().join(","),
+                nnp => u8::from(s.no_new_privileges),
+                ro => if s.read_only { "true" } else { "false" },
+                memory => s.memory.bytes, pids => s.pids,
+                nanocpus => u64::from(s.cpus.0) * 1_000_000,
+                networks => nets.iter().map(|n| format!("{n} ")).collect::<String>(),
+                ports => ports.iter().map(|p| format!("{p} ")).collect::<String>(),
+                secrets => s.secrets.join(" "),
+                health => if s.health.is_some() { "yes" } else { "no" },
+                allowed => allow.names.join(" "),
+                allow_known => if allow.known { "yes" } else { "no" },
+            }
+        })
+        .collect();
+    render_template(
+        env,
+        "security-check.sh.j2",
+        minijinja::context! {
+            header, project => plan.model.project.name, services,
+            fwd => plan.firewall.forward_chain, inp => plan.firewall.input_chain,
+            nft_table => plan.firewall.nft_table,
+            forward_count => plan.firewall.forward.len(), input_count => plan.firewall.input.len(),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_literal_paths_become_apparmor_rules() {
+        assert!(apparmor_literal_path("/usr/local/bin/app-2.1"));
+        for p in [
+            "app",
+            "/bin/app, /** rwlkx",
+            "/bin/app\n  capability sys_admin,",
+            "/**",
+            "/bin/{a,b}",
+            "/@{HOME}/x",
+            "/a/../b",
+            "/a#b",
+        ] {
+            assert!(!apparmor_literal_path(p), "{p}");
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The one YAML emission path of every target (compose, swarm, kubernetes): typed structs
+//! serialised by serde_yaml (always valid YAML, no spec value can add a key), then the
+//! scalars YAML 1.1 readers would misread quoted.
+
+use serde::Serialize;
+
+/// Appends `value` as one YAML document to `out`. The renderers' structs always serialise
+/// (string keys, no non-finite floats): a failure is a bug in hardgen.
+pub fn document<T: Serialize>(value: &T, out: &mut String) {
+    let yaml = serde_yaml::to_string(value).expect("rendered structs always serialise");
+    quote_yaml11(&yaml, out);
+}
+
+/// YAML 1.1 parsers (PyYAML, so compose-lint and yamllint) read `1000:1000` as a base-60
+/// integer and `no` as a boolean; serde_yaml writes YAML 1.2 and leaves them bare. Quote such
+/// scalars (never inside block scalars, whose lines are a value's text).
+fn quote_yaml11(yaml: &str, out: &mut String) {
+    // Inside a block scalar (`key: |-` and the more indented lines after it) every line is
+    // literal text of a value: never touched.
+    let mut block: Option<usize> = None;
+    for line in yaml.lines() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some(b) = block {
+            if line.trim().is_empty() || indent > b {
+                out.push_str(line);
+                out.push('\n');
+                continue;
+            }
+            block = None;
+        }
+        let split = line.rfind(": ").map(|i| i + 2).or_else(|| {
+            line.trim_start()
+                .starts_with("- ")
+                .then(|| line.find("- ").map_or(0, |i| i + 2))
+        });
+        match split {
+            Some(i) if yaml11_ambiguous(&line[i..]) => {
+                out.push_str(&line[..i]);
+                out.push('\'');
+                out.push_str(&line[i..]);
+                out.push('\'');
+            }
+            Some(i) if is_block_header(&line[i..]) => {
+                block = Some(indent);
+                out.push_str(line);
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+}
+
+/// A plain scalar that YAML 1.2 reads as a string but YAML 1.1 as something else: a
+/// base-60 integer (`1000:1000`), a boolean (`yes`, `off`...) or an integer with `_`.
+fn yaml11_ambiguous(v: &str) -> bool {
+    let sexagesimal = v.contains(':')
+        && v.split(':')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let boolean = matches!(
+        v,
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+    );
+    let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
+    let underscored = digits.contains('_')
+        && digits.as_bytes()[0].is_ascii_digit()
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_');
+    sexagesimal || boolean || underscored
+}
+
+/// `|`, `|-`, `>+2`...: the header of a block scalar, whose text follows on the next lines.
+fn is_block_header(v: &str) -> bool {
+    let mut b = v.bytes();
+    matches!(b.next(), Some(b'|' | b'>')) && b.all(|c| matches!(c, b'-' | b'+' | b'0'..=b'9'))
+}
