@@ -27,8 +27,9 @@
 #                        keep CI under 45 minutes; "20.10 28" runs them on
 #                        both, where they pass too); on the others they are
 #                        skipped by name and not counted. The imported compose
-#                        stacks' live test (imported::, about 5 minutes) follows
-#                        the same setting.
+#                        stacks' live test (imported::, about 5 minutes) and
+#                        hardgen learn's (learn::, about 3.5 minutes) follow the
+#                        same setting.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -71,7 +72,7 @@ live_pass() {
   prepare_engine "$engine"
   case " ${HARDGEN_EXAMPLES_ENGINES:-28} " in
     *" $engine "*) ;;
-    *) filter=(--skip examples:: --skip imported::) ;;
+    *) filter=(--skip examples:: --skip imported:: --skip learn::) ;;
   esac
   # The Docker host tests (tests/live/host.rs) read the running engine's layout (its dockerd
   # and PATH, the chain its icc rule is in) and run on both engines by default.

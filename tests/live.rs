@@ -2119,3 +2119,6 @@ mod examples;
 
 #[path = "live/imported.rs"]
 mod imported;
+
+#[path = "live/learn.rs"]
+mod learn;

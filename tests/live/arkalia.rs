@@ -80,7 +80,7 @@ const ARK_REDIS: Svc = Svc {
     ..arkalia_svc("redis", &["redis_conf", "redis_password"])
 };
 
-const ARKALIA: [&Svc; 8] = [
+pub(super) const ARKALIA: [&Svc; 8] = [
     &ARK_SANDOZIA,
     &ARK_ZEROIA,
     &ARK_REFLEXIA,
@@ -91,7 +91,7 @@ const ARKALIA: [&Svc; 8] = [
     &ARK_REDIS,
 ];
 
-const ARKALIA_STAND_INS: &[(&str, &str)] = &[
+pub(super) const ARKALIA_STAND_INS: &[(&str, &str)] = &[
     ("python", "python:3.11-slim-bookworm"),
     ("redis", "redis:7.2.5-bookworm"),
     ("prometheus", "prom/prometheus:v2.53.0"),
@@ -102,7 +102,7 @@ const ARKALIA_STAND_INS: &[(&str, &str)] = &[
 /// runc sets a container's rlimits from outside with prlimit(2), which needs
 /// CAP_SYS_RESOURCE to go above its own hard limit. None when containerd (else dockerd) has
 /// that capability.
-fn runtime_nofile_ceiling() -> Option<u64> {
+pub(super) fn runtime_nofile_ceiling() -> Option<u64> {
     let pid = ["containerd", "dockerd"].iter().find_map(|name| {
         fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
             let comm = fs::read_to_string(e.path().join("comm")).ok()?;
@@ -130,7 +130,7 @@ fn apparmor_enabled() -> bool {
 }
 
 /// The seccomp profile Compose inlined in SecurityOpt (`seccomp=<json>`), parsed.
-fn inlined_seccomp(v: &Value) -> Option<Value> {
+pub(super) fn inlined_seccomp(v: &Value) -> Option<Value> {
     array_str(&v["HostConfig"]["SecurityOpt"])
         .iter()
         .find_map(|o| o.strip_prefix("seccomp=").or(o.strip_prefix("seccomp:")))

@@ -92,7 +92,7 @@ const GRAFANA: Svc = Svc {
 };
 
 /// (stand-in directory under tests/live/stand-ins, image the Luna spec names)
-const STAND_INS: &[(&str, &str)] = &[
+pub(super) const STAND_INS: &[(&str, &str)] = &[
     ("python", "python:3.11-slim-bookworm"),
     ("redis", "redis:7.2.5-bookworm"),
     ("prometheus", "prom/prometheus:v2.53.0"),
