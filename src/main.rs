@@ -32,22 +32,7 @@ fn main() -> ExitCode {
             strict,
             target,
         } => {
-            let opts = app::DiffOptions {
-                target: target.target(),
-                format: match format {
-                    Format::Human => app::DiffFormat::Human,
-                    Format::Markdown => app::DiffFormat::Markdown,
-                    Format::Json => app::DiffFormat::Json,
-                },
-                color: match color {
-                    Color::Always => true,
-                    Color::Never => false,
-                    Color::Auto => std::io::stdout().is_terminal(),
-                },
-                fail_on_weakens: fail_on == FailOn::Weakens,
-                fail_on_any: fail_on == FailOn::Any,
-                strict,
-            };
+            let opts = diff_options(format, color, fail_on, strict, target.target());
             let mut stdout = std::io::stdout().lock();
             match (new, base) {
                 (Some(new), _) => match (
@@ -130,34 +115,15 @@ fn main() -> ExitCode {
             fail_on,
             target,
         } => {
-            use hardgen::audit;
-            let opts = audit::RunOptions {
-                compose: compose.options(),
-                target: target.map(|t| match t {
-                    cli::AuditTarget::Compose => audit::Target::Compose,
-                    cli::AuditTarget::Swarm => audit::Target::Swarm,
-                }),
-                format: match format {
-                    cli::AuditFormat::Human => audit::Format::Human,
-                    cli::AuditFormat::Json => audit::Format::Json,
-                    cli::AuditFormat::Sarif => audit::Format::Sarif,
-                    cli::AuditFormat::Markdown => audit::Format::Markdown,
-                },
-                colour: match color {
-                    Color::Always => true,
-                    Color::Never => false,
-                    Color::Auto => std::io::stdout().is_terminal(),
-                },
+            let opts = audit_options(
+                compose.options(),
+                format,
+                color,
                 fail_under,
-                fail_on: fail_on.map(|s| match s {
-                    cli::SeverityArg::Info => audit::Severity::Info,
-                    cli::SeverityArg::Low => audit::Severity::Low,
-                    cli::SeverityArg::Medium => audit::Severity::Medium,
-                    cli::SeverityArg::High => audit::Severity::High,
-                    cli::SeverityArg::Critical => audit::Severity::Critical,
-                }),
-            };
-            audit::run(&opts, &mut std::io::stdout().lock(), &mut err)
+                fail_on,
+                target,
+            );
+            hardgen::audit::run(&opts, &mut std::io::stdout().lock(), &mut err)
         }
         Command::Import {
             compose,
@@ -180,20 +146,7 @@ fn main() -> ExitCode {
             }
             Outcome::Ok
         }
-        Command::Explain { code } => match hardgen::diagnostic::explain(&code) {
-            Some(text) => {
-                print!("{text}");
-                Outcome::Ok
-            }
-            None => {
-                let _ = writeln!(
-                    err,
-                    "error: `{}` is not a hardgen diagnostic code; `hardgen codes` lists them",
-                    code.escape_debug()
-                );
-                Outcome::Failed
-            }
-        },
+        Command::Explain { code } => explain(&code, &mut err),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -203,19 +156,103 @@ fn main() -> ExitCode {
             );
             Outcome::Ok
         }
-        Command::Man => {
-            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
-                Ok(()) => Outcome::Ok,
-                Err(e) => {
-                    let _ = writeln!(err, "error: writing the manual page: {e}");
-                    Outcome::Failed
-                }
-            }
-        }
+        Command::Man => man(&mut err),
     };
     match outcome {
         Outcome::Ok => ExitCode::SUCCESS,
         Outcome::Differs => ExitCode::from(1),
         Outcome::Failed => ExitCode::from(2),
+    }
+}
+
+/// `--color`: always, never, or when standard output is a terminal.
+fn colour(c: Color) -> bool {
+    match c {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stdout().is_terminal(),
+    }
+}
+
+fn diff_options(
+    format: Format,
+    color: Color,
+    fail_on: FailOn,
+    strict: bool,
+    target: hardgen::targets::Target,
+) -> app::DiffOptions {
+    app::DiffOptions {
+        target,
+        format: match format {
+            Format::Human => app::DiffFormat::Human,
+            Format::Markdown => app::DiffFormat::Markdown,
+            Format::Json => app::DiffFormat::Json,
+        },
+        color: colour(color),
+        fail_on_weakens: fail_on == FailOn::Weakens,
+        fail_on_any: fail_on == FailOn::Any,
+        strict,
+    }
+}
+
+fn audit_options(
+    compose: hardgen::compose_in::Options,
+    format: cli::AuditFormat,
+    color: Color,
+    fail_under: Option<u32>,
+    fail_on: Option<cli::SeverityArg>,
+    target: Option<cli::AuditTarget>,
+) -> hardgen::audit::RunOptions {
+    use hardgen::audit;
+    audit::RunOptions {
+        compose,
+        target: target.map(|t| match t {
+            cli::AuditTarget::Compose => audit::Target::Compose,
+            cli::AuditTarget::Swarm => audit::Target::Swarm,
+        }),
+        format: match format {
+            cli::AuditFormat::Human => audit::Format::Human,
+            cli::AuditFormat::Json => audit::Format::Json,
+            cli::AuditFormat::Sarif => audit::Format::Sarif,
+            cli::AuditFormat::Markdown => audit::Format::Markdown,
+        },
+        colour: colour(color),
+        fail_under,
+        fail_on: fail_on.map(|s| match s {
+            cli::SeverityArg::Info => audit::Severity::Info,
+            cli::SeverityArg::Low => audit::Severity::Low,
+            cli::SeverityArg::Medium => audit::Severity::Medium,
+            cli::SeverityArg::High => audit::Severity::High,
+            cli::SeverityArg::Critical => audit::Severity::Critical,
+        }),
+    }
+}
+
+/// `hardgen explain CODE`: the code's text from docs/codes.md.
+fn explain(code: &str, err: &mut dyn Write) -> Outcome {
+    match hardgen::diagnostic::explain(code) {
+        Some(text) => {
+            print!("{text}");
+            Outcome::Ok
+        }
+        None => {
+            let _ = writeln!(
+                err,
+                "error: `{}` is not a hardgen diagnostic code; `hardgen codes` lists them",
+                code.escape_debug()
+            );
+            Outcome::Failed
+        }
+    }
+}
+
+/// `hardgen man`: the manual page, from the command-line definition.
+fn man(err: &mut dyn Write) -> Outcome {
+    match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+        Ok(()) => Outcome::Ok,
+        Err(e) => {
+            let _ = writeln!(err, "error: writing the manual page: {e}");
+            Outcome::Failed
+        }
     }
 }
