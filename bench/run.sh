@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# Benchmark of hardgen (issue 7): build / build --check / check (validation) against
-# `docker compose config -q` and compose-lint on hardgen's own compose file, at 10, 100,
-# 1000 and 5000 services, plus peak memory and the bundled example. Writes BENCHMARKS.md.
+# Benchmark of hardgen (issues 7 and 19): build / build --check / check (validation) / diff
+# against `cp -r` of the build's own output (the physical limit of writing it, measured side by
+# side with the build in one hyperfine run), `docker compose config -q` and compose-lint on
+# hardgen's own compose file, at 10, 100, 1000 and 5000 services, plus peak memory and the
+# bundled example. Everything runs on tmpfs (/dev/shm when there is one) to measure hardgen,
+# not the disk. Writes BENCHMARKS.md.
 #
 # Usage: bench/run.sh [SIZES...]   (default: 10 100 1000 5000)
 # Env:   BENCH_OUT (default: BENCHMARKS.md at the repo root), BENCH_KEEP=1 keeps the temp dir,
+#        BENCH_TMP (default: /dev/shm when it is a tmpfs, else $TMPDIR or /tmp),
+#        BENCH_BASELINE: another hardgen binary (e.g. a release build of an older commit),
+#        measured in the same hyperfine runs as this one for build, check and diff
+#        (BENCH_BASELINE_LABEL names it in the report) at sizes up to BENCH_BASELINE_MAX
+#        services (default 1000: an old binary can be slow at 5000),
 #        LINT_MAX_SECONDS (default 60): compose-lint is skipped at a size when one run of it
 #        takes longer than this.
 set -euo pipefail
@@ -28,12 +36,24 @@ lint=$root/.tools/bin/compose-lint
 
 cargo build --release --quiet
 hg=$root/target/release/hardgen
+base_bin=${BENCH_BASELINE:-}
+if [ -n "$base_bin" ]; then
+    base_bin=$(cd "$(dirname "$base_bin")" && pwd)/$(basename "$base_bin")
+    [ -x "$base_bin" ] || { echo "bench: BENCH_BASELINE $base_bin is not executable" >&2; exit 2; }
+fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/hardgen-bench.XXXXXX")
+tmp_default=${TMPDIR:-/tmp}
+if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
+    tmp_default=/dev/shm
+fi
+bench_tmp=${BENCH_TMP:-$tmp_default}
+work=$(mktemp -d "$bench_tmp/hardgen-bench.XXXXXX")
 if [ "${BENCH_KEEP:-0}" != 1 ]; then
     trap 'rm -rf "$work"' EXIT
 fi
 echo "bench: working in $work" >&2
+fs_type=$(stat -f -c %T "$work")
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # runs per size: enough for stable means at small sizes, bounded at large ones
 runs_for() {
@@ -44,7 +64,9 @@ runs_for() {
 hf() {
     local name=$1 runs=$2
     shift 2
-    hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$work/$name.json" "$@" >&2
+    # -N: no intermediate shell (its start-up would be subtracted from commands as fast as
+    # `cp -r` of 10 services, down to 0)
+    hyperfine -N --style basic --warmup 1 --runs "$runs" --export-json "$work/$name.json" "$@" >&2
 }
 
 # peak RSS in KiB of one run of a command
@@ -67,9 +89,18 @@ for n in "${sizes[@]}"; do
     yml=$dir/docker-compose.yml
     "$compose" -f "$yml" config -q
     runs=$(runs_for "$n")
-    hf "build$n" "$runs" --prepare "rm -rf $fresh" "$hg build $spec --out $fresh"
-    hf "buildcheck$n" "$runs" "$hg build $spec --check --out $dir"
-    hf "check$n" "$runs" "$hg check $spec"
+    copy=$work/copy$n
+    # one hyperfine run, the two commands alternating: the same machine state for both
+    # (with BENCH_BASELINE, its figures come last in each run: results[1] or results[2])
+    base=$base_bin
+    [ "$n" -le "${BENCH_BASELINE_MAX:-1000}" ] || base=
+    hf "build$n" "$runs" --prepare "rm -rf $fresh $copy" \
+        "$hg build $spec --out $fresh" "cp -r $dir $copy" \
+        ${base:+"$base build $spec --out $fresh"}
+    hf "buildcheck$n" "$runs" "$hg build $spec --check --out $dir" \
+        ${base:+"$base build $spec --check --out $dir"}
+    hf "check$n" "$runs" "$hg check $spec" ${base:+"$base check $spec"}
+    hf "diff$n" "$runs" "$hg diff $spec --out $dir" ${base:+"$base diff $spec --out $dir"}
     hf "config$n" "$runs" "$compose -f $yml config -q"
     # compose-lint: one probe run decides whether it is measured at this size
     start=$(date +%s.%N)
@@ -82,18 +113,27 @@ for n in "${sizes[@]}"; do
         # compose-lint exits non-zero when it reports findings: -i keeps measuring
         hf "lint$n" "$runs" -i "$lint $yml"
     fi
-    rm -rf "$fresh"
+    rm -rf "$fresh" "$copy"
     mem_build=$(peak_kb "$hg" build "$spec" --out "$fresh")
     mem_bcheck=$(peak_kb "$hg" build "$spec" --check --out "$dir")
     mem_check=$(peak_kb "$hg" check "$spec")
+    mem_diff=$(peak_kb "$hg" diff "$spec" --out "$dir")
     mem_config=$(peak_kb "$compose" -f "$yml" config -q)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$runs" "$lint_state" \
-        "$mem_build" "$mem_bcheck" "$mem_check" "$mem_config" "$(wc -c <"$yml")" >>"$results"
+    base_mem=-
+    if [ -n "$base" ]; then
+        rm -rf "$fresh"
+        base_mem="$(peak_kb "$base" build "$spec" --out "$fresh"),$(peak_kb "$base" build "$spec" --check --out "$dir"),$(peak_kb "$base" check "$spec"),$(peak_kb "$base" diff "$spec" --out "$dir")"
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$runs" "$lint_state" \
+        "$mem_build" "$mem_bcheck" "$mem_check" "$mem_config" "$(wc -c <"$yml")" \
+        "$mem_diff" "$(find "$dir" -type f | wc -l)" "$(du -sb "$dir" | cut -f1)" \
+        "$base_mem" >>"$results"
     {
         echo "$n services ($runs runs each, 1 warm-up):"
-        echo "  hyperfine --prepare 'rm -rf FRESH' 'hardgen build spec$n.toml --out FRESH'"
+        echo "  hyperfine --prepare 'rm -rf FRESH COPY' 'hardgen build spec$n.toml --out FRESH' 'cp -r OUT COPY'"
         echo "  hyperfine 'hardgen build spec$n.toml --check --out OUT'   # OUT up to date"
         echo "  hyperfine 'hardgen check spec$n.toml'"
+        echo "  hyperfine 'hardgen diff spec$n.toml --out OUT'   # OUT up to date"
         echo "  hyperfine '.tools/bin/docker-compose -f OUT/docker-compose.yml config -q'"
         echo "  hyperfine -i '.tools/bin/compose-lint OUT/docker-compose.yml'   # $lint_state"
     } >>"$cmds_log"
@@ -101,12 +141,16 @@ done
 
 # the bundled example
 ex=examples/arkalia.toml
-hf example 30 --prepare "rm -rf $work/ex" "$hg build $ex --out $work/ex"
+base=$base_bin
+hf example 30 --prepare "rm -rf $work/ex" "$hg build $ex --out $work/ex" \
+    ${base:+"$base build $ex --out $work/ex"}
 mem_example=$(peak_kb "$hg" build "$ex" --out "$work/ex2")
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 mem_total=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 python3 bench/report.py "$work" "$results" "$cmds_log" "$mem_example" \
     "$(nproc)" "$mem_total" "$cpu" "$("$compose" version --short)" \
-    "$("$lint" --version 2>&1 | head -n 1)" "$(hyperfine --version)" >"$out_md"
+    "$("$lint" --version 2>&1 | head -n 1)" "$(hyperfine --version)" \
+    "$fs_type" "$load_start" "$load_end" "${base_bin:+${BENCH_BASELINE_LABEL:-$base_bin}}" >"$out_md"
 cat "$out_md"
