@@ -2772,7 +2772,7 @@ fn target_claims_hold_in_every_golden() {
                             })
                             .into(),
                         // Docker mounts tmpfs mounts noexec, nosuid, nodev (`docker run
-                        // --mount type=tmpfs` shows them in /proc/mounts on 20.10 and 28).
+                        // --mount type=tmpfs` shows them in /proc/mounts; checked on Engine 20.10).
                         (swarm_tmpfs("/tmp") && swarm_tmpfs("/run")).into(),
                         partly(empty_dir("tmp") && empty_dir("run")),
                     ],
