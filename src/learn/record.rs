@@ -456,57 +456,12 @@ fn learn_inner(
     err: &mut dyn Write,
 ) -> Result<(), String> {
     let started = Instant::now();
-    let src = app::read_spec(spec_path, err).ok_or("the spec cannot be read")?;
-    let raw = crate::spec::parse(&src.text).map_err(|e| {
-        format!(
-            "`{}` is not a valid spec: {}",
-            spec_path.display(),
-            e.message()
-        )
-    })?;
-    // Every other problem of the spec first (a missing learned file is what we are here for).
-    let (previous, diags) = super::load(&raw, &Source::Dir(Layout::spec_dir_of(spec_path)));
-    let origin = spec_path.display().to_string();
-    let mut failed = false;
-    for d in diags
-        .iter()
-        .filter(|d| d.code != "E060" && !(opts.fresh && d.code == "E061"))
-    {
-        let _ = write!(err, "{}", d.render(&origin, &src.text));
-        failed = true;
-    }
-    let name = spec_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "spec".into());
-    let vopts = crate::validate::Options {
-        strict: false,
-        spec_dir: Some(Layout::spec_dir_of(spec_path)),
-    };
-    let (model, vdiags) = crate::validate::validate(&raw, &name, &vopts);
-    for d in vdiags.iter().filter(|d| d.is_error()) {
-        let _ = write!(err, "{}", d.render(&origin, &src.text));
-    }
-    let Some(model) = model.filter(|_| !failed) else {
-        return Err(format!("`{origin}` is invalid"));
-    };
-    let services: BTreeSet<String> = model
-        .services
-        .values()
-        .filter(|s| s.seccomp.preset == SeccompPreset::Learned)
-        .map(|s| s.name.clone())
-        .collect();
-    if services.is_empty() {
-        return Err(format!(
-            "no service of `{origin}` opts in: set `seccomp = \"learned\"` on a service or in `[defaults]`"
-        ));
-    }
-    let previous = if opts.fresh {
-        BTreeMap::new()
-    } else {
-        previous
-    };
-    let exercises = super::exercises(&raw);
+    let Loaded {
+        model,
+        services,
+        previous,
+        exercises,
+    } = load_opted_in(spec_path, opts, err)?;
     let arch = host_arch()?;
     let engine = engine_version()?;
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
@@ -574,31 +529,7 @@ fn learn_inner(
     // waited for one, and each was run again above.
     let (entered, _) = trace.stop()?;
     stack.down();
-    let mut learned: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for name in &services {
-        let host = &containers
-            .get(name)
-            .ok_or_else(|| format!("service `{name}`: no container"))?
-            .1;
-        let numbers = entered
-            .get(host)
-            .ok_or_else(|| format!("service `{name}`: no syscall was recorded"))?;
-        let mut set: BTreeSet<String> = numbers
-            .iter()
-            .filter_map(|nr| seccomp::syscall_name(arch, *nr))
-            .map(str::to_string)
-            .collect();
-        let recorded = set.len();
-        if let Some(prev) = previous.get(name) {
-            set.extend(prev.iter().cloned());
-        }
-        let _ = writeln!(
-            say,
-            "  {name}: {recorded} syscalls recorded, {} with the previous set",
-            set.len()
-        );
-        learned.insert(name.clone(), set);
-    }
+    let learned = learned_sets(&services, &containers, &entered, &previous, arch, say)?;
 
     // 2. Verify under the learned profiles.
     let mut enforced = model.clone();
@@ -635,52 +566,199 @@ fn learn_inner(
     let (_, failed) = trace.stop()?;
     stack.down();
     if let Err((service, why)) = verdict {
-        // Which learned sets refused what, from the trace.
-        let mut refused = Vec::new();
-        for name in &services {
-            let Some((_, host)) = containers.get(name) else {
-                continue;
-            };
-            let allowed = super::profile_names(
-                &learned[name],
-                model.services[name].init,
-                model.services[name].no_new_privileges,
-            );
-            let names: BTreeSet<&str> = failed
-                .get(host)
-                .into_iter()
-                .flatten()
-                .filter_map(|nr| seccomp::syscall_name(arch, *nr))
-                .filter(|n| !allowed.contains(*n) && *n != "clone3" && *n != "unshare")
-                .collect();
-            if !names.is_empty() {
-                refused.push(format!(
-                    "service `{name}` was refused {}",
-                    names.into_iter().collect::<Vec<_>>().join(", ")
-                ));
-            }
-        }
-        let refused = if refused.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", refused.join("; "))
-        };
+        let refused = refused_summary(&model, &services, &learned, &containers, &failed, arch);
         return Err(format!(
             "verification under the learned profiles failed: service `{service}`: {why}{refused}"
         ));
     }
 
     // 3. Pin.
-    let on = LearnedOn {
-        arch: arch.name().to_string(),
-        engine,
-        kernel,
+    pin(
+        spec_path,
+        opts,
+        &model,
+        &learned,
+        LearnedOn {
+            arch: arch.name().to_string(),
+            engine,
+            kernel,
+        },
+        say,
+    )?;
+    let _ = writeln!(
+        say,
+        "hardgen learn: verified and pinned in {} s",
+        started.elapsed().as_secs()
+    );
+    Ok(())
+}
+
+/// The spec's model and what `learn` needs of it.
+struct Loaded {
+    model: Model,
+    /// The services that opt in (`seccomp = "learned"`).
+    services: BTreeSet<String>,
+    /// Their learned sets so far (empty with `--fresh`).
+    previous: BTreeMap<String, BTreeSet<String>>,
+    exercises: BTreeMap<String, super::Exercise>,
+}
+
+/// Reads and validates the spec; every problem but a missing learned file (what `learn` is
+/// here for) is reported, and stops it.
+fn load_opted_in(spec_path: &Path, opts: &Options, err: &mut dyn Write) -> Result<Loaded, String> {
+    let src = app::read_spec(spec_path, err).ok_or("the spec cannot be read")?;
+    let raw = crate::spec::parse(&src.text).map_err(|e| {
+        format!(
+            "`{}` is not a valid spec: {}",
+            spec_path.display(),
+            e.message()
+        )
+    })?;
+    // Every other problem of the spec first (a missing learned file is what we are here for).
+    let (previous, diags) = super::load(&raw, &Source::Dir(Layout::spec_dir_of(spec_path)));
+    let origin = spec_path.display().to_string();
+    let mut failed = false;
+    for d in diags
+        .iter()
+        .filter(|d| d.code != "E060" && !(opts.fresh && d.code == "E061"))
+    {
+        let _ = write!(err, "{}", d.render(&origin, &src.text));
+        failed = true;
+    }
+    let name = spec_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "spec".into());
+    let vopts = crate::validate::Options {
+        strict: false,
+        spec_dir: Some(Layout::spec_dir_of(spec_path)),
     };
+    let (model, vdiags) = crate::validate::validate(&raw, &name, &vopts);
+    for d in vdiags.iter().filter(|d| d.is_error()) {
+        let _ = write!(err, "{}", d.render(&origin, &src.text));
+    }
+    let Some(model) = model.filter(|_| !failed) else {
+        return Err(format!("`{origin}` is invalid"));
+    };
+    let services: BTreeSet<String> = model
+        .services
+        .values()
+        .filter(|s| s.seccomp.preset == SeccompPreset::Learned)
+        .map(|s| s.name.clone())
+        .collect();
+    if services.is_empty() {
+        return Err(format!(
+            "no service of `{origin}` opts in: set `seccomp = \"learned\"` on a service or in `[defaults]`"
+        ));
+    }
+    let previous = if opts.fresh {
+        BTreeMap::new()
+    } else {
+        previous
+    };
+    let exercises = super::exercises(&raw);
+    Ok(Loaded {
+        model,
+        services,
+        previous,
+        exercises,
+    })
+}
+
+/// Each opted-in service's recorded syscall names (from the trace, by the container's host
+/// name), merged with its previous learned set.
+fn learned_sets(
+    services: &BTreeSet<String>,
+    containers: &BTreeMap<String, (String, String)>,
+    entered: &Counts,
+    previous: &BTreeMap<String, BTreeSet<String>>,
+    arch: Arch,
+    say: &mut dyn Write,
+) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
+    let mut learned: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for name in services {
+        let host = &containers
+            .get(name)
+            .ok_or_else(|| format!("service `{name}`: no container"))?
+            .1;
+        let numbers = entered
+            .get(host)
+            .ok_or_else(|| format!("service `{name}`: no syscall was recorded"))?;
+        let mut set: BTreeSet<String> = numbers
+            .iter()
+            .filter_map(|nr| seccomp::syscall_name(arch, *nr))
+            .map(str::to_string)
+            .collect();
+        let recorded = set.len();
+        if let Some(prev) = previous.get(name) {
+            set.extend(prev.iter().cloned());
+        }
+        let _ = writeln!(
+            say,
+            "  {name}: {recorded} syscalls recorded, {} with the previous set",
+            set.len()
+        );
+        learned.insert(name.clone(), set);
+    }
+    Ok(learned)
+}
+
+/// What the learned profiles refused each service during verification (from the trace's
+/// failed syscalls), as " (service `x` was refused a, b; ...)", or nothing.
+fn refused_summary(
+    model: &Model,
+    services: &BTreeSet<String>,
+    learned: &BTreeMap<String, BTreeSet<String>>,
+    containers: &BTreeMap<String, (String, String)>,
+    failed: &Counts,
+    arch: Arch,
+) -> String {
+    let mut refused = Vec::new();
+    for name in services {
+        let Some((_, host)) = containers.get(name) else {
+            continue;
+        };
+        let allowed = super::profile_names(
+            &learned[name],
+            model.services[name].init,
+            model.services[name].no_new_privileges,
+        );
+        let names: BTreeSet<&str> = failed
+            .get(host)
+            .into_iter()
+            .flatten()
+            .filter_map(|nr| seccomp::syscall_name(arch, *nr))
+            .filter(|n| !allowed.contains(*n) && *n != "clone3" && *n != "unshare")
+            .collect();
+        if !names.is_empty() {
+            refused.push(format!(
+                "service `{name}` was refused {}",
+                names.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    if refused.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", refused.join("; "))
+    }
+}
+
+/// Writes each service's learned file next to the spec, keeping the engines, kernels and
+/// architectures of earlier runs unless `--fresh`.
+fn pin(
+    spec_path: &Path,
+    opts: &Options,
+    model: &Model,
+    learned: &BTreeMap<String, BTreeSet<String>>,
+    on: LearnedOn,
+    say: &mut dyn Write,
+) -> Result<(), String> {
     let spec_dir = Layout::spec_dir_of(spec_path);
     let learned_dir = spec_dir.join("seccomp/learned");
     std::fs::create_dir_all(&learned_dir)
         .map_err(|e| format!("cannot create `{}`: {e}", learned_dir.display()))?;
-    for (name, set) in &learned {
+    for (name, set) in learned {
         let path = spec_dir.join(super::relative_path(name));
         let mut runs: BTreeSet<LearnedOn> = BTreeSet::new();
         if !opts.fresh {
@@ -709,10 +787,5 @@ fn learn_inner(
             super::percent_of_docker_default(size)
         );
     }
-    let _ = writeln!(
-        say,
-        "hardgen learn: verified and pinned in {} s",
-        started.elapsed().as_secs()
-    );
     Ok(())
 }
