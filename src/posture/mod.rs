@@ -3,7 +3,8 @@
 //!
 //! Layout: this module holds the change list and its helpers (a scalar, a switch, a set, and
 //! [`pairs`], the one comparison of two keyed collections); `project.rs` compares zones, flows,
-//! secrets and double zone memberships; `service.rs` a service's settings, by domain.
+//! secrets, double zone memberships and project-wide settings (logging, host, images, accepted
+//! warnings); `service.rs` a service's settings, by domain.
 
 mod project;
 mod service;
@@ -255,6 +256,7 @@ pub fn compare(old: &Model, new: &Model) -> Vec<Change> {
     project::zones(&mut c, old, new);
     project::flows(&mut c, old, new);
     project::secrets(&mut c, old, new);
+    project::settings(&mut c, old, new);
     for (name, pair) in pairs(&old.services, &new.services) {
         match pair {
             Pair::Both(o, n) => service::service(&mut c, o, n),
@@ -375,6 +377,43 @@ healthcheck = { cmd = ["true"] }
             back.iter()
                 .any(|l| l.starts_with("strengthens service web: no longer member of both")),
             "{back:#?}"
+        );
+    }
+
+    #[test]
+    fn classifies_logging_host_images_processes_and_accepted_warnings() {
+        let base = BASE.replace("[project]\nname = \"t\"", "[project]\nname = \"t\"\n[logging]\ndriver = \"syslog\"\naddress = \"udp://10.9.0.1:514\"");
+        let new = BASE
+            .replace(
+                "[project]\nname = \"t\"",
+                "[project]\nname = \"t\"\nregistry = \"registry.example.org/team\"\nimage_tag = \"2\"\n[host]\nuserns_remap = true",
+            )
+            .replace(
+                "image = \"x:1\"",
+                "image = \"x:1\"\nprocesses = [\"nc\"]\nallow = { W101 = \"pinned by the registry\" }",
+            );
+        let lines: Vec<String> = compare(&model(&base), &model(&new))
+            .iter()
+            .map(|c| format!("{} {}", c.class.as_str(), c.line()))
+            .collect();
+        for want in [
+            "weakens project t: log driver syslog -> json-file",
+            "neutral project t: log option syslog-address udp://10.9.0.1:514 -> (unset)",
+            "strengthens project t: daemon user namespace remapping on",
+            "neutral project t: image registry `` -> `registry.example.org/team`",
+            "weakens service web: program nc added to the process allowlist",
+            "weakens project t: warning W101 for service web accepted",
+        ] {
+            assert!(
+                lines.iter().any(|l| l == want),
+                "missing {want:?} in {lines:#?}"
+            );
+        }
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("neutral project t: built image tag ")),
+            "{lines:#?}"
         );
     }
 

@@ -1,6 +1,7 @@
-//! Project-wide changes: zones, flows, secrets, and double zone memberships.
+//! Project-wide changes: zones, flows, secrets, double zone memberships, and the settings of
+//! the whole project (logging, host, images, accepted warnings).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{pairs, Changes, Class, Pair};
 use crate::model::*;
@@ -245,4 +246,119 @@ pub(super) fn secrets(c: &mut Changes, old: &Model, new: &Model) {
             ),
         }
     }
+}
+
+/// Project-wide settings: the log driver (logs that leave the host are the audit trail),
+/// the daemon's user namespace remapping, where built images go, and accepted warnings.
+pub(super) fn settings(c: &mut Changes, old: &Model, new: &Model) {
+    let project = new.project.name.as_str();
+    let (o, n) = (&old.logging, &new.logging);
+    if o.driver != n.driver {
+        // json-file keeps the logs on the host, in the containers' own files; every other
+        // driver hands them to a collector outside the container's reach.
+        let central = |d: LogDriver| d != LogDriver::JsonFile;
+        let class = match (central(o.driver), central(n.driver)) {
+            (true, false) => Class::Weakens,
+            (false, true) => Class::Strengthens,
+            _ => Class::Neutral,
+        };
+        c.push(
+            class,
+            "project",
+            project,
+            "log_driver",
+            format!("log driver {} -> {}", o.driver.as_str(), n.driver.as_str()),
+            Some(o.driver.as_str().to_string()),
+            Some(n.driver.as_str().to_string()),
+        );
+    }
+    for (key, pair) in pairs(&o.options, &n.options) {
+        let (was, now) = match pair {
+            Pair::Both(a, b) if a == b => continue,
+            Pair::Both(a, b) => (Some(a.clone()), Some(b.clone())),
+            Pair::Added(b) => (None, Some(b.clone())),
+            Pair::Removed(a) => (Some(a.clone()), None),
+        };
+        c.push(
+            Class::Neutral,
+            "project",
+            project,
+            "log_option",
+            format!(
+                "log option {key} {} -> {}",
+                was.as_deref().unwrap_or("(unset)"),
+                now.as_deref().unwrap_or("(unset)")
+            ),
+            was,
+            now,
+        );
+    }
+    if old.host.userns_remap != new.host.userns_remap {
+        let on = new.host.userns_remap;
+        c.push(
+            if on {
+                Class::Strengthens
+            } else {
+                Class::Weakens
+            },
+            "project",
+            project,
+            "userns_remap",
+            format!(
+                "daemon user namespace remapping {}",
+                if on { "on" } else { "off" }
+            ),
+            Some(old.host.userns_remap.to_string()),
+            Some(on.to_string()),
+        );
+    }
+    let registry = |m: &Model| m.project.registry.clone().unwrap_or_default();
+    if registry(old) != registry(new) {
+        c.push(
+            Class::Neutral,
+            "project",
+            project,
+            "registry",
+            format!("image registry `{}` -> `{}`", registry(old), registry(new)),
+            Some(registry(old)),
+            Some(registry(new)),
+        );
+    }
+    c.ordered(
+        "project",
+        project,
+        "image_tag",
+        "built image tag",
+        old.project.image_tag.as_str(),
+        new.project.image_tag.as_str(),
+        None,
+    );
+    // A warning accepted in an `allow` table is a risk the spec now takes knowingly.
+    let accepted = |m: &Model| -> BTreeSet<String> {
+        m.accepted
+            .iter()
+            .map(|a| match &a.service {
+                Some(s) => format!("{} for service {s}", a.code),
+                None => format!("{} for the project", a.code),
+            })
+            .collect()
+    };
+    c.set(
+        "project",
+        project,
+        "accepted_warning",
+        &accepted(old),
+        &accepted(new),
+        Class::Weakens,
+        |w, added| {
+            format!(
+                "warning {w} {}",
+                if added {
+                    "accepted"
+                } else {
+                    "no longer accepted"
+                }
+            )
+        },
+    );
 }

@@ -462,6 +462,22 @@ fn access(c: &mut Changes, name: &str, o: &Service, n: &Service) {
         Class::Weakens,
         |z, added| format!("{} zone {z}", if added { "joins" } else { "leaves" }),
     );
+    // A program added to the process allowlist is one more that security-check.sh and the
+    // Falco rules let run in the container.
+    c.set(
+        "service",
+        name,
+        "process",
+        &set(&o.processes),
+        &set(&n.processes),
+        Class::Weakens,
+        |p, added| {
+            format!(
+                "program {p} {} the process allowlist",
+                if added { "added to" } else { "removed from" }
+            )
+        },
+    );
     let keys = |m: &BTreeMap<String, String>| m.keys().cloned().collect::<BTreeSet<String>>();
     c.set(
         "service",
