@@ -125,6 +125,7 @@ controls! {
     Logs => "bounded logs",
     LogDriver => "central log driver and tag",
     Init => "init process",
+    UsernsRemap => "daemon user namespace remapping",
 }
 
 impl Control {
@@ -214,6 +215,11 @@ impl Control {
                 yes(),
                 no("no per-pod init: the image must reap its children"),
             ],
+            Control::UsernsRemap => [
+                yes_by("daemon.json userns-remap, merged by scripts/harden-host.sh"),
+                yes_by("daemon.json userns-remap, merged by scripts/harden-host.sh on every node"),
+                no("a node and container runtime setting, not rendered: pods can ask for a user namespace with hostUsers: false (on by default from Kubernetes 1.33, with a runtime that supports it)"),
+            ],
         }
     }
 
@@ -253,6 +259,7 @@ impl Control {
             Control::Secrets => !s.secrets.is_empty(),
             Control::LogDriver => model.logging.driver != LogDriver::JsonFile,
             Control::Init => s.init,
+            Control::UsernsRemap => model.host.userns_remap,
         }
     }
 

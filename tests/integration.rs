@@ -1594,6 +1594,48 @@ fn daemon_json_suits_each_targets_daemon() {
     }
 }
 
+/// `[host] userns_remap` reaches the daemon.json of the compose and swarm targets; the
+/// Kubernetes target renders no node settings and says so (W105), and only for a spec that
+/// asks for it.
+#[test]
+fn userns_remap_is_in_force_or_reported_on_every_target() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = "[project]\nname = \"ns\"\n[host]\nuserns_remap = true\n[zones.app]\n\
+                [services.api]\nimage = \"registry.example.org/api:1@sha256:{d}\"\nzones = [\"app\"]\n\
+                healthcheck = { cmd = [\"/bin/true\"] }\n"
+        .replace("{d}", &"ab".repeat(32));
+    for (name, spec_text) in [
+        ("on", text.clone()),
+        (
+            "off",
+            text.replace("userns_remap = true", "userns_remap = false"),
+        ),
+    ] {
+        let spec = tmp.path().join(format!("{name}.toml"));
+        fs::write(&spec, &spec_text).unwrap();
+        for target in ["compose", "swarm", "kubernetes"] {
+            let out = tmp.path().join(format!("{name}-{target}"));
+            let o = hardgen(&[
+                "build",
+                spec.to_str().unwrap(),
+                "--target",
+                target,
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            assert!(o.status.success(), "{name} {target}: {}", stderr(&o));
+            let warned = stderr(&o).contains("daemon user namespace remapping");
+            let daemon = fs::read_to_string(out.join("daemon.json")).unwrap_or_default();
+            let remapped = daemon.contains("\"userns-remap\": \"dockremap\"");
+            match (name, target) {
+                ("on", "kubernetes") => assert!(warned && !remapped, "{}", stderr(&o)),
+                ("on", _) => assert!(remapped && !warned, "{target}: {daemon}\n{}", stderr(&o)),
+                _ => assert!(!remapped && !warned, "{name} {target}: {}", stderr(&o)),
+            }
+        }
+    }
+}
+
 /// A build's base images can be pinned by digest (`base_digest`, `builder_digest`): the
 /// Dockerfile's FROM lines carry them, and an unpinned base is W101 like an `image`.
 #[test]
@@ -2685,6 +2727,10 @@ fn target_claims_hold_in_every_golden() {
             })
             .unwrap_or_default()
     }
+    fn remapped(dir: &Path) -> bool {
+        fs::read_to_string(dir.join("daemon.json"))
+            .is_ok_and(|t| t.contains("\"userns-remap\": \"dockremap\""))
+    }
     let mut checked = 0;
     for name in &examples() {
         let model = example_model(name);
@@ -2902,6 +2948,11 @@ fn target_claims_hold_in_every_golden() {
                         (c["init"] == true).into(),
                         (w["init"] == true).into(),
                         k8s_text.contains("shareProcessNamespace").into(),
+                    ],
+                    Control::UsernsRemap => [
+                        remapped(&compose_dir).into(),
+                        remapped(&swarm_dir).into(),
+                        k8s_text.contains("hostUsers: false").into(),
                     ],
                 };
                 for (t, h) in Target::ALL.into_iter().zip(held) {
