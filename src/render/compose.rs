@@ -231,14 +231,7 @@ struct SecretFile {
 
 fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
     let s = ps.svc;
-    let mut security_opt = Vec::new();
-    if s.no_new_privileges {
-        security_opt.push("no-new-privileges:true".to_string());
-    }
-    security_opt.push(format!("seccomp:seccomp/{}.json", ps.seccomp_profile));
-    if let Some(a) = &s.apparmor {
-        security_opt.push(format!("apparmor:{a}"));
-    }
+    let security_opt = security_opt(ps);
     let tmpfs = ps
         .tmpfs
         .iter()
@@ -249,30 +242,7 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
             )
         })
         .collect();
-    let volumes = s
-        .volumes
-        .iter()
-        .map(|v| match &v.source {
-            VolumeSource::Named(n) => VolumeMount {
-                kind: "volume",
-                source: n.clone(),
-                target: v.target.clone(),
-                read_only: v.read_only,
-                bind: None,
-                volume: Some(VolumeOptions { nocopy: false }),
-            },
-            VolumeSource::Host(p) => VolumeMount {
-                kind: "bind",
-                source: p.clone(),
-                target: v.target.clone(),
-                read_only: v.read_only,
-                bind: Some(BindOptions {
-                    create_host_path: false,
-                }),
-                volume: None,
-            },
-        })
-        .collect();
+    let volumes = s.volumes.iter().map(volume_mount).collect();
     let ports = s
         .ports
         .iter()
@@ -296,27 +266,7 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
             )
         })
         .collect();
-    let depends_on = s
-        .depends_on
-        .iter()
-        .map(|d| {
-            let healthy = plan
-                .model
-                .services
-                .get(d)
-                .is_some_and(|x| x.health.is_some());
-            (
-                d.clone(),
-                DependsOn {
-                    condition: if healthy {
-                        "service_healthy"
-                    } else {
-                        "service_started"
-                    },
-                },
-            )
-        })
-        .collect();
+    let depends_on = depends_on(plan, s);
     let healthcheck = s.health.as_ref().map(|h| Healthcheck {
         test: std::iter::once("CMD".to_string())
             .chain(h.cmd.iter().map(|a| lit(a)))
@@ -398,6 +348,69 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
         },
         labels,
     }
+}
+
+/// A volume as Compose's long syntax: named volumes never copy the image's content in,
+/// bind mounts never create a missing host path.
+fn volume_mount(v: &Volume) -> VolumeMount {
+    match &v.source {
+        VolumeSource::Named(n) => VolumeMount {
+            kind: "volume",
+            source: n.clone(),
+            target: v.target.clone(),
+            read_only: v.read_only,
+            bind: None,
+            volume: Some(VolumeOptions { nocopy: false }),
+        },
+        VolumeSource::Host(p) => VolumeMount {
+            kind: "bind",
+            source: p.clone(),
+            target: v.target.clone(),
+            read_only: v.read_only,
+            bind: Some(BindOptions {
+                create_host_path: false,
+            }),
+            volume: None,
+        },
+    }
+}
+
+/// Each dependency waits for health where the dependency has a health check.
+fn depends_on(plan: &Plan, s: &Service) -> BTreeMap<String, DependsOn> {
+    s.depends_on
+        .iter()
+        .map(|d| {
+            let healthy = plan
+                .model
+                .services
+                .get(d)
+                .is_some_and(|x| x.health.is_some());
+            (
+                d.clone(),
+                DependsOn {
+                    condition: if healthy {
+                        "service_healthy"
+                    } else {
+                        "service_started"
+                    },
+                },
+            )
+        })
+        .collect()
+}
+
+/// no-new-privileges, the seccomp profile and the AppArmor profile.
+fn security_opt(ps: &PlannedService) -> Vec<String> {
+    let s = ps.svc;
+    let mut security_opt = Vec::new();
+    if s.no_new_privileges {
+        security_opt.push("no-new-privileges:true".to_string());
+    }
+    security_opt.push(format!("seccomp:seccomp/{}.json", ps.seccomp_profile));
+    if let Some(a) = &s.apparmor {
+        security_opt.push(format!("apparmor:{a}"));
+    }
+    security_opt
 }
 
 /// The `.env` variable that sets the gateway mode of internal zones (default `nat`; `isolated`
