@@ -449,15 +449,6 @@ fn pin_flow_targets<'m>(
 fn plan_firewall(model: &Model, zones: &[PlannedZone], services: &[PlannedService]) -> Firewall {
     use Match::*;
     let p = &model.project.name;
-    let pool = model.project.pool;
-    let in_if = |not: bool, b: &str| InIf {
-        not,
-        name: b.to_string(),
-    };
-    let out_if = |not: bool, b: &str| OutIf {
-        not,
-        name: b.to_string(),
-    };
     let mut forward = vec![
         Rule::new(
             "replies to allowed connections",
@@ -478,6 +469,41 @@ fn plan_firewall(model: &Model, zones: &[PlannedZone], services: &[PlannedServic
             Verdict::Drop,
         ),
     ];
+    forward.extend(flow_rules(model, zones, services));
+    forward.extend(client_rules(zones));
+    forward.extend(zone_rules(zones, model.project.pool));
+    forward.push(Rule::new(
+        "everything else: Docker's own rules decide",
+        vec![],
+        Verdict::Return,
+    ));
+    Firewall {
+        forward_chain: format!("HG-{p}-FWD"),
+        input_chain: format!("HG-{p}-IN"),
+        nft_table: format!("hardgen-{p}"),
+        forward,
+        input: input_rules(zones),
+    }
+}
+
+fn in_if(not: bool, bridge: &str) -> Match {
+    Match::InIf {
+        not,
+        name: bridge.to_string(),
+    }
+}
+
+fn out_if(not: bool, bridge: &str) -> Match {
+    Match::OutIf {
+        not,
+        name: bridge.to_string(),
+    }
+}
+
+/// One accept per flow, client and port: from the client's address in the target zone to the
+/// zone's members on that port.
+fn flow_rules(model: &Model, zones: &[PlannedZone], services: &[PlannedService]) -> Vec<Rule> {
+    use Match::*;
     let zone = |n: &str| {
         zones
             .iter()
@@ -486,6 +512,7 @@ fn plan_firewall(model: &Model, zones: &[PlannedZone], services: &[PlannedServic
     };
     let by_name: BTreeMap<&str, &PlannedService> =
         services.iter().map(|s| (s.svc.name.as_str(), s)).collect();
+    let mut rules = Vec::new();
     for f in &model.flows {
         let to = zone(&f.to);
         for client in &f.clients {
@@ -502,7 +529,7 @@ fn plan_firewall(model: &Model, zones: &[PlannedZone], services: &[PlannedServic
                 continue;
             };
             for port in &f.ports {
-                forward.push(Rule::new(
+                rules.push(Rule::new(
                     format!("flow {} -> {}: {client} may reach {port}", f.from, f.to),
                     vec![
                         in_if(false, &to.bridge),
@@ -516,8 +543,16 @@ fn plan_firewall(model: &Model, zones: &[PlannedZone], services: &[PlannedServic
             }
         }
     }
+    rules
+}
+
+/// In a zone with flow clients: the clients reach nothing but their flows, are reached by
+/// nothing, and do not use the zone's way out.
+fn client_rules(zones: &[PlannedZone]) -> Vec<Rule> {
+    use Match::*;
+    let mut rules = Vec::new();
     for z in zones.iter().filter(|z| !z.client_services.is_empty()) {
-        forward.push(Rule::new(
+        rules.push(Rule::new(
             format!("zone {}: flow clients reach nothing else", z.name),
             vec![
                 in_if(false, &z.bridge),
@@ -526,7 +561,7 @@ fn plan_firewall(model: &Model, zones: &[PlannedZone], services: &[PlannedServic
             ],
             Verdict::Drop,
         ));
-        forward.push(Rule::new(
+        rules.push(Rule::new(
             format!(
                 "zone {}: its services open no connection to clients",
                 z.name
@@ -539,7 +574,7 @@ fn plan_firewall(model: &Model, zones: &[PlannedZone], services: &[PlannedServic
             Verdict::Drop,
         ));
         if !z.internal {
-            forward.push(Rule::new(
+            rules.push(Rule::new(
                 format!("zone {}: flow clients do not use its way out", z.name),
                 vec![
                     in_if(false, &z.bridge),
@@ -550,18 +585,26 @@ fn plan_firewall(model: &Model, zones: &[PlannedZone], services: &[PlannedServic
             ));
         }
     }
+    rules
+}
+
+/// Each zone: nothing to or from other zones, from outside only replies and published ports,
+/// and nothing out of an internal zone.
+fn zone_rules(zones: &[PlannedZone], pool: Ipv4Net) -> Vec<Rule> {
+    use Match::*;
+    let mut rules = Vec::new();
     for z in zones {
-        forward.push(Rule::new(
+        rules.push(Rule::new(
             format!("zone {}: no traffic to other zones", z.name),
             vec![in_if(false, &z.bridge), out_if(true, &z.bridge), Dst(pool)],
             Verdict::Drop,
         ));
-        forward.push(Rule::new(
+        rules.push(Rule::new(
             format!("zone {}: nothing from other zones", z.name),
             vec![in_if(true, &z.bridge), out_if(false, &z.bridge), Src(pool)],
             Verdict::Drop,
         ));
-        forward.push(Rule::new(
+        rules.push(Rule::new(
             format!(
                 "zone {}: from outside it only replies and published ports (no direct routing)",
                 z.name
@@ -570,19 +613,19 @@ fn plan_firewall(model: &Model, zones: &[PlannedZone], services: &[PlannedServic
             Verdict::Drop,
         ));
         if z.internal {
-            forward.push(Rule::new(
+            rules.push(Rule::new(
                 format!("zone {} is internal: nothing leaves it", z.name),
                 vec![in_if(false, &z.bridge), out_if(true, &z.bridge)],
                 Verdict::Drop,
             ));
         }
     }
-    forward.push(Rule::new(
-        "everything else: Docker's own rules decide",
-        vec![],
-        Verdict::Return,
-    ));
+    rules
+}
 
+/// The host's INPUT: replies, and no connection from any zone to the host.
+fn input_rules(zones: &[PlannedZone]) -> Vec<Rule> {
+    use Match::*;
     let mut input = vec![Rule::new(
         "replies to connections the host opened",
         vec![Established],
@@ -603,13 +646,7 @@ fn plan_firewall(model: &Model, zones: &[PlannedZone], services: &[PlannedServic
         vec![],
         Verdict::Return,
     ));
-    Firewall {
-        forward_chain: format!("HG-{p}-FWD"),
-        input_chain: format!("HG-{p}-IN"),
-        nft_table: format!("hardgen-{p}"),
-        forward,
-        input,
-    }
+    input
 }
 
 fn plan_secrets(model: &Model) -> Vec<PlannedSecret> {
