@@ -362,6 +362,24 @@ impl std::fmt::Display for Out {
     }
 }
 
+/// `hardgen build ARGS...` run in `cwd`; the test fails with hardgen's messages if it fails.
+/// Returns what it printed on stderr (its warnings).
+fn hardgen_build(cwd: &Path, args: &[&str]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_hardgen"))
+        .arg("build")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run hardgen");
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        o.status.success(),
+        "hardgen build {} failed:\n{stderr}",
+        args.join(" ")
+    );
+    stderr
+}
+
 /// Runs `argv` with stdin closed, killed after `secs` seconds (coreutils `timeout`).
 fn run(secs: u64, argv: &[&str]) -> Out {
     run_in(None, secs, argv)
@@ -530,18 +548,13 @@ impl Deployment {
             .path()
             .join(Path::new(spec).file_name().expect("spec file name"));
         fs::copy(root().join(spec), &copy).expect("copy the spec next to its sources");
-        let o = Command::new(env!("CARGO_BIN_EXE_hardgen"))
-            .arg("build")
-            .arg(&copy)
-            .arg("--out")
-            .arg(dir.path())
-            .current_dir(root())
-            .output()
-            .expect("run hardgen");
-        assert!(
-            o.status.success(),
-            "hardgen build {spec} failed:\n{}",
-            String::from_utf8_lossy(&o.stderr)
+        hardgen_build(
+            &root(),
+            &[
+                copy.to_str().unwrap(),
+                "--out",
+                dir.path().to_str().unwrap(),
+            ],
         );
         let d = Deployment {
             project: project.to_string(),

@@ -13,13 +13,12 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 use serde_json::Value;
 
 use super::host::TestDaemon;
-use super::{must, root};
+use super::{hardgen_build, must, root};
 
 /// The specs whose `daemon.json` is proven: every example and the live suite's own specs
 /// (these add a syslog log driver).
@@ -42,16 +41,9 @@ fn specs() -> Vec<String> {
 
 /// `daemon.json` of SPEC built for TARGET.
 fn daemon_json(spec: &str, target: &str, out: &Path) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_hardgen"))
-        .args(["build", spec, "--target", target, "--out"])
-        .arg(out)
-        .current_dir(root())
-        .output()
-        .expect("run hardgen");
-    assert!(
-        o.status.success(),
-        "hardgen build {spec} --target {target} failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
+    hardgen_build(
+        &root(),
+        &[spec, "--target", target, "--out", out.to_str().unwrap()],
     );
     fs::read_to_string(out.join("daemon.json"))
         .unwrap_or_else(|e| panic!("{spec} --target {target}: no daemon.json: {e}"))

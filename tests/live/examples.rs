@@ -738,16 +738,7 @@ fn jobs_readme_followed_literally_ends_healthy() {
         &root().join("tests/live/examples/jobs/src"),
         &repo.path().join("src"),
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_hardgen"))
-        .args(["build", "jobs.toml"])
-        .current_dir(repo.path())
-        .output()
-        .expect("run hardgen");
-    assert!(
-        o.status.success(),
-        "hardgen build: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    hardgen_build(repo.path(), &["jobs.toml"]);
     let deploy = repo.path().join("deploy/jobs");
     let steps = readme_steps(&fs::read_to_string(deploy.join("README.md")).unwrap());
     assert_eq!(

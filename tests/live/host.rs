@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use super::{must, root, run, Out, BUSYBOX_IMAGE, PATH};
+use super::{hardgen_build, must, root, run, Out, BUSYBOX_IMAGE, PATH};
 
 const SPEC: &str = "tests/live/basic.toml";
 const PROJECT: &str = "hglive";
@@ -56,17 +56,7 @@ fn run_env(secs: u64, argv: &[&str], env: &[(&str, &str)]) -> Out {
 
 /// `hardgen build` of the live test spec into a temporary directory.
 fn generate(dir: &Path) {
-    let o = Command::new(env!("CARGO_BIN_EXE_hardgen"))
-        .args(["build", SPEC, "--out"])
-        .arg(dir)
-        .current_dir(root())
-        .output()
-        .expect("run hardgen");
-    assert!(
-        o.status.success(),
-        "hardgen build failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    hardgen_build(&root(), &[SPEC, "--out", dir.to_str().unwrap()]);
 }
 
 fn script(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Out {
@@ -915,12 +905,10 @@ fn harden_host_userns_remap_on_a_test_daemon() {
     let spec = tmp.path().join("userns.toml");
     fs::write(&spec, USERNS_SPEC).unwrap();
     let dir = tmp.path().join("deploy");
-    let o = Command::new(env!("CARGO_BIN_EXE_hardgen"))
-        .args(["build", spec.to_str().unwrap(), "--out"])
-        .arg(&dir)
-        .output()
-        .expect("run hardgen");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    hardgen_build(
+        &root(),
+        &[spec.to_str().unwrap(), "--out", dir.to_str().unwrap()],
+    );
     let generated: Value =
         serde_json::from_str(&fs::read_to_string(dir.join("daemon.json")).unwrap()).unwrap();
     assert_eq!(generated["userns-remap"], "dockremap");

@@ -227,24 +227,16 @@ fn swarm_stack_is_hardened_on_the_engine() {
         .prefix("hardgen-live-swarm-")
         .tempdir()
         .expect("temporary directory");
-    let o = Command::new(env!("CARGO_BIN_EXE_hardgen"))
-        .args([
-            "build",
+    let warnings = hardgen_build(
+        &root(),
+        &[
             "tests/live/swarm.toml",
             "--target",
             "swarm",
             "--out",
-        ])
-        .arg(dir.path())
-        .current_dir(root())
-        .output()
-        .expect("run hardgen");
-    assert!(
-        o.status.success(),
-        "hardgen build --target swarm failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
+            dir.path().to_str().unwrap(),
+        ],
     );
-    let warnings = String::from_utf8_lossy(&o.stderr).into_owned();
     let mut sw = Swarm {
         dir,
         created: false,
