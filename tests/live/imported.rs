@@ -212,17 +212,13 @@ fn imported_stacks_start_like_the_originals() {
             "{name}: import failed:\n{}",
             String::from_utf8_lossy(&o.stderr)
         );
-        let o = Command::new(env!("CARGO_BIN_EXE_hardgen"))
-            .args(["build"])
-            .arg(&spec)
-            .arg("--out")
-            .arg(stack.hardened())
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{name}: build failed:\n{}",
-            String::from_utf8_lossy(&o.stderr)
+        hardgen_build(
+            &root(),
+            &[
+                spec.to_str().unwrap(),
+                "--out",
+                stack.hardened().to_str().unwrap(),
+            ],
         );
         // What the spec's comments tell the user to do: relative bind sources copied next to
         // the deployment, secrets generated.
