@@ -451,6 +451,6 @@ pub fn render(plan: &Plan, target: Target, header: &str) -> String {
         target = target.name(),
         pid = ident(project),
     );
-    text.push_str(&serde_yaml::to_string(&items).expect("rules serialise"));
+    crate::render::yaml::document(&items, &mut text);
     text
 }

@@ -17,7 +17,7 @@ mod files;
 mod host;
 pub mod kubernetes;
 pub mod swarm;
-mod yaml;
+pub(crate) mod yaml;
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;

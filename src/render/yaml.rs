@@ -1,12 +1,31 @@
-//! The one YAML emission path of every target (compose, swarm, kubernetes): typed structs
-//! serialised by serde_yaml (always valid YAML, no spec value can add a key), then the
-//! scalars YAML 1.1 readers would misread quoted.
+//! The one YAML emission path of every YAML artifact (compose, swarm, kubernetes, the Falco
+//! rules): typed structs serialised by `emit`, a serde Serializer that writes block-style
+//! YAML straight into the output (always valid YAML, no spec value can add a key), the bytes
+//! serde_yaml would write, with the scalars YAML 1.1 readers would misread quoted.
+//!
+//! serde_yaml itself (libyaml's emitter) stays as the fallback for the rare values `emit`
+//! does not reproduce (see its documentation; none occurs in hardgen's artifacts), followed
+//! by `quote_yaml11`, which was this module's whole path before `emit`.
+
+mod emit;
+#[cfg(test)]
+mod tests;
 
 use serde::Serialize;
 
 /// Appends `value` as one YAML document to `out`. The renderers' structs always serialise
 /// (string keys, no non-finite floats): a failure is a bug in hardgen.
-pub fn document<T: Serialize>(value: &T, out: &mut String) {
+pub fn document<T: Serialize + ?Sized>(value: &T, out: &mut String) {
+    let start = out.len();
+    if emit::write(value, out).is_err() {
+        out.truncate(start);
+        via_serde_yaml(value, out);
+    }
+}
+
+/// The document as serde_yaml writes it, with the YAML 1.1 ambiguities of its plain
+/// scalars quoted: `document`'s fallback, and what its tests compare with.
+fn via_serde_yaml<T: Serialize + ?Sized>(value: &T, out: &mut String) {
     let yaml = serde_yaml::to_string(value).expect("rendered structs always serialise");
     quote_yaml11(&yaml, out);
 }

@@ -1,0 +1,643 @@
+//! The fast emitter against today's path (serde_yaml + quote_yaml11), byte for byte, on
+//! thousands of generated values; where it deliberately differs (it quotes what a YAML 1.1
+//! reader would misread in more places), serde_yaml and PyYAML must both read its output
+//! as the value.
+
+use super::{document, emit, quote_yaml11, via_serde_yaml};
+use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
+use serde::{Serialize, Serializer};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// SplitMix64: a small deterministic generator (fixed seed, no crate).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'t, T>(&mut self, from: &'t [T]) -> &'t T {
+        &from[self.below(from.len())]
+    }
+    fn chance(&mut self, one_in: usize) -> bool {
+        self.below(one_in) == 0
+    }
+}
+
+/// A generated value, serialised through every serde entry point the renderers use.
+#[derive(Clone, Debug)]
+enum V {
+    Unit,
+    None,
+    Some(Box<V>),
+    Bool(bool),
+    I(i64),
+    U(u64),
+    F(f64),
+    S(String),
+    Char(char),
+    Variant(&'static str),
+    Seq(Vec<V>),
+    Map(Vec<(V, V)>),
+    Struct(Vec<(&'static str, V)>),
+}
+
+impl Serialize for V {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            V::Unit => s.serialize_unit(),
+            V::None => s.serialize_none(),
+            V::Some(v) => s.serialize_some(v),
+            V::Bool(b) => s.serialize_bool(*b),
+            V::I(i) => s.serialize_i64(*i),
+            V::U(u) => s.serialize_u64(*u),
+            V::F(f) => s.serialize_f64(*f),
+            V::S(x) => s.serialize_str(x),
+            V::Char(c) => s.serialize_char(*c),
+            V::Variant(name) => s.serialize_unit_variant("E", 0, name),
+            V::Seq(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            V::Map(entries) => {
+                let mut map = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+            V::Struct(fields) => {
+                let mut st = s.serialize_struct("S", fields.len())?;
+                for (k, v) in fields {
+                    st.serialize_field(k, v)?;
+                }
+                st.end()
+            }
+        }
+    }
+}
+
+/// Pieces of generated strings: indicators, spaces, breaks, control and non-ASCII
+/// characters, and what YAML 1.1 or 1.2 readers take for another type.
+const PIECES: &[&str] = &[
+    "",
+    "a",
+    "Z",
+    "x1",
+    "name",
+    "é",
+    "日本",
+    "😀",
+    " ",
+    "  ",
+    ":",
+    ": ",
+    "#",
+    " #",
+    "-",
+    "- ",
+    "?",
+    "? ",
+    "'",
+    "\"",
+    "\n",
+    "\n\n",
+    "\t",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    "&",
+    "*",
+    "!",
+    "|",
+    ">",
+    "%",
+    "@",
+    "`",
+    "\\",
+    "~",
+    ".",
+    "...",
+    "---",
+    "_",
+    "+",
+    "=",
+    "<<",
+    "0x1F",
+    "0x_1F",
+    "1e3",
+    "1E3",
+    ".inf",
+    "-.inf",
+    ".NaN",
+    "inf",
+    "null",
+    "Null",
+    "NULL",
+    "true",
+    "False",
+    "Yes",
+    "yes",
+    "NO",
+    "on",
+    "Off",
+    "y",
+    "N",
+    "0",
+    "08",
+    "007",
+    "0o17",
+    "0b101",
+    "-0x1F",
+    "+12",
+    "12",
+    "-12",
+    "1.5",
+    "1.",
+    ".5",
+    "+.5",
+    "1_000",
+    "1_000.5",
+    "1:2:3",
+    "1000:1000",
+    "-1:30",
+    "1:20.5",
+    "190:20:30",
+    "2001-12-14",
+    "2001-12-14t21:59:43.10-05:00",
+    "2001-12-14 21:59:43.10 -5",
+    "2002-1-2 1:02:03",
+    "\r",
+    "\u{85}",
+    "\u{A0}",
+    "\u{FEFF}",
+    "\0",
+    "\u{7}",
+    "\u{1b}",
+    "\u{7f}",
+    "\u{9f}",
+    "\u{FFFE}",
+    "\u{10FFFF}",
+];
+
+/// Field names of generated structs (static, as serde's derive gives them).
+const FIELDS: &[&str] = &[
+    "name",
+    "image",
+    "yes",
+    "on",
+    "1",
+    "null",
+    "a b",
+    "x: y",
+    "-",
+    "",
+    "it's",
+    "日本",
+    "1000:1000",
+    "<<",
+    "=",
+    "2001-12-14",
+    "#c",
+    "true",
+    "~",
+    "1_0",
+];
+
+fn gen_string(r: &mut Rng) -> String {
+    // Rare: what only serde_yaml writes (line/paragraph separators, raw in quoted scalars).
+    if r.chance(400) {
+        return "a\u{2028}b".into();
+    }
+    let n = if r.chance(3) { 1 } else { 2 + r.below(3) };
+    (0..n).map(|_| *r.pick(PIECES)).collect()
+}
+
+fn gen_scalar(r: &mut Rng) -> V {
+    match r.below(16) {
+        0 => V::Unit,
+        1 => V::None,
+        2 => V::Bool(r.chance(2)),
+        3 => V::I(*r.pick(&[0, 1, -1, 42, -4096, i64::MIN, i64::MAX, 1_000_000])),
+        4 => V::U(*r.pick(&[0, 7, 8080, u64::MAX])),
+        // Floats whose shortest form has a dot (PyYAML's floats need one), and infinities.
+        5 => V::F(*r.pick(&[
+            0.5,
+            -2.0,
+            3.25,
+            100.0,
+            0.1,
+            -0.0,
+            f64::INFINITY,
+            -f64::INFINITY,
+        ])),
+        6 => V::Char(*r.pick(&['a', '\'', '"', ' ', '#', 'é', '\t', '\u{FEFF}', 'y'])),
+        7 => {
+            const VARIANTS: [&str; 4] = ["Always", "yes", "on-failure", "Null"];
+            V::Variant(VARIANTS[r.below(4)])
+        }
+        8 => V::Some(Box::new(V::S(gen_string(r)))),
+        _ => V::S(gen_string(r)),
+    }
+}
+
+/// A mapping key: a scalar (strings mostly), unique within its mapping.
+fn gen_key(r: &mut Rng) -> V {
+    match r.below(12) {
+        0 => V::I(*r.pick(&[0, 1, -7, 65536])),
+        1 => V::Unit,
+        // Rare: keys serde_yaml writes as complex keys (`? `).
+        2 if r.chance(40) => V::S("k".repeat(129)),
+        2 if r.chance(40) => V::Seq(vec![V::S("a".into())]),
+        _ => V::S(gen_string(r)),
+    }
+}
+
+fn gen_value(r: &mut Rng, depth: usize) -> V {
+    if depth == 0 || r.chance(3) {
+        return gen_scalar(r);
+    }
+    let n = r.below(4);
+    match r.below(3) {
+        0 => V::Seq((0..n).map(|_| gen_value(r, depth - 1)).collect()),
+        1 => {
+            let mut keys: Vec<serde_yaml::Value> = Vec::new();
+            let mut entries = Vec::new();
+            for _ in 0..n {
+                let k = gen_key(r);
+                let kv = serde_yaml::to_value(&k).unwrap();
+                if !keys.contains(&kv) {
+                    keys.push(kv);
+                    entries.push((k, gen_value(r, depth - 1)));
+                }
+            }
+            V::Map(entries)
+        }
+        _ => {
+            let mut fields: Vec<(&'static str, V)> = Vec::new();
+            for _ in 0..n {
+                let k = *r.pick(FIELDS);
+                if fields.iter().all(|(f, _)| *f != k) {
+                    fields.push((k, gen_value(r, depth - 1)));
+                }
+            }
+            V::Struct(fields)
+        }
+    }
+}
+
+fn fast(v: &V) -> Option<String> {
+    let mut out = String::new();
+    match emit::write(v, &mut out) {
+        Ok(()) => Some(out),
+        Err(emit::Error::Unsupported(_)) => None,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn old(v: &V) -> String {
+    let mut out = String::new();
+    via_serde_yaml(v, &mut out);
+    out
+}
+
+/// What PyYAML must read, in the form the Python side normalises its result to (booleans
+/// and floats tagged: Python's `True == 1` and `1.0 == 1`).
+fn expected(v: &V) -> serde_json::Value {
+    use serde_json::json;
+    match v {
+        V::Unit | V::None => json!(null),
+        V::Some(v) => expected(v),
+        V::Bool(b) => json!({ "__bool__": b }),
+        V::I(i) => json!(i),
+        V::U(u) => json!(u),
+        V::F(f) if f.is_infinite() => json!({ "__float__": if *f > 0.0 { "inf" } else { "-inf" } }),
+        V::F(f) => json!({ "__float__": f }),
+        V::S(s) => json!(s),
+        V::Char(c) => json!(c.to_string()),
+        V::Variant(name) => json!(name),
+        V::Seq(items) => serde_json::Value::Array(items.iter().map(expected).collect()),
+        V::Map(entries) => json!({ "__map__": entries
+            .iter()
+            .map(|(k, v)| json!([expected(k), expected(v)]))
+            .collect::<Vec<_>>() }),
+        V::Struct(fields) => json!({ "__map__": fields
+            .iter()
+            .map(|(k, v)| json!([k, expected(v)]))
+            .collect::<Vec<_>>() }),
+    }
+}
+
+const CASES: usize = 4000;
+
+fn cases() -> Vec<V> {
+    let mut r = Rng(0x5EED_0019);
+    (0..CASES)
+        .map(|i| {
+            if i % 4 == 0 {
+                // Top-level scalars and shallow collections too.
+                gen_value(&mut r, i % 3)
+            } else {
+                gen_value(&mut r, 4)
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn fast_emitter_writes_what_serde_yaml_writes() {
+    let (mut same, mut differ, mut fallback) = (0, 0, 0);
+    for (i, v) in cases().iter().enumerate() {
+        let old = old(v);
+        let mut doc = String::from("# header\n");
+        document(v, &mut doc);
+        let Some(new) = fast(v) else {
+            // document() falls back to exactly today's path.
+            assert_eq!(
+                doc,
+                format!("# header\n{old}"),
+                "case {i}: fallback differs"
+            );
+            fallback += 1;
+            continue;
+        };
+        assert_eq!(
+            doc,
+            format!("# header\n{new}"),
+            "case {i}: document() is not the fast path"
+        );
+        if new == old {
+            same += 1;
+            continue;
+        }
+        differ += 1;
+        // A deliberate difference: more quotes. serde_yaml reads the same value.
+        let back: serde_yaml::Value =
+            serde_yaml::from_str(&new).unwrap_or_else(|e| panic!("case {i}: {e}\n{new}\n{v:?}"));
+        assert_eq!(
+            back,
+            serde_yaml::to_value(v).unwrap(),
+            "case {i}: serde_yaml reads another value\n--- new\n{new}--- old\n{old}"
+        );
+        assert!(
+            new.matches('\'').count() > old.matches('\'').count(),
+            "case {i}: differs otherwise than by quotes\n--- new\n{new}--- old\n{old}"
+        );
+    }
+    eprintln!(
+        "{same} identical, {differ} quoted where today's path does not, {fallback} fell back"
+    );
+    // Every branch ran, and the fast path is the rule.
+    assert!(same > CASES / 2, "{same} identical");
+    assert!(differ > 0 && fallback > 0);
+    assert!(fallback < CASES / 10, "{fallback} fell back");
+}
+
+#[test]
+fn pyyaml_reads_every_fast_document_as_its_value() {
+    let py = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/python");
+    if !py.exists() {
+        assert!(
+            std::env::var_os("HARDGEN_REQUIRE_TOOLS").is_none(),
+            "the tools venv (PyYAML) is required (HARDGEN_REQUIRE_TOOLS is set)"
+        );
+        eprintln!("skipped: PyYAML check (no .tools/venv: run scripts/install-tools.sh)");
+        return;
+    }
+    let docs: Vec<serde_json::Value> = cases()
+        .iter()
+        .filter_map(|v| {
+            fast(v).map(|yaml| serde_json::json!({ "yaml": yaml, "expect": expected(v) }))
+        })
+        .collect();
+    let script = r#"
+import json, math, sys, yaml
+def norm(x):
+    if isinstance(x, bool): return {"__bool__": x}
+    if isinstance(x, float):
+        return {"__float__": ("inf" if x > 0 else "-inf") if math.isinf(x) else x}
+    if x is None or isinstance(x, (int, str)): return x
+    if isinstance(x, list): return [norm(i) for i in x]
+    if isinstance(x, dict): return {"__map__": [[norm(k), norm(v)] for k, v in x.items()]}
+    return {"__other__": repr(x)}
+bad = []
+for c in json.load(sys.stdin):
+    try:
+        got = norm(yaml.safe_load(c["yaml"]))
+    except Exception as e:
+        got = {"__error__": str(e)}
+    if got != c["expect"]:
+        bad.append({"yaml": c["yaml"], "got": got, "expect": c["expect"]})
+print(json.dumps({"bad": bad[:5], "nbad": len(bad)}))
+"#;
+    let mut child = Command::new(&py)
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run python");
+    let input = serde_json::to_vec(&docs).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+    let out = child.wait_with_output().expect("python");
+    writer.join().unwrap().expect("write to python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        result["nbad"],
+        0,
+        "PyYAML reads {} of {} documents otherwise; first ones:\n{:#}",
+        result["nbad"],
+        docs.len(),
+        result["bad"]
+    );
+    assert!(docs.len() > CASES * 9 / 10);
+}
+
+/// The bytes of a few shapes, as serde_yaml writes them.
+fn yaml(v: &V) -> String {
+    let new = fast(v).expect("fast path");
+    assert_eq!(new, old(v), "serde_yaml writes otherwise");
+    new
+}
+
+fn s(x: &str) -> V {
+    V::S(x.into())
+}
+
+fn map(entries: &[(&str, V)]) -> V {
+    V::Map(entries.iter().map(|(k, v)| (s(k), v.clone())).collect())
+}
+
+#[test]
+fn layout_of_collections() {
+    let v = map(&[
+        ("empty_seq", V::Seq(vec![])),
+        ("empty_map", V::Map(vec![])),
+        ("none", V::None),
+        (
+            "nested",
+            V::Seq(vec![V::Seq(vec![s("a"), s("b")]), V::Seq(vec![])]),
+        ),
+        (
+            "maps",
+            V::Seq(vec![
+                map(&[("k", s("v")), ("k2", V::Seq(vec![V::I(1)]))]),
+                map(&[]),
+            ]),
+        ),
+        ("deep", map(&[("a", map(&[("b", V::U(u64::MAX))]))])),
+    ]);
+    assert_eq!(
+        yaml(&v),
+        "empty_seq: []\nempty_map: {}\nnone: null\nnested:\n- - a\n  - b\n- []\n\
+         maps:\n- k: v\n  k2:\n  - 1\n- {}\ndeep:\n  a:\n    b: 18446744073709551615\n"
+    );
+    assert_eq!(yaml(&V::Seq(vec![])), "[]\n");
+    assert_eq!(yaml(&V::Map(vec![])), "{}\n");
+    assert_eq!(yaml(&s("x")), "x\n");
+    assert_eq!(
+        yaml(&V::Seq(vec![V::Seq(vec![V::Seq(vec![V::Unit])])])),
+        "- - - null\n"
+    );
+}
+
+#[test]
+fn scalar_styles() {
+    let cases: &[(&str, &str)] = &[
+        ("plain", "plain"),
+        ("true", "'true'"),
+        ("0x1F", "'0x1F'"),
+        ("1e3", "'1e3'"),
+        ("08", "'08'"),
+        ("~", "'~'"),
+        ("", "''"),
+        ("it's", "it's"),
+        ("'q", "'''q'"),
+        ("a: b", "'a: b'"),
+        ("a #b", "'a #b'"),
+        ("a#b", "a#b"),
+        (" lead", "' lead'"),
+        ("tab\t", "\"tab\\t\""),
+        ("bell\u{7}\u{85}\u{FEFF}😀", "\"bell\\a\\N\\uFEFF😀\""),
+        ("a\nb", "|-\n  a\n  b"),
+        ("a\nb\n", "|\n  a\n  b\n"),
+        ("a\n\n", "|+\n  a\n\n"),
+        (" a\nb", "|2-\n   a\n  b"),
+        ("a \nb", "\"a \\nb\""),
+    ];
+    for (text, want) in cases {
+        // A literal block that ends with its text's line break has no other after it.
+        let end = if want.ends_with('\n') { "" } else { "\n" };
+        assert_eq!(
+            yaml(&map(&[("k", s(text))])),
+            format!("k: {want}{end}"),
+            "{text:?}"
+        );
+    }
+    assert_eq!(yaml(&V::F(1e16)), "1e16\n");
+    assert_eq!(yaml(&V::F(f64::NAN)), ".nan\n");
+    assert_eq!(yaml(&V::F(-f64::INFINITY)), "-.inf\n");
+    assert_eq!(yaml(&V::I(i64::MIN)), "-9223372036854775808\n");
+    assert_eq!(yaml(&V::Char('\'')), "''''\n");
+}
+
+#[test]
+fn yaml11_types_are_quoted_where_serde_yaml_leaves_them_plain() {
+    // Today's path: values after `: ` and `- ` (quote_yaml11).
+    for v in ["1000:1000", "yes", "Off", "y", "1_000", "-1_000"] {
+        assert_eq!(fast(&map(&[("k", s(v))])).unwrap(), format!("k: '{v}'\n"));
+        assert_eq!(fast(&V::Seq(vec![s(v)])).unwrap(), format!("- '{v}'\n"));
+    }
+    // And everything else PyYAML resolves to another type, everywhere: keys, items of
+    // nested sequences, values after a block scalar in a sequence's mapping.
+    for v in [
+        "2001-12-14",
+        "2001-12-14 21:59:43.10 -5",
+        "1_000.5",
+        "-1:30",
+        "1:20.5",
+        "0x_1F",
+        "=",
+        "<<",
+    ] {
+        assert_eq!(
+            fast(&map(&[("k", s(v))])).unwrap(),
+            format!("k: '{v}'\n"),
+            "{v}"
+        );
+    }
+    assert_eq!(fast(&map(&[("no", V::I(1))])).unwrap(), "'no': 1\n");
+    assert_eq!(
+        fast(&V::Seq(vec![V::Seq(vec![s("on")])])).unwrap(),
+        "- - 'on'\n"
+    );
+    assert_eq!(
+        fast(&V::Seq(vec![map(&[("a", s("x\ny")), ("b", s("off"))])])).unwrap(),
+        "- a: |-\n    x\n    y\n  b: 'off'\n"
+    );
+    // Not types: left plain.
+    for v in [
+        "2001-12-1",
+        "1:2:3x",
+        "0x",
+        "0b2",
+        "1.2.3",
+        "12:3a",
+        "12:30:45abc",
+        "ye",
+        "<",
+    ] {
+        assert_eq!(
+            fast(&map(&[("k", s(v))])).unwrap(),
+            format!("k: {v}\n"),
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn quote_yaml11_quotes_values_outside_block_scalars() {
+    let mut out = String::new();
+    quote_yaml11("a: yes\nb:\n- 1:2\n- x\nc: |-\n  d: no\ne: 1_0\n", &mut out);
+    assert_eq!(
+        out,
+        "a: 'yes'\nb:\n- '1:2'\n- x\nc: |-\n  d: no\ne: '1_0'\n"
+    );
+}
+
+#[test]
+fn what_serde_yaml_writes_as_tags_or_complex_keys_falls_back() {
+    #[derive(Serialize)]
+    enum E {
+        Tagged(u8),
+    }
+    let mut out = String::new();
+    assert!(matches!(
+        emit::write(&E::Tagged(1), &mut out),
+        Err(emit::Error::Unsupported(_))
+    ));
+    let mut doc = String::new();
+    document(&E::Tagged(1), &mut doc);
+    assert_eq!(doc, "!Tagged 1\n");
+    let long = V::Map(vec![(s(&"k".repeat(129)), V::I(1))]);
+    assert!(fast(&long).is_none());
+    assert_eq!(old(&long), format!("? {}\n: 1\n", "k".repeat(129)));
+    assert!(fast(&map(&[("k", s("a\u{2029}b"))])).is_none());
+}
