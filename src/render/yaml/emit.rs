@@ -195,6 +195,22 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    /// serde_yaml's floats: ryu's shortest form of `v`, `.inf`, `-.inf` or `.nan`.
+    fn float<F: ryu::Float>(&mut self, v: F, wide: f64) -> Result {
+        let mut buffer = ryu::Buffer::new();
+        self.plain(if wide.is_nan() {
+            ".nan"
+        } else if wide.is_infinite() {
+            if wide > 0.0 {
+                ".inf"
+            } else {
+                "-.inf"
+            }
+        } else {
+            buffer.format_finite(v)
+        })
+    }
+
     /// A single-quoted scalar without line breaks.
     fn single(&mut self, v: &str) {
         self.space();
@@ -610,43 +626,16 @@ fn parse_f64(v: &str) -> bool {
 }
 
 /// A plain scalar PyYAML (YAML 1.1's implicit types, `yaml/resolver.py`) reads as another
-/// type than a string: null, bool, int (`0b`, octal `0`, `_`, `0x`, base 60), float (`_`,
-/// base 60, `.inf`, `.nan`), timestamp, merge key `<<`, value `=`. (YAML 1.2's are quoted
-/// already; `super::yaml11_ambiguous` adds the spec's `y`/`n` and over-quotes `1000:1000`.)
+/// type than a string, besides null and the booleans: int (`0b`, octal `0`, `_`, `0x`, base
+/// 60), float (`_`, base 60, `.inf`, `.nan`), timestamp, merge key `<<`, value `=`. (Null,
+/// `true` and `false` are YAML 1.2's, quoted already; `super::yaml11_ambiguous` has the
+/// booleans, with the spec's `y`/`n`, and over-quotes `1000:1000`.)
 fn yaml11_typed(v: &str) -> bool {
     let b = v.as_bytes();
-    let Some(&c) = b.first() else {
-        return true;
-    };
-    match c {
-        b'<' => v == "<<",
-        b'=' => v == "=",
-        b'~' => v == "~",
-        b'n' | b'N' | b'y' | b'Y' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' => matches!(
-            v,
-            "null"
-                | "Null"
-                | "NULL"
-                | "yes"
-                | "Yes"
-                | "YES"
-                | "no"
-                | "No"
-                | "NO"
-                | "true"
-                | "True"
-                | "TRUE"
-                | "false"
-                | "False"
-                | "FALSE"
-                | "on"
-                | "On"
-                | "ON"
-                | "off"
-                | "Off"
-                | "OFF"
-        ),
-        b'0'..=b'9' | b'+' | b'-' | b'.' => {
+    match b.first() {
+        Some(b'<') => v == "<<",
+        Some(b'=') => v == "=",
+        Some(&c @ (b'0'..=b'9' | b'+' | b'-' | b'.')) => {
             yaml11_int(b) || yaml11_float(b) || (c.is_ascii_digit() && yaml11_timestamp(b))
         }
         _ => false,
@@ -799,6 +788,15 @@ fn yaml11_timestamp(b: &[u8]) -> bool {
     }
 }
 
+/// serde_yaml's integers: their decimal digits (itoa's, as serde_yaml's).
+macro_rules! integers {
+    ($($method:ident: $t:ty),*) => {$(
+        fn $method(self, v: $t) -> Result {
+            self.plain(itoa::Buffer::new().format(v))
+        }
+    )*};
+}
+
 /// A sequence or mapping node (never a key: libyaml writes it as a complex key).
 fn compound<'s, 'a>(em: &'s mut Emitter<'a>, map: bool) -> Result<Compound<'s, 'a>> {
     if em.pos == Pos::Key {
@@ -827,53 +825,23 @@ impl<'s, 'a> ser::Serializer for &'s mut Emitter<'a> {
     fn serialize_bool(self, v: bool) -> Result {
         self.plain(if v { "true" } else { "false" })
     }
-    fn serialize_i8(self, v: i8) -> Result {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i16(self, v: i16) -> Result {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i32(self, v: i32) -> Result {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i64(self, v: i64) -> Result {
-        self.plain(itoa::Buffer::new().format(v))
-    }
-    fn serialize_i128(self, v: i128) -> Result {
-        self.plain(itoa::Buffer::new().format(v))
-    }
-    fn serialize_u8(self, v: u8) -> Result {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u16(self, v: u16) -> Result {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u32(self, v: u32) -> Result {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u64(self, v: u64) -> Result {
-        self.plain(itoa::Buffer::new().format(v))
-    }
-    fn serialize_u128(self, v: u128) -> Result {
-        self.plain(itoa::Buffer::new().format(v))
-    }
+    integers!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_u128: u128
+    );
     fn serialize_f32(self, v: f32) -> Result {
-        let mut buffer = ryu::Buffer::new();
-        self.plain(match v.classify() {
-            std::num::FpCategory::Infinite if v.is_sign_positive() => ".inf",
-            std::num::FpCategory::Infinite => "-.inf",
-            std::num::FpCategory::Nan => ".nan",
-            _ => buffer.format_finite(v),
-        })
+        self.float(v, v.into())
     }
     fn serialize_f64(self, v: f64) -> Result {
-        let mut buffer = ryu::Buffer::new();
-        self.plain(match v.classify() {
-            std::num::FpCategory::Infinite if v.is_sign_positive() => ".inf",
-            std::num::FpCategory::Infinite => "-.inf",
-            std::num::FpCategory::Nan => ".nan",
-            _ => buffer.format_finite(v),
-        })
+        self.float(v, v)
     }
     fn serialize_char(self, v: char) -> Result {
         if is_break(v) {
@@ -1021,38 +989,27 @@ impl Compound<'_, '_> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
-        self.item(value)
-    }
-    fn end(self) -> Result {
-        self.finish()
-    }
+/// serde's three sequence-like traits: items of a block sequence.
+macro_rules! sequence_like {
+    ($($trait:ident::$method:ident),*) => {$(
+        impl ser::$trait for Compound<'_, '_> {
+            type Ok = ();
+            type Error = Error;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+                self.item(value)
+            }
+            fn end(self) -> Result {
+                self.finish()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
-        self.item(value)
-    }
-    fn end(self) -> Result {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
-        self.item(value)
-    }
-    fn end(self) -> Result {
-        self.finish()
-    }
-}
+sequence_like!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field
+);
 
 impl ser::SerializeMap for Compound<'_, '_> {
     type Ok = ();
