@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::artifact::{Artifact, Artifacts};
+use crate::artifact::{Artifact, Artifacts, Sink};
 use crate::diagnostic::{did_you_mean, Diagnostic, SourceText};
 use crate::layout::Layout;
 use crate::model::Model;
@@ -212,23 +212,33 @@ pub fn artifacts_with_report(
     layout: &Layout,
     err: &mut dyn std::io::Write,
 ) -> Option<Artifacts> {
+    let mut a = Artifacts::new();
+    render_into(model, lines, target, layout, &mut a, err).then_some(a)
+}
+
+/// Render the artifacts of a target and the compliance report into `sink`, one at a time;
+/// false (after saying why) on a render bug.
+pub fn render_into(
+    model: &Model,
+    lines: &report::Lines,
+    target: Target,
+    layout: &Layout,
+    sink: &mut dyn Sink,
+    err: &mut dyn std::io::Write,
+) -> bool {
     let plan = plan::plan(model, layout);
-    match render::render(&plan, target) {
-        Ok(mut a) => {
-            let m = report::matrix(&plan, lines, target);
-            let header = render::header(model);
-            a.insert(
-                "compliance.md",
-                Artifact::text(report::markdown(&m, &header)),
-            );
-            a.insert("compliance.html", Artifact::text(report::html(&m, &header)));
-            Some(a)
-        }
-        Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            None
-        }
+    if let Err(e) = render::render_into(&plan, target, sink) {
+        let _ = writeln!(err, "error: {e}");
+        return false;
     }
+    let m = report::matrix(&plan, lines, target);
+    let header = render::header(model);
+    sink.insert(
+        "compliance.md",
+        Artifact::text(report::markdown(&m, &header)),
+    );
+    sink.insert("compliance.html", Artifact::text(report::html(&m, &header)));
+    true
 }
 
 pub fn default_out(spec: &Path, target: Target) -> PathBuf {
@@ -258,9 +268,25 @@ pub fn build(
     };
     let out = out.map_or_else(|| default_out(spec_path, target), Path::to_path_buf);
     let layout = Layout::new(spec_path, &out);
-    let Some(artifacts) = artifacts_with_report(&model, &lines, target, &layout, err) else {
-        return Outcome::Failed;
+    // Each artifact goes to the staging directory (or, with --check, is compared with the
+    // file on disk) as soon as it is rendered: none is held until the end.
+    let mut staging = None;
+    let mut drift = None;
+    let sink: &mut dyn Sink = if check {
+        drift.insert(diff::Drift::new(&out, false))
+    } else {
+        match output::Staging::new(&out) {
+            Ok(s) => staging.insert(s),
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}; the previous output was left as it was");
+                return Outcome::Failed;
+            }
+        }
     };
+    if !render_into(&model, &lines, target, &layout, sink, err) {
+        // Dropping the staging writer removes what it staged.
+        return Outcome::Failed;
+    }
     let gaps = if crate::allow::accepts_target_warning(&model, crate::allow::TARGET_GAP) {
         Vec::new()
     } else {
@@ -274,15 +300,16 @@ pub fn build(
             target.name()
         );
     }
-    if check {
-        return check_drift(&out, &artifacts, err);
+    if let Some(drift) = drift {
+        return check_drift(&out, drift.finish(), err);
     }
-    match output::write_all(&out, &artifacts) {
+    let staging = staging.expect("a staging writer unless --check");
+    match staging.finish() {
         Ok(r) => {
             let _ = writeln!(
                 err,
                 "hardgen: {} files in {} ({} written, {} unchanged, {} removed)",
-                artifacts.len(),
+                r.written.len() + r.unchanged.len(),
                 out.display(),
                 r.written.len(),
                 r.unchanged.len(),
@@ -311,8 +338,12 @@ pub fn build(
     }
 }
 
-fn check_drift(out: &Path, artifacts: &Artifacts, err: &mut dyn std::io::Write) -> Outcome {
-    match diff::drift(out, artifacts) {
+fn check_drift(
+    out: &Path,
+    drift: Result<Vec<diff::FileDiff>, output::IoError>,
+    err: &mut dyn std::io::Write,
+) -> Outcome {
+    match drift {
         Ok(files) if files.is_empty() => {
             let _ = writeln!(err, "hardgen: {} is up to date", out.display());
             Outcome::Ok
@@ -409,10 +440,12 @@ pub fn diff_drift(
     };
     let out = out.map_or_else(|| default_out(spec_path, opts.target), Path::to_path_buf);
     let layout = Layout::new(spec_path, &out);
-    let Some(artifacts) = artifacts_with_report(&model, &lines, opts.target, &layout, err) else {
+    // Each artifact is compared with the file on disk as soon as it is rendered.
+    let mut drift = diff::Drift::new(&out, true);
+    if !render_into(&model, &lines, opts.target, &layout, &mut drift, err) {
         return Outcome::Failed;
-    };
-    let files = match diff::drift(&out, &artifacts) {
+    }
+    let files = match drift.finish() {
         Ok(f) => f,
         Err(e) => {
             let _ = writeln!(err, "error: {e}");

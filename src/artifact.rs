@@ -1,4 +1,8 @@
-//! Artifacts: the generated files, as a sorted map of safe relative paths to bytes and mode.
+//! Artifacts: the generated files, each a safe relative path with its bytes and mode. The
+//! renderers hand each one to a [`Sink`] as soon as it is rendered: the staging writer
+//! (`output::Staging`), the drift comparer (`diff::Drift`), or [`Artifacts`], the sorted map
+//! of them all for the callers that need every artifact in memory (`hardgen learn`, `import`,
+//! the posture review, the tests).
 
 use std::collections::BTreeMap;
 
@@ -63,6 +67,32 @@ pub fn is_generated(p: &str) -> bool {
     first.is_none_or(|f| TOP_LEVEL.contains(&f))
 }
 
+/// Where rendered artifacts go, one at a time, in the order they are rendered (not sorted;
+/// what a sink makes of them must not depend on the order). A renderer hands each artifact
+/// over and keeps nothing; a sink that fails (a full disk) keeps its error for its caller and
+/// takes nothing more.
+pub trait Sink {
+    fn put(&mut self, path: String, artifact: Artifact);
+}
+
+impl dyn Sink + '_ {
+    /// Hand over one artifact. `path` must be a safe path under [`TOP_LEVEL`].
+    pub fn insert(&mut self, path: impl Into<String>, a: Artifact) {
+        let path = path.into();
+        check_path(&path);
+        self.put(path, a);
+    }
+}
+
+fn check_path(path: &str) {
+    assert!(is_safe_path(path), "unsafe artifact path {path:?}");
+    assert!(
+        is_generated(path),
+        "{path:?} is outside the output layout: add its top-level entry to artifact::TOP_LEVEL"
+    );
+}
+
+/// Every artifact in memory, sorted by path.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Artifacts {
     files: BTreeMap<String, Artifact>,
@@ -89,12 +119,8 @@ impl Artifacts {
 
     pub fn insert(&mut self, path: impl Into<String>, a: Artifact) {
         let path = path.into();
-        assert!(is_safe_path(&path), "unsafe artifact path {path:?}");
-        assert!(
-            is_generated(&path),
-            "{path:?} is outside the output layout: add its top-level entry to artifact::TOP_LEVEL"
-        );
-        self.files.insert(path, a);
+        check_path(&path);
+        self.put(path, a);
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Artifact)> {
@@ -115,6 +141,13 @@ impl Artifacts {
 
     pub fn paths(&self) -> impl Iterator<Item = &String> {
         self.files.keys()
+    }
+}
+
+impl Sink for Artifacts {
+    fn put(&mut self, path: String, artifact: Artifact) {
+        let earlier = self.files.insert(path, artifact);
+        debug_assert!(earlier.is_none(), "an artifact was rendered twice");
     }
 }
 

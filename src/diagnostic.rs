@@ -87,7 +87,7 @@ impl Diagnostic {
     /// 1 MB spec made `check` quadratic).
     pub fn render_in(&self, origin: &str, src: &SourceText) -> String {
         // Nothing from the spec reaches the terminal raw (escape sequences, bidi overrides).
-        let (origin, source) = (&printable(origin), src.text.as_str());
+        let (origin, source) = (&printable(origin), &*src.text);
         let (title, label) = (printable(&self.message), printable(&self.label));
         let level = match self.severity {
             Severity::Error => Level::Error,
@@ -172,14 +172,16 @@ impl Diagnostic {
 }
 
 /// A spec's text made printable once (see [`printable`]), with where its lines start.
-pub struct SourceText {
-    text: String,
+pub struct SourceText<'a> {
+    /// The source itself when it is printable already (a spec of thousands of services is
+    /// not copied once more), else its printable copy.
+    text: std::borrow::Cow<'a, str>,
     line_starts: Vec<usize>,
 }
 
-impl SourceText {
-    pub fn new(source: &str) -> SourceText {
-        let text = printable(source);
+impl<'a> SourceText<'a> {
+    pub fn new(source: &'a str) -> SourceText<'a> {
+        let text = printable_cow(source);
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
@@ -198,12 +200,17 @@ impl SourceText {
 /// spaces: annotate-snippets counts a leading tab 4 columns wide but a tab before the caret
 /// 0 wide, and on a long line the difference underflows (a panic in debug builds).
 fn printable(s: &str) -> String {
+    printable_cow(s).into_owned()
+}
+
+/// [`printable`], borrowing `s` when it is printable already.
+fn printable_cow(s: &str) -> std::borrow::Cow<'_, str> {
     let bad = |c: char| {
         (c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
             || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
     };
     if !s.chars().any(bad) && !s.contains(['\r', '\t']) {
-        return s.to_string();
+        return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
@@ -221,7 +228,7 @@ fn printable(s: &str) -> String {
             out.push(c);
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// A span that starts in the indentation of its line starts at the line's text instead: the

@@ -1,12 +1,13 @@
 //! File-level differences (drift between a spec and a deployment on disk, or between the
 //! deployments of two specs) and the reports of `hardgen diff`.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::artifact::Artifacts;
+use crate::artifact::{Artifact, Artifacts, Sink};
 use crate::output::{self, FileState, IoError};
 use crate::posture::{Change, Class};
 
@@ -32,38 +33,80 @@ pub struct FileDiff {
 /// What differs between the artifacts a spec renders and the directory `out`. Files on disk
 /// that hardgen did not generate (absent from its manifest) are never reported.
 pub fn drift(out: &Path, artifacts: &Artifacts) -> Result<Vec<FileDiff>, IoError> {
-    let mut diffs = Vec::new();
+    let mut d = Drift::new(out, true);
     for (path, a) in artifacts.iter() {
-        match output::compare(out, path, &a.bytes, a.mode)? {
-            FileState::Same => {}
-            FileState::Changed(old) => diffs.push(FileDiff {
-                path: path.clone(),
-                status: Status::Changed,
-                old,
-                new: a.bytes.clone(),
-            }),
-            FileState::Missing => diffs.push(FileDiff {
-                path: path.clone(),
-                status: Status::Added,
-                old: Vec::new(),
-                new: a.bytes.clone(),
-            }),
+        d.put(path.clone(), a.clone());
+    }
+    d.finish()
+}
+
+/// The drift comparer: each artifact, as it is rendered, is compared with the file in `out`;
+/// only the paths and the differences are kept (with the bytes of both sides when
+/// `with_bytes`, for a unified diff; `build --check` lists the paths alone).
+pub struct Drift<'a> {
+    out: &'a Path,
+    with_bytes: bool,
+    paths: BTreeSet<String>,
+    diffs: Vec<FileDiff>,
+    error: Option<IoError>,
+}
+
+impl<'a> Drift<'a> {
+    pub fn new(out: &'a Path, with_bytes: bool) -> Drift<'a> {
+        Drift {
+            out,
+            with_bytes,
+            paths: BTreeSet::new(),
+            diffs: Vec::new(),
+            error: None,
         }
     }
-    for p in output::read_manifest(out)? {
-        if artifacts.get(&p).is_none() {
-            if let Ok(old) = std::fs::read(out.join(&p)) {
-                diffs.push(FileDiff {
-                    path: p,
-                    status: Status::Removed,
-                    old,
-                    new: Vec::new(),
-                });
+
+    /// The differences, sorted by path, with the generated files that are no longer rendered.
+    pub fn finish(mut self) -> Result<Vec<FileDiff>, IoError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        for p in output::read_manifest(self.out)? {
+            if !self.paths.contains(&p) {
+                if let Ok(old) = std::fs::read(self.out.join(&p)) {
+                    self.diffs.push(FileDiff {
+                        path: p,
+                        status: Status::Removed,
+                        old: if self.with_bytes { old } else { Vec::new() },
+                        new: Vec::new(),
+                    });
+                }
             }
         }
+        self.diffs.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(self.diffs)
     }
-    diffs.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(diffs)
+}
+
+impl Sink for Drift<'_> {
+    fn put(&mut self, path: String, a: Artifact) {
+        if self.error.is_some() || !self.paths.insert(path.clone()) {
+            return;
+        }
+        let keep = |b: Vec<u8>| if self.with_bytes { b } else { Vec::new() };
+        match output::compare(self.out, &path, &a.bytes, a.mode) {
+            Ok(FileState::Same) => {}
+            Ok(FileState::Changed(old)) => self.diffs.push(FileDiff {
+                path,
+                status: Status::Changed,
+                old: keep(old),
+                new: keep(a.bytes),
+            }),
+            Ok(FileState::Missing) => self.diffs.push(FileDiff {
+                path,
+                status: Status::Added,
+                old: Vec::new(),
+                new: keep(a.bytes),
+            }),
+            Err(e) => self.error = Some(e),
+        }
+    }
 }
 
 /// What differs between two renderings.

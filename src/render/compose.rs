@@ -9,7 +9,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use super::{files, host, seccomp_profiles, RenderBug};
-use crate::artifact::{Artifact, Artifacts};
+use crate::artifact::{Artifact, Sink};
 use crate::model::*;
 use crate::plan::{Plan, PlannedService};
 use crate::render::literal_dollars as lit;
@@ -511,7 +511,7 @@ pub(super) fn artifacts(
     env: &Environment,
     header: &str,
     plan: &Plan,
-    out: &mut Artifacts,
+    out: &mut dyn Sink,
 ) -> Result<(), RenderBug> {
     out.insert(
         "docker-compose.yml",

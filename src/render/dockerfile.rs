@@ -4,7 +4,7 @@
 use minijinja::Environment;
 
 use super::{files, render_template, RenderBug};
-use crate::artifact::{Artifact, Artifacts};
+use crate::artifact::{Artifact, Sink};
 use crate::model::*;
 use crate::plan::Plan;
 
@@ -54,7 +54,7 @@ pub(super) fn builds(
     env: &Environment,
     header: &str,
     plan: &Plan,
-    out: &mut Artifacts,
+    out: &mut dyn Sink,
 ) -> Result<(), RenderBug> {
     let model = plan.model;
     let header = header.to_string();

@@ -5,7 +5,7 @@
 use minijinja::Environment;
 
 use super::{files, render_template, RenderBug};
-use crate::artifact::{Artifact, Artifacts};
+use crate::artifact::{Artifact, Sink};
 use crate::caps;
 use crate::model::*;
 use crate::plan::{Match, Plan, Rule, Verdict, FWMARK};
@@ -18,7 +18,7 @@ pub(super) fn host(
     header: &str,
     plan: &Plan,
     fwd: &str,
-    out: &mut Artifacts,
+    out: &mut dyn Sink,
 ) -> Result<(), RenderBug> {
     let project = &plan.model.project.name;
     let key = format!("hardgen-{project}");
@@ -90,7 +90,7 @@ pub(super) fn apparmor(
     env: &Environment,
     header: &str,
     plan: &Plan,
-    out: &mut Artifacts,
+    out: &mut dyn Sink,
 ) -> Result<(), RenderBug> {
     let mut names = Vec::new();
     for ps in &plan.services {
@@ -175,7 +175,7 @@ pub(super) fn firewall(
     env: &Environment,
     header: &str,
     plan: &Plan,
-    out: &mut Artifacts,
+    out: &mut dyn Sink,
 ) -> Result<(), RenderBug> {
     let fw = &plan.firewall;
     let zones: Vec<_> = plan

@@ -1,4 +1,5 @@
-//! Plan -> Artifacts. Pure: no I/O, deterministic, sorted by path.
+//! Plan -> artifacts, each handed to a [`Sink`] as soon as it is rendered (the staging
+//! directory, the drift comparer, or an [`Artifacts`] map). No I/O of its own, deterministic.
 //!
 //! This module is the dispatcher and what every target shares (the templates, the images'
 //! Dockerfiles and build script, the secret generator, the seccomp profiles). Each target is
@@ -22,7 +23,7 @@ pub(crate) mod yaml;
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use crate::artifact::{Artifact, Artifacts};
+use crate::artifact::{Artifact, Artifacts, Sink};
 use crate::model::*;
 use crate::plan::Plan;
 use crate::seccomp;
@@ -127,21 +128,28 @@ pub fn header(model: &Model) -> String {
     )
 }
 
+/// Every artifact of `target` in memory.
 pub fn render(plan: &Plan, target: Target) -> Result<Artifacts, RenderBug> {
+    let mut out = Artifacts::new();
+    render_into(plan, target, &mut out)?;
+    Ok(out)
+}
+
+/// Render every artifact of `target` into `out`, one at a time.
+pub fn render_into(plan: &Plan, target: Target, out: &mut dyn Sink) -> Result<(), RenderBug> {
     let env = environment();
     let header = header(plan.model);
-    let mut out = Artifacts::new();
     out.insert(
         format!("falco/hardgen-{}.yaml", plan.model.project.name),
         Artifact::text(crate::falco::render(plan, target, &header)),
     );
     match target {
-        Target::Compose => compose::artifacts(&env, &header, plan, &mut out)?,
-        Target::Swarm => swarm::artifacts(&env, &header, plan, &mut out)?,
-        Target::Kubernetes => kubernetes::artifacts(&env, &header, plan, &mut out)?,
+        Target::Compose => compose::artifacts(&env, &header, plan, out)?,
+        Target::Swarm => swarm::artifacts(&env, &header, plan, out)?,
+        Target::Kubernetes => kubernetes::artifacts(&env, &header, plan, out)?,
     }
     // Every target builds its images from the same Dockerfiles, under the same names.
-    dockerfile::builds(&env, &header, plan, &mut out)?;
+    dockerfile::builds(&env, &header, plan, out)?;
     // Every target needs the secret files and keeps them out of version control.
     out.insert(
         "scripts/generate-secrets.sh",
@@ -174,7 +182,7 @@ pub fn render(plan: &Plan, target: Target) -> Result<Artifacts, RenderBug> {
         ".env.example",
         Artifact::text(files::env_example(&header, plan)),
     );
-    Ok(out)
+    Ok(())
 }
 
 /// A secret template as a single-quoted `printf` format: text with `\\`, `%`, newline
@@ -236,7 +244,7 @@ fn writable_bind_dirs(plan: &Plan) -> Vec<minijinja::Value> {
         .collect()
 }
 
-pub(crate) fn seccomp_profiles(plan: &Plan, out: &mut Artifacts) {
+pub(crate) fn seccomp_profiles(plan: &Plan, out: &mut dyn Sink) {
     for (name, policy) in &plan.seccomp_profiles {
         out.insert(
             format!("seccomp/{name}.json"),

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::compose::Resources;
 use super::{files, host, RenderBug};
-use crate::artifact::{Artifact, Artifacts};
+use crate::artifact::{Artifact, Sink};
 use crate::model::*;
 use crate::plan::{Plan, PlannedService};
 use crate::render::literal_dollars as lit;
@@ -335,7 +335,7 @@ pub(super) fn artifacts(
     env: &Environment,
     header: &str,
     plan: &Plan,
-    out: &mut Artifacts,
+    out: &mut dyn Sink,
 ) -> Result<(), RenderBug> {
     out.insert("docker-stack.yml", Artifact::text(render(plan, header)));
     out.insert(

@@ -49,7 +49,9 @@ struct Unit {
 
 /// Read `text` as a spec, collecting every unknown key and type error.
 pub fn parse_collecting(text: &str) -> Shape {
-    let mut text = text.to_string();
+    // Copied only when a key is blanked (a valid spec of thousands of services is read in
+    // place).
+    let mut text = std::borrow::Cow::Borrowed(text);
     let mut shape = Shape {
         raw: None,
         errors: Vec::new(),
@@ -100,7 +102,7 @@ pub fn parse_collecting(text: &str) -> Shape {
             return shape;
         }
         let Some(span) = span else { return shape };
-        let Ok(doc) = ImDocument::parse(text.as_str()) else {
+        let Ok(doc) = ImDocument::parse(&*text) else {
             return shape;
         };
         let mut units = Vec::new();
@@ -120,7 +122,7 @@ pub fn parse_collecting(text: &str) -> Shape {
             let (key_end, value) = unit.value.clone()?;
             (value == span && value.end - key_end > p.len()).then_some((key_end, value.end, p))
         });
-        let mut bytes = std::mem::take(&mut text).into_bytes();
+        let mut bytes = std::mem::take(&mut text).into_owned().into_bytes();
         match stand_in {
             Some((key_end, end, p)) => {
                 for b in &mut bytes[key_end..end] {
@@ -142,7 +144,9 @@ pub fn parse_collecting(text: &str) -> Shape {
                 blanked.push(unit.key.clone());
             }
         }
-        text = String::from_utf8(bytes).expect("whole characters replaced by ASCII");
+        text = std::borrow::Cow::Owned(
+            String::from_utf8(bytes).expect("whole characters replaced by ASCII"),
+        );
         shape.set_aside.extend(unit.owners);
     }
 }

@@ -14,7 +14,7 @@ mod types;
 use minijinja::Environment;
 
 use super::{seccomp_profiles, RenderBug};
-use crate::artifact::{Artifact, Artifacts};
+use crate::artifact::{Artifact, Sink};
 use crate::model::*;
 use crate::plan::{Plan, PlannedService};
 use crate::render::literal_dollars;
@@ -506,7 +506,7 @@ pub(super) fn artifacts(
     _env: &Environment,
     header: &str,
     plan: &Plan,
-    out: &mut Artifacts,
+    out: &mut dyn Sink,
 ) -> Result<(), RenderBug> {
     for (path, text) in render(plan, header) {
         out.insert(path, Artifact::text(text));
