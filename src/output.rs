@@ -326,3 +326,98 @@ fn stage(dir: &Path, target: &Path, bytes: &[u8], mode: u32, pid: u32) -> Result
     }
     Ok(tmp)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(s: &mut dyn Sink, path: &str, text: &str) {
+        s.insert(path, Artifact::text(text.to_string()));
+    }
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut v = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p.clone());
+                }
+                v.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn nothing_changes_until_finish() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let mut s = Staging::new(&out).unwrap();
+        put(&mut s, "seccomp/a.json", "{}\n");
+        put(&mut s, "README.md", "x\n");
+        // A render bug drops the writer: no staged file, no directory is left.
+        drop(s);
+        assert!(!out.exists());
+
+        let mut s = Staging::new(&out).unwrap();
+        put(&mut s, "seccomp/a.json", "{}\n");
+        put(&mut s, "README.md", "x\n");
+        let r = s.finish().unwrap();
+        assert_eq!(r.written, ["README.md", "seccomp/a.json"]);
+        assert_eq!(
+            files(&out),
+            [MANIFEST, "README.md", "seccomp", "seccomp/a.json"]
+        );
+    }
+
+    #[test]
+    fn a_foreign_file_refuses_everything_and_stale_files_go() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path();
+        let mut s = Staging::new(out).unwrap();
+        put(&mut s, "scripts/old.sh", "old\n");
+        put(&mut s, "README.md", "x\n");
+        s.finish().unwrap();
+        let before = fs::metadata(out.join("README.md"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        fs::write(out.join(".gitignore"), "mine\n").unwrap();
+
+        let mut s = Staging::new(out).unwrap();
+        put(&mut s, "README.md", "x\n");
+        put(&mut s, "falco/r.yaml", "- a\n");
+        put(&mut s, ".gitignore", "theirs\n");
+        match s.finish() {
+            Err(WriteError::Foreign(p)) => assert_eq!(p, [out.join(".gitignore")]),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            files(out),
+            [
+                ".gitignore",
+                MANIFEST,
+                "README.md",
+                "scripts",
+                "scripts/old.sh"
+            ]
+        );
+
+        fs::remove_file(out.join(".gitignore")).unwrap();
+        let mut s = Staging::new(out).unwrap();
+        put(&mut s, "README.md", "x\n");
+        put(&mut s, "falco/r.yaml", "- a\n");
+        let r = s.finish().unwrap();
+        assert_eq!(r.unchanged, ["README.md"]);
+        assert_eq!(r.removed, ["scripts/old.sh"]);
+        let after = fs::metadata(out.join("README.md"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(before, after, "an unchanged file is not touched");
+        assert_eq!(files(out), [MANIFEST, "README.md", "falco", "falco/r.yaml"]);
+    }
+}
