@@ -422,17 +422,6 @@ fn service_items(plan: &Plan, ps: &PlannedService, target: Target, id: &str) -> 
 
 /// `falco/hardgen-<project>.yaml`.
 pub fn render(plan: &Plan, target: Target, header: &str) -> String {
-    let mut items = shared();
-    let mut used: BTreeSet<String> = BTreeSet::new();
-    for ps in &plan.services {
-        let mut id = ident(&ps.svc.name);
-        let mut n = 2;
-        while !used.insert(id.clone()) {
-            id = format!("{}_{n}", ident(&ps.svc.name));
-            n += 1;
-        }
-        items.extend(service_items(plan, ps, target, &id));
-    }
     let project = &plan.model.project.name;
     let mut text = format!(
         "# {header}
@@ -451,6 +440,30 @@ pub fn render(plan: &Plan, target: Target, header: &str) -> String {
         target = target.name(),
         pid = ident(project),
     );
-    crate::render::yaml::document(&items, &mut text);
+    // The rules are one YAML sequence, written a service at a time: the sequences of the
+    // shared items and of each service, one after the other, are that sequence's text, and
+    // the items of thousands of services are never all in memory (massif: some 55 MB at
+    // 5,000 services, three times the text).
+    let mut any = false;
+    let mut chunk = |items: Vec<Item>, text: &mut String| {
+        if !items.is_empty() {
+            crate::render::yaml::document(&items, text);
+            any = true;
+        }
+    };
+    chunk(shared(), &mut text);
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    for ps in &plan.services {
+        let mut id = ident(&ps.svc.name);
+        let mut n = 2;
+        while !used.insert(id.clone()) {
+            id = format!("{}_{n}", ident(&ps.svc.name));
+            n += 1;
+        }
+        chunk(service_items(plan, ps, target, &id), &mut text);
+    }
+    if !any {
+        crate::render::yaml::document(&Vec::<Item>::new(), &mut text);
+    }
     text
 }
