@@ -153,8 +153,20 @@ impl Emitter<'_> {
         Ok(())
     }
 
-    fn string(&mut self, v: &str, requested: Requested) -> Result {
+    /// A string (`quote`: a char, which serde_yaml always asks to be single-quoted).
+    fn string(&mut self, v: &str, quote: bool) -> Result {
         let a = analyze(v)?;
+        // What serde_yaml's `serialize_str` asks libyaml for: a literal block for text with
+        // `\n`, single quotes for what its own deserializer (YAML 1.2's core schema) reads as
+        // null, a boolean, an integer or a float, and for digits with a leading zero;
+        // otherwise any style.
+        let requested = if a.newline {
+            Requested::Literal
+        } else if quote || yaml12_typed(v) {
+            Requested::Single
+        } else {
+            Requested::Any
+        };
         let key = self.pos == Pos::Key;
         if key && (a.breaks || v.len() > 128) {
             return Err(Error::Unsupported(
@@ -181,7 +193,7 @@ impl Emitter<'_> {
             }
         };
         match style {
-            Style::Plain if super::yaml11_ambiguous(v) || yaml11_typed(v) => self.single(v),
+            Style::Plain if yaml11_misread(v) => self.single(v),
             Style::Plain => self.plain(v)?,
             Style::Single => {
                 if a.breaks {
@@ -369,6 +381,8 @@ struct Analysis {
     literal: bool,
     /// Any line break (libyaml's `multiline`).
     breaks: bool,
+    /// A `\n` (serde_yaml asks for a literal block).
+    newline: bool,
 }
 
 /// libyaml's IS_PRINTABLE (on a whole character).
@@ -391,25 +405,31 @@ fn blankz(c: Option<char>) -> bool {
 
 /// yaml_emitter_analyze_scalar.
 fn analyze(v: &str) -> Result<Analysis> {
-    if v.is_empty() {
+    let b = v.as_bytes();
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
         return Ok(Analysis {
             plain: true,
             single: true,
             literal: false,
             breaks: false,
+            newline: false,
         });
+    };
+    // The common case, in one pass the compiler vectorises: printable ASCII and spaces (no
+    // breaks, nothing special), where only `:` and `#` can be block indicators after the
+    // first character.
+    let (mut other, mut marks) = (false, false);
+    for &c in b {
+        other |= !(b' '..=b'~').contains(&c);
+        marks |= c == b':' || c == b'#';
     }
-    let b = v.as_bytes();
-    // The common case: printable ASCII without spaces at the ends, no breaks.
-    if b.iter().all(|&c| (b'!'..=b'~').contains(&c) || c == b' ')
-        && b[0] != b' '
-        && b[b.len() - 1] != b' '
-    {
+    if !other {
         return Ok(Analysis {
-            plain: !block_indicators_ascii(b),
+            plain: first != b' ' && last != b' ' && !block_indicators_ascii(b, marks),
             single: true,
-            literal: true,
+            literal: last != b' ',
             breaks: false,
+            newline: false,
         });
     }
     let mut block_indicators = b.starts_with(b"---") || b.starts_with(b"...");
@@ -481,6 +501,7 @@ fn analyze(v: &str) -> Result<Analysis> {
         single: true,
         literal: true,
         breaks,
+        newline: v.contains('\n'),
     };
     if leading_space || leading_break || trailing_space || trailing_break {
         a.plain = false;
@@ -503,8 +524,8 @@ fn analyze(v: &str) -> Result<Analysis> {
     Ok(a)
 }
 
-/// libyaml's block indicators for printable ASCII without breaks or spaces at the ends.
-fn block_indicators_ascii(b: &[u8]) -> bool {
+/// libyaml's block indicators in printable ASCII and spaces (`marks`: `b` has a `:` or `#`).
+fn block_indicators_ascii(b: &[u8], marks: bool) -> bool {
     if b.starts_with(b"---") || b.starts_with(b"...") {
         return true;
     }
@@ -514,6 +535,9 @@ fn block_indicators_ascii(b: &[u8]) -> bool {
         | b'"' | b'%' | b'@' | b'`' => return true,
         b'?' | b':' | b'-' if followed(0) => return true,
         _ => {}
+    }
+    if !marks {
+        return false;
     }
     // `: ` or a final `:`, and ` #`.
     let mut i = 1;
@@ -528,50 +552,21 @@ fn block_indicators_ascii(b: &[u8]) -> bool {
     false
 }
 
-/// What serde_yaml's `serialize_str` asks libyaml for: a literal block for text with `\n`,
-/// single quotes for what its own deserializer (YAML 1.2's core schema) reads as null, a
-/// boolean, an integer or a float, and for digits with a leading zero; otherwise any style.
-fn requested(v: &str) -> Requested {
-    if v.contains('\n') {
-        Requested::Literal
-    } else if yaml12_typed(v) {
-        Requested::Single
-    } else {
-        Requested::Any
-    }
-}
-
 /// serde_yaml's `visit_untagged_scalar` finding something else than a string (serde_yaml
 /// 0.9's de.rs: parse_null, parse_bool, visit_int, digits_but_not_number, parse_f64).
 fn yaml12_typed(v: &str) -> bool {
-    // Everything below starts with one of these (or is empty).
-    let Some(&c) = v.as_bytes().first() else {
-        return true;
-    };
-    if !matches!(
-        c,
-        b'0'..=b'9'
-            | b'+'
-            | b'-'
-            | b'.'
-            | b'~'
-            | b'n'
-            | b'N'
-            | b't'
-            | b'T'
-            | b'f'
-            | b'F'
-            | b'i'
-            | b'I'
-    ) {
-        return false;
+    // Rust's finite floats and integers start with a sign, a digit or a dot.
+    match v.as_bytes().first() {
+        None => true,
+        Some(b'0'..=b'9' | b'+' | b'-' | b'.') => {
+            parse_int(v) || digits_but_not_number(v) || parse_f64(v)
+        }
+        Some(b'~' | b'n' | b'N' | b't' | b'T' | b'f' | b'F') => matches!(
+            v,
+            "~" | "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+        ),
+        _ => false,
     }
-    matches!(
-        v,
-        "~" | "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
-    ) || parse_int(v)
-        || digits_but_not_number(v)
-        || parse_f64(v)
 }
 
 fn digits_but_not_number(v: &str) -> bool {
@@ -623,6 +618,18 @@ fn parse_f64(v: &str) -> bool {
     matches!(unpositive, ".inf" | ".Inf" | ".INF")
         || matches!(v, "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN")
         || unpositive.parse::<f64>().is_ok_and(f64::is_finite)
+}
+
+/// A plain scalar a YAML 1.1 reader misreads: `super::yaml11_ambiguous` (today's rules,
+/// which start with a sign, a digit or a boolean's letter) or `yaml11_typed`.
+fn yaml11_misread(v: &str) -> bool {
+    match v.as_bytes().first() {
+        Some(b'0'..=b'9' | b'+' | b'-' | b'y' | b'Y' | b'n' | b'N' | b'o' | b'O') => {
+            super::yaml11_ambiguous(v) || yaml11_typed(v)
+        }
+        Some(b'.' | b'<' | b'=') => yaml11_typed(v),
+        _ => false,
+    }
 }
 
 /// A plain scalar PyYAML (YAML 1.1's implicit types, `yaml/resolver.py`) reads as another
@@ -847,10 +854,10 @@ impl<'s, 'a> ser::Serializer for &'s mut Emitter<'a> {
         if is_break(v) {
             return Err(Error::Unsupported("a line break as a char"));
         }
-        self.string(v.encode_utf8(&mut [0; 4]), Requested::Single)
+        self.string(v.encode_utf8(&mut [0; 4]), true)
     }
     fn serialize_str(self, v: &str) -> Result {
-        self.string(v, requested(v))
+        self.string(v, false)
     }
     fn serialize_bytes(self, _v: &[u8]) -> Result {
         Err(Error::Unsupported("bytes"))
