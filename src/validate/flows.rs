@@ -12,6 +12,16 @@ impl Validator<'_> {
         services: &BTreeMap<String, Service>,
     ) -> Vec<Flow> {
         let mut out: Vec<Flow> = Vec::new();
+        // Each zone's member services, in name order: found once, not per flow and port.
+        let mut by_zone: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
+        for s in services.values() {
+            for (i, z) in s.zones.iter().enumerate() {
+                if !s.zones[..i].contains(z) {
+                    by_zone.entry(z.as_str()).or_default().push(s);
+                }
+            }
+        }
+        let members_of = |zone: &str| by_zone.get(zone).map_or(&[][..], Vec::as_slice);
         for f in &raw.flows {
             self.text(&f.description, "a flow's description", &f.from.span);
             let ends = self
@@ -54,12 +64,9 @@ impl Validator<'_> {
                         "duplicate",
                     ),
                     Ok(pp) => {
-                        let listened = services
-                            .values()
-                            .filter(|s| s.zones.contains(&f.to.value))
-                            .any(|s| {
-                                s.expose.contains(&pp) || s.ports.iter().any(|x| x.container == pp)
-                            });
+                        let listened = members_of(&f.to.value).iter().any(|s| {
+                            s.expose.contains(&pp) || s.ports.iter().any(|x| x.container == pp)
+                        });
                         if !listened && ends == 2 {
                             self.push(
                                 Diagnostic::warning(
@@ -78,9 +85,8 @@ impl Validator<'_> {
             if ends < 2 {
                 continue;
             }
-            let members: Vec<&str> = services
-                .values()
-                .filter(|s| s.zones.contains(&f.from.value))
+            let members: Vec<&str> = members_of(&f.from.value)
+                .iter()
                 .map(|s| s.name.as_str())
                 .collect();
             let clients: Vec<String> = match &f.clients {

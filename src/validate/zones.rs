@@ -197,6 +197,17 @@ impl Validator<'_> {
     ) -> BTreeMap<String, (Range<usize>, Option<Ipv4Net>)> {
         let mut zones = BTreeMap::new();
         let mut taken: Vec<(Ipv4Net, String, Range<usize>)> = Vec::new();
+        let members = zone_members(services);
+        // Zone references that name no zone (each reported with its suggestion), found once
+        // rather than for every zone.
+        let names: BTreeSet<&str> = raw.zones.keys().map(|k| k.value.as_str()).collect();
+        let unknown: Vec<&str> = raw
+            .services
+            .values()
+            .flat_map(|s| &s.zones)
+            .map(|z| z.value.as_str())
+            .filter(|z| !names.contains(z))
+            .collect();
         for (name, z) in &raw.zones {
             if !name_ok(&name.value, 32, b"_-") {
                 self.err(
@@ -236,17 +247,12 @@ impl Validator<'_> {
                     Some(n)
                 }
             });
-            let members = services
-                .values()
-                .filter(|s| s.zones.contains(&name.value))
-                .count();
             // A misspelt reference (`fornt`) already reported with this zone as its
             // suggestion: saying the zone is empty as well would be a knock-on message.
-            let misspelt_here = raw.services.values().flat_map(|s| &s.zones).any(|z| {
-                !raw.zones.keys().any(|k| k.value == z.value)
-                    && did_you_mean(&z.value, [name.value.as_str()]).is_some()
-            });
-            if members == 0 && !misspelt_here {
+            let misspelt_here = unknown
+                .iter()
+                .any(|z| did_you_mean(z, [name.value.as_str()]).is_some());
+            if !members.contains_key(name.value.as_str()) && !misspelt_here {
                 self.push(
                     Diagnostic::warning("W103", format!("zone `{}` has no services", name.value))
                         .at(name.span.clone(), "empty zone"),
@@ -306,9 +312,10 @@ impl Validator<'_> {
         services: &BTreeMap<String, Service>,
         all_clients: &BTreeMap<String, BTreeSet<String>>,
     ) {
+        let all_members = zone_members(services);
         for (name, (span, subnet)) in subnets {
             let Some(net) = *subnet else { continue };
-            let members = services.values().filter(|s| s.zones.contains(name)).count() as u64;
+            let members = all_members.get(name.as_str()).copied().unwrap_or(0);
             let clients = all_clients.get(name).map_or(0, BTreeSet::len) as u64;
             let half = net.size() / 2;
             if members > half - 2 || clients > half - 1 {
@@ -504,6 +511,20 @@ pub fn default_bridge(project: &str, zone: &str) -> String {
     }
     let prefix: String = full.chars().take(10).collect();
     format!("{}-{:04x}", prefix.trim_end_matches('-'), h & 0xffff)
+}
+
+/// How many services are members of each zone (a service that lists a zone twice counts
+/// once): one pass over the services instead of one per zone.
+fn zone_members(services: &BTreeMap<String, Service>) -> BTreeMap<&str, u64> {
+    let mut members = BTreeMap::new();
+    for s in services.values() {
+        for (i, z) in s.zones.iter().enumerate() {
+            if !s.zones[..i].contains(z) {
+                *members.entry(z.as_str()).or_insert(0) += 1;
+            }
+        }
+    }
+    members
 }
 
 #[cfg(test)]
