@@ -67,12 +67,13 @@ prepare_engine() {
 # live_pass ENGINE: the whole live suite on one engine; fails unless every
 # test the binary lists ran and passed.
 live_pass() {
-  local engine=$1 log listed summary t0 filter=()
+  # measure:: are measurements over every example, run by scripts/learn-examples.sh.
+  local engine=$1 log listed summary t0 filter=(--skip measure::)
   t0=$(now)
   prepare_engine "$engine"
   case " ${HARDGEN_EXAMPLES_ENGINES:-28} " in
     *" $engine "*) ;;
-    *) filter=(--skip examples:: --skip imported:: --skip learn::) ;;
+    *) filter+=(--skip examples:: --skip imported:: --skip learn::) ;;
   esac
   # The Docker host tests (tests/live/host.rs) read the running engine's layout (its dockerd
   # and PATH, the chain its icc rule is in) and run on both engines by default.

@@ -2135,3 +2135,8 @@ mod imported;
 
 #[path = "live/learn.rs"]
 mod learn;
+
+// ------------------------------------------------------------------ measurements (not in CI)
+
+#[path = "live/measure.rs"]
+mod measure;

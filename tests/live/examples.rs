@@ -50,11 +50,11 @@ const STAND_INS: &[(&str, &str)] = &[
 const PROVIDED: &[&str] = &["scratch", "debian:bookworm-slim"];
 
 /// The spec, read with the `toml` crate: what the expected matrix is computed from.
-struct Spec {
-    project: String,
-    zones: Vec<String>,
+pub(super) struct Spec {
+    pub(super) project: String,
+    pub(super) zones: Vec<String>,
     /// service -> (member zones, TCP ports it listens on)
-    services: BTreeMap<String, (Vec<String>, Vec<u16>)>,
+    pub(super) services: BTreeMap<String, (Vec<String>, Vec<u16>)>,
     flows: Vec<Flow>,
 }
 
@@ -457,12 +457,19 @@ fn check_containers(c: &mut Checks, d: &Deployment) {
 
 /// Brings up examples/<name>.toml and proves it healthy, security-checked and isolated as
 /// its spec says. Returns the number of (source, destination, port) cases of the matrix.
-fn example_on_the_engine(name: &str) -> usize {
-    let test = format!("live {name}");
+/// Examples/<name>.toml generated and ready to start: the spec with the stand-ins' programs
+/// (`tweak` edits it first: the measurements of `measure.rs` force a seccomp policy), the
+/// example's own files, its prebuilt binaries compiled, health checks every 3 s (an override),
+/// and a stand-in for every image it pulls or builds from.
+pub(super) fn prepare_example(
+    name: &str,
+    tweak: &dyn Fn(&mut toml::Table),
+) -> (Spec, tempfile::TempDir, Deployment) {
     let spec = Spec::read(name);
-    let mut t = Phases::new();
-    let mut c = Checks::default();
-    let (_spec_dir, spec_path) = with_stand_in_programs(&format!("examples/{name}.toml"));
+    let (spec_dir, spec_path) = with_stand_in_programs(&format!("examples/{name}.toml"));
+    let mut t: toml::Table = toml::from_str(&fs::read_to_string(&spec_path).unwrap()).unwrap();
+    tweak(&mut t);
+    fs::write(&spec_path, toml::to_string(&t).unwrap()).unwrap();
     let mut d = Deployment::generate(&spec_path, &spec.project);
     let own = root().join("tests/live/examples").join(name);
     if own.exists() {
@@ -530,6 +537,14 @@ fn example_on_the_engine(name: &str) -> usize {
         .push("live-fast-health.override.yml".to_string());
     let images = images_needed(&d);
     build_example_stand_ins(&mut d, &images);
+    (spec, spec_dir, d)
+}
+
+fn example_on_the_engine(name: &str) -> usize {
+    let test = format!("live {name}");
+    let mut t = Phases::new();
+    let mut c = Checks::default();
+    let (spec, _spec_dir, mut d) = prepare_example(name, &|_| {});
     t.mark("stand-ins");
     if d.path().join("scripts/generate-secrets.sh").exists() {
         let o = d.script(60, "generate-secrets.sh", &[]);
