@@ -282,3 +282,121 @@ fn learn_pins_and_verifies_luna_and_arkalia() {
     t.print(test);
     c.finish(test, t0);
 }
+
+/// Ctrl-C during `hardgen learn` (SIGINT to hardgen, as the terminal sends it to the
+/// foreground job; SIGTERM takes the same path): once the learning stack's container runs,
+/// hardgen is interrupted; it must exit with an error naming the interrupt, leave no
+/// container, network or volume of the `<project>-learn` compose project behind, and write
+/// no learned file. About 20 s.
+#[test]
+#[ignore = "needs root, a Docker engine and bpftrace: run scripts/test.sh as root"]
+fn learn_interrupted_takes_its_stack_down() {
+    let _engine = live();
+    let t0 = Instant::now();
+    let mut c = Checks::default();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("int.toml");
+    fs::write(
+        &spec,
+        format!(
+            r#"[project]
+name = "hglearnint"
+subnet_pool = "10.236.0.0/16"
+
+[zones.app]
+description = "one zone"
+
+[services.sleeper]
+description = "busybox sleeping, learned"
+image = "{BUSYBOX_IMAGE}"
+command = ["sleep", "600"]
+zones = ["app"]
+seccomp = "learned"
+healthcheck = {{ cmd = ["true"], interval = "2s" }}
+"#
+        ),
+    )
+    .unwrap();
+    let project = "hglearnint-learn";
+    let label = format!("label=com.docker.compose.project={project}");
+    let leftovers = || {
+        let mut all = String::new();
+        for kind in ["container", "network", "volume"] {
+            let mut argv = vec!["docker", kind, "ls", "--quiet", "--filter", &label];
+            if kind == "container" {
+                argv.insert(3, "--all");
+            }
+            all.push_str(&run(30, &argv).stdout);
+        }
+        all.trim().to_string()
+    };
+    assert!(
+        leftovers().is_empty(),
+        "leftovers of an earlier run: {}",
+        leftovers()
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hardgen"))
+        .args(["learn", spec.to_str().unwrap(), "--fresh"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start hardgen learn");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut running = false;
+    while Instant::now() < deadline && !running {
+        std::thread::sleep(Duration::from_millis(250));
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        running = !run(30, &["docker", "ps", "--quiet", "--filter", &label])
+            .stdout
+            .trim()
+            .is_empty();
+    }
+    c.check("learn", "the learning stack came up", running, || {
+        "no container of hglearnint-learn within 180 s".into()
+    });
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    c.check(
+        "learn",
+        "exits with an error naming the interrupt",
+        !out.status.success() && stderr.contains("interrupted"),
+        || format!("{}\n{stderr}", out.status),
+    );
+    let left = leftovers();
+    c.check(
+        "learn",
+        "no container, network or volume of the learning project left",
+        left.is_empty(),
+        || left.clone(),
+    );
+    c.check(
+        "learn",
+        "no learned file written",
+        !dir.path().join("seccomp/learned/sleeper.json").exists(),
+        || "seccomp/learned/sleeper.json exists".into(),
+    );
+    if !left.is_empty() {
+        let _ = run_in(
+            Some(dir.path()),
+            120,
+            &[
+                "docker",
+                "compose",
+                "-p",
+                project,
+                "down",
+                "-v",
+                "--timeout",
+                "1",
+            ],
+        );
+    }
+    c.finish("live learn interrupted", t0);
+}
