@@ -28,7 +28,9 @@
 //! The stack is then built again with the learned profiles enforced (default `SCMP_ACT_ERRNO`)
 //! and brought up again: every service must turn healthy, its health check and exercise must
 //! pass when run again, and `unshare(CLONE_NEWUSER)` (outside every learned set) must fail
-//! with EPERM inside each learning service that has the `unshare` program. The same trace
+//! with EPERM inside each learning service that has the `unshare` program (in a twin
+//! container of the same image, user and profile, running the host's static busybox, for one
+//! that has not). The same trace
 //! counts the calls that failed with EPERM or ENOSYS, so a failure names the service and the
 //! syscalls its learned profile refused. Nothing is written unless verification passes.
 
@@ -514,6 +516,72 @@ fn denied_inside(id: &str) -> Result<bool, String> {
     Ok(false)
 }
 
+/// For an image without an `unshare` program (distroless): a one-off twin of the container —
+/// the same image, user and seccomp profile, read back from the engine (`docker inspect`: the
+/// profile the engine holds, inlined) — runs the host's static busybox, bind-mounted read-only,
+/// as `unshare -U true`, which must fail with EPERM. `Ok(None)` when the host has no static
+/// `/bin/busybox` or busybox itself cannot start under the profile (inconclusive).
+fn denied_in_a_twin(id: &str, dir: &Path) -> Result<Option<bool>, String> {
+    let busybox = Path::new("/bin/busybox");
+    if !busybox.is_file() {
+        return Ok(None);
+    }
+    let (ok, out) = run(&["docker", "inspect", id], None);
+    if !ok {
+        return Err(format!("docker inspect: {}", out.trim()));
+    }
+    let v: serde_json::Value = serde_json::from_str(&out).map_err(|e| e.to_string())?;
+    let c = &v[0];
+    let image = c["Image"].as_str().unwrap_or_default().to_string();
+    let user = c["Config"]["User"].as_str().unwrap_or_default().to_string();
+    let profile = c["HostConfig"]["SecurityOpt"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.as_str()?.strip_prefix("seccomp="))
+        .next()
+        .map(str::to_string)
+        .ok_or("the container has no seccomp profile")?;
+    let file = dir.join(format!("twin-{}.json", &id[..12.min(id.len())]));
+    std::fs::write(&file, profile).map_err(|e| e.to_string())?;
+    let seccomp = format!("seccomp={}", file.display());
+    let mount = format!("{}:/hardgen-probe:ro", busybox.display());
+    let mut argv = vec![
+        "docker",
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--network",
+        "none",
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "--security-opt",
+        seccomp.as_str(),
+        "-v",
+        mount.as_str(),
+        "--entrypoint",
+        "/hardgen-probe",
+    ];
+    if !user.is_empty() {
+        argv.extend(["--user", user.as_str()]);
+    }
+    argv.extend([image.as_str(), "unshare", "-U", "true"]);
+    let (ok, out) = run(&argv, None);
+    let _ = std::fs::remove_file(&file);
+    if ok {
+        return Err(format!(
+            "unshare(CLONE_NEWUSER) succeeded in a twin of the container: {}",
+            out.trim()
+        ));
+    }
+    // busybox says `unshare: unshare(0x10000000): Operation not permitted`.
+    Ok((out.contains("unshare(") && out.contains("Operation not permitted")).then_some(true))
+}
+
 fn engine_version() -> Result<String, String> {
     let (ok, out) = run(
         &["docker", "version", "--format", "{{.Server.Version}}"],
@@ -652,12 +720,24 @@ fn learn_inner(
                 Ok(true) => {
                     let _ = writeln!(say, "  {name}: unshare refused with EPERM inside");
                 }
-                Ok(false) => {
-                    let _ = writeln!(
-                        say,
-                        "  {name}: no `unshare` program in the image: EPERM not probed"
-                    );
-                }
+                Ok(false) => match denied_in_a_twin(id, &stack.dir) {
+                    Ok(Some(_)) => {
+                        let _ = writeln!(
+                            say,
+                            "  {name}: no `unshare` program in the image; refused with EPERM \
+                             in a twin (same image, user and profile, the host's busybox)"
+                        );
+                    }
+                    Ok(None) => {
+                        let _ = writeln!(
+                            say,
+                            "  {name}: no `unshare` program in the image and no twin probe \
+                             (no static /bin/busybox, or it cannot start under the profile): \
+                             EPERM not probed"
+                        );
+                    }
+                    Err(e) => return Err((name.clone(), e)),
+                },
                 Err(e) => return Err((name.clone(), e)),
             }
         }
