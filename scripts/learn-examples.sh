@@ -41,44 +41,48 @@ def rows(engine, example, name):
     if not os.path.exists(p):
         return {}
     return {l.split("\t")[0]: l.rstrip("\n").split("\t")[1:] for l in open(p) if l.strip()}
+def cell(values):
+    # One value when every engine agrees, else one per engine in the order of the header.
+    return values[0] if len(set(values)) == 1 else " / ".join(values)
+def learned_result(l):
+    if not l:
+        return "not measured"
+    healthy, ok = l[3], l[4]
+    return "ok, ok, ok" if ok == "true" and healthy == "true" else f"learn {ok}, healthy {healthy}"
+def strict_result(st):
+    if not st:
+        return "not measured"
+    started, healthy, exercise, _ = st
+    ok = lambda b: "ok" if b == "true" else "FAIL"
+    ex = "ok" if exercise == "pass" else exercise
+    return f"{ok(started)}, {ok(healthy)}, {ex}"
 examples = sorted({x for e in engines for x in os.listdir(os.path.join(out, e))})
-head = "| example | service |"
-rule = "|---|---|"
-for e in engines:
-    head += f" learned ({e}) | profile, % of Docker's default ({e}) | start/health/exercise learned ({e}) | strict ({e}) |"
-    rule += "---:|---:|---|---|"
-print(head)
-print(rule)
-ratios = {e: [] for e in engines}
+on = " / ".join(engines)
+print(f"| example | service | learned syscalls ({on}) | profile, share of Docker's default ({on}) "
+      f"| under the learned profile: start, healthy, exercise ({on}) | under `strict` ({on}) |")
+print("|---|---|---:|---:|---|---|")
+sizes = {e: [] for e in engines}
 for x in examples:
     services = sorted({s for e in engines for f in ("learned.tsv", "strict.tsv") for s in rows(e, x, f)})
     for s in services:
-        line = f"| {x} | {s} |"
-        for e in engines:
-            l = rows(e, x, "learned.tsv").get(s)
-            st = rows(e, x, "strict.tsv").get(s)
+        ls = [rows(e, x, "learned.tsv").get(s) for e in engines]
+        for e, l in zip(engines, ls):
             if l:
-                learned, allowed, ratio, healthy, ok = l
-                ratios[e].append(int(allowed))
-                res = "ok/ok/ok" if ok == "true" and healthy == "true" else f"learn {ok}, healthy {healthy}"
-                line += f" {learned} | {allowed} ({ratio}%) | {res} |"
-            else:
-                line += " – | – | not measured |"
-            if st:
-                started, healthy, exercise, strict = st
-                ok = lambda b: "ok" if b == "true" else "FAIL"
-                ex = "ok" if exercise == "pass" else ("–" if exercise == "no health check" else exercise)
-                line += f" {ok(started)}/{ok(healthy)}/{ex} |"
-            else:
-                line += " not measured |"
-        print(line)
+                sizes[e].append(int(l[1]))
+        learned = cell([l[0] if l else "–" for l in ls])
+        profile = cell([f"{l[1]} ({l[2]}%)" if l else "–" for l in ls])
+        res = cell([learned_result(l) for l in ls])
+        st = cell([strict_result(rows(e, x, "strict.tsv").get(s)) for e in engines])
+        print(f"| {x} | {s} | {learned} | {profile} | {res} | {st} |")
+print()
 for e in engines:
-    r = sorted(ratios[e])
+    r = sorted(sizes[e])
     if r:
-        med = r[len(r) // 2] if len(r) % 2 else (r[len(r) // 2 - 1] + r[len(r) // 2]) / 2
-        print(f"\nEngine {e}: {len(r)} services, profiles {r[0]}–{r[-1]} syscalls "
-              f"({r[0] * 100 / 361:.0f}–{r[-1] * 100 / 361:.0f}% of 361), median {med} "
-              f"({med * 100 / 361:.0f}%)")
+        n = len(r)
+        med = r[n // 2] if n % 2 else (r[n // 2 - 1] + r[n // 2]) / 2
+        print(f"Engine {e}: {n} services, profiles of {r[0]}–{r[-1]} syscalls "
+              f"({r[0] * 100 / 361:.0f}–{r[-1] * 100 / 361:.0f}% of Docker's default), "
+              f"median {med:g} ({med * 100 / 361:.0f}%).")
 EOF
 }
 

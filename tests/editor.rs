@@ -1142,7 +1142,7 @@ build = {{ runtime = "‸" }}
         labels(&seccomp),
         [r#""baseline""#, r#""strict""#, r#""learned""#]
     );
-    assert!(doc_of(&seccomp, r#""strict""#).starts_with("Baseline minus"));
+    assert!(doc_of(&seccomp, r#""strict""#).starts_with("Allowlist of what services"));
     let restart = lsp.complete(&uri, c[1]);
     for policy in [
         "on-failure:5",

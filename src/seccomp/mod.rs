@@ -193,9 +193,11 @@ pub enum Preset {
     // The usual container runtime default, without the dangerous rest.
     #[default]
     Baseline,
-    /// Baseline minus rarely needed surface (io_uring, process_vm_*, legacy calls...).
-    // Native AIO, message queues, cross-process memory, x86 legacy, exotic socket families,
-    // ...; still runs runc, docker-init, `docker exec`, shells and network services.
+    /// Allowlist of what services commonly need: the syscalls hardgen's examples were seen to
+    /// call, plus what runc, docker-init and common runtimes need (C libraries, Go, the JVM,
+    /// Node.js, CPython, nginx, PostgreSQL, Redis).
+    // An allowlist built up from those sources (`presets::STRICT`), a subset of the baseline;
+    // `socket` limited to the Unix, IP and netlink families, `personality` to the default.
     Strict,
     /// The service's own profile, learned from the running stack by `hardgen learn`
     /// (`seccomp/learned/<service>.json` next to the spec, committed), plus what runc and
@@ -265,18 +267,19 @@ fn unconditional(p: Preset) -> BTreeSet<&'static str> {
     if p == Preset::Learned {
         return runtime::RUNC.iter().copied().collect();
     }
-    let mut names: BTreeSet<&'static str> = presets::BASELINE
+    if p == Preset::Strict {
+        return presets::STRICT
+            .iter()
+            .flat_map(|g| g.names.iter().copied())
+            .chain(runtime::RUNC.iter().copied())
+            .chain(runtime::RUNC_WITHOUT_NO_NEW_PRIVILEGES.iter().copied())
+            .chain(runtime::DOCKER_INIT.iter().copied())
+            .collect();
+    }
+    presets::BASELINE
         .iter()
         .flat_map(|g| g.names.iter().copied())
-        .collect();
-    if p == Preset::Strict {
-        for group in presets::STRICT_REMOVES {
-            for name in group.names {
-                names.remove(name);
-            }
-        }
-    }
-    names
+        .collect()
 }
 
 /// Everything that decides one seccomp profile. Services with equal

@@ -215,7 +215,7 @@ fn all_syscalls_is_sorted_unique_union() {
 #[test]
 fn every_listed_name_exists_in_a_table() {
     let mut listed: Vec<(&str, &str)> = Vec::new();
-    for g in presets::BASELINE.iter().chain(presets::STRICT_REMOVES) {
+    for g in presets::BASELINE.iter().chain(presets::STRICT) {
         listed.extend(g.names.iter().map(|n| (g.topic, *n)));
     }
     for (cap, names) in presets::CAP_GRANTS {
@@ -253,17 +253,89 @@ fn baseline_groups_do_not_overlap() {
 fn strict_is_a_strict_subset_of_baseline() {
     let baseline = preset_syscalls(Preset::Baseline);
     let strict = preset_syscalls(Preset::Strict);
-    assert!(strict.is_subset(&baseline));
+    let opened: Vec<_> = strict.difference(&baseline).collect();
+    assert!(
+        opened.is_empty(),
+        "strict allows what baseline refuses: {opened:?}"
+    );
     assert!(strict.len() < baseline.len());
-    for g in presets::STRICT_REMOVES {
+}
+
+/// Each strict group lists what it adds: no name twice, none that `runtime.rs` already
+/// states (runc, docker-init), none of the argument-checked calls, no empty group.
+#[test]
+fn strict_groups_state_each_name_once() {
+    let filtered = presets::filtered(Preset::Strict, &BTreeSet::new());
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for n in runtime::RUNC
+        .iter()
+        .chain(runtime::RUNC_WITHOUT_NO_NEW_PRIVILEGES)
+        .chain(runtime::DOCKER_INIT)
+    {
+        seen.insert(n, "runtime.rs");
+    }
+    for g in presets::STRICT {
+        assert!(!g.names.is_empty(), "`{}` is empty", g.topic);
         for name in g.names {
-            assert!(
-                baseline.contains(name),
-                "strict removes {name}, not in baseline"
-            );
-            assert!(!strict.contains(name), "{name}");
+            assert!(!filtered.contains_key(name), "{name} is argument-checked");
+            if let Some(other) = seen.insert(name, g.topic) {
+                panic!("{name} is in both `{other}` and `{}`", g.topic);
+            }
         }
     }
+}
+
+/// Every x86_64-only name a preset allows has its aarch64 form allowed too (the presets are
+/// rendered for both architectures; the learned sets and most sources are x86_64's).
+#[test]
+fn presets_allow_the_aarch64_forms_of_their_legacy_calls() {
+    let aarch64 = Arch::Aarch64.table();
+    for p in Preset::ALL {
+        let names = preset_syscalls(p);
+        for n in names.iter().filter(|n| !aarch64.contains_key(*n)) {
+            if [
+                "arch_prctl",
+                "modify_ldt",
+                "get_thread_area",
+                "set_thread_area",
+            ]
+            .contains(n)
+                || n.ends_with("_old")
+            {
+                continue; // x86 only, nothing to stand in for
+            }
+            if p == Preset::Baseline && !presets::AARCH64_FORMS.iter().any(|(x, _)| x == n) {
+                continue; // the baseline allows every *at form anyway
+            }
+            let forms = presets::AARCH64_FORMS
+                .iter()
+                .find(|(x, _)| x == n)
+                .unwrap_or_else(|| panic!("{p}: {n} is x86_64-only: add its aarch64 form"))
+                .1;
+            for f in forms {
+                assert!(aarch64.contains_key(f), "{f} is not an aarch64 syscall");
+                assert!(
+                    names.contains(f),
+                    "{p} allows {n} but not its aarch64 form {f}"
+                );
+            }
+        }
+    }
+}
+
+/// The figure the README states for strict (names, and share of Docker's default
+/// always-allowed set).
+#[test]
+fn strict_size_is_the_documented_one() {
+    let strict = preset_syscalls(Preset::Strict);
+    let docker = runtime::docker_default();
+    let pct = (strict.len() * 100 + docker.len() / 2) / docker.len();
+    let readme = include_str!("../../README.md");
+    let claim = format!("`strict` allows {} syscalls ({pct}% of", strict.len());
+    assert!(
+        readme.contains(&claim),
+        "README.md should say {claim:?} (the preset changed: update the figure)"
+    );
 }
 
 #[test]
