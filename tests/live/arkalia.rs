@@ -102,6 +102,23 @@ pub(super) const ARKALIA_STAND_INS: &[(&str, &str)] = &[
 /// runc sets a container's rlimits from outside with prlimit(2), which needs
 /// CAP_SYS_RESOURCE to go above its own hard limit. None when containerd (else dockerd) has
 /// that capability.
+/// Where the runtime cannot raise RLIMIT_NOFILE to sandozia's 65535 (see the Arkalia test):
+/// an override lowering it to the runtime's ceiling, layered on the deployment; its file name
+/// and the ceiling.
+pub(super) fn sandozia_nofile_override(d: &mut Deployment) -> Option<(&'static str, u64)> {
+    const FILE: &str = "live-nofile.override.yml";
+    let ceiling = runtime_nofile_ceiling().filter(|c| *c < 65535)?;
+    fs::write(
+        d.path().join(FILE),
+        format!(
+            "services:\n  sandozia:\n    ulimits:\n      nofile:\n        soft: {ceiling}\n        hard: {ceiling}\n"
+        ),
+    )
+    .unwrap();
+    d.overrides.push(FILE.into());
+    Some((FILE, ceiling))
+}
+
 pub(super) fn runtime_nofile_ceiling() -> Option<u64> {
     let pid = ["containerd", "dockerd"].iter().find_map(|name| {
         fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
@@ -174,22 +191,16 @@ fn arkalia_example_is_hardened_on_the_engine() {
     // limit is 20000), runc fails the start with "error setting rlimits for ready process:
     // error setting rlimit type 7: operation not permitted". A host limit, not a product bug:
     // an override lowers it to the runtime's ceiling, and the value is checked below.
-    let mut want_nofile = 65535;
-    if let Some(ceiling) = runtime_nofile_ceiling().filter(|c| *c < 65535) {
-        println!(
-            "note: the runtime cannot raise RLIMIT_NOFILE above {ceiling} (no CAP_SYS_RESOURCE): \
-             sandozia's nofile 65535 lowered to {ceiling} by live-nofile.override.yml"
-        );
-        fs::write(
-            d.path().join("live-nofile.override.yml"),
-            format!(
-                "services:\n  sandozia:\n    ulimits:\n      nofile:\n        soft: {ceiling}\n        hard: {ceiling}\n"
-            ),
-        )
-        .unwrap();
-        d.overrides.push("live-nofile.override.yml".into());
-        want_nofile = ceiling;
-    }
+    let want_nofile = match sandozia_nofile_override(&mut d) {
+        Some((_, ceiling)) => {
+            println!(
+                "note: the runtime cannot raise RLIMIT_NOFILE above {ceiling} (no CAP_SYS_RESOURCE): \
+                 sandozia's nofile 65535 lowered to {ceiling} by live-nofile.override.yml"
+            );
+            ceiling
+        }
+        None => 65535,
+    };
 
     // AppArmor: the generated loader loads the two profiles where the kernel has AppArmor,
     // and says it does nothing (exit 0) where it has not.

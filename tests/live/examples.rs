@@ -520,21 +520,8 @@ pub(super) fn prepare_example(
             );
         }
     }
-    // The specs' health checks run every 30 s, and `up --wait` starts each dependency level
-    // only when the one below is healthy: an override (the generated files are not edited)
-    // checks every 3 s instead. Command, timeout, retries and start period stay generated.
-    let fast: String = spec
-        .services
-        .keys()
-        .map(|s| format!("  {s}:\n    healthcheck:\n      interval: 3s\n"))
-        .collect();
-    fs::write(
-        d.path().join("live-fast-health.override.yml"),
-        format!("services:\n{fast}"),
-    )
-    .unwrap();
-    d.overrides
-        .push("live-fast-health.override.yml".to_string());
+    let services: Vec<&String> = spec.services.keys().collect();
+    d.fast_health(&services);
     let images = images_needed(&d);
     build_example_stand_ins(&mut d, &images);
     (spec, spec_dir, d)

@@ -7,7 +7,8 @@
 //! engine is the learned one), and a syscall the stand-in used at start but that the profile
 //! lacks is refused.
 
-use super::arkalia::{inlined_seccomp, runtime_nofile_ceiling, ARKALIA, ARKALIA_STAND_INS};
+use super::arkalia::{inlined_seccomp, sandozia_nofile_override, ARKALIA_STAND_INS};
+use super::examples::prepare_example;
 use super::luna::STAND_INS;
 use super::*;
 
@@ -63,27 +64,9 @@ pub(super) fn learn_example(
     let spec = d.path().join(format!("{example}.toml"));
     learning_spec(&spec);
     // The examples' health checks run every 30 s and `up --wait` waits for each: checked every
-    // 3 s instead (an override, as the other examples' test does; the generated files are
-    // not edited), for learn's two starts and the test's own.
-    let fast: String = services
-        .iter()
-        .map(|s| format!("  {s}:\n    healthcheck:\n      interval: 3s\n"))
-        .collect();
-    fs::write(
-        d.path().join("live-fast-health.override.yml"),
-        format!("services:\n{fast}"),
-    )
-    .unwrap();
-    if !d
-        .overrides
-        .iter()
-        .any(|o| o == "live-fast-health.override.yml")
-    {
-        d.overrides
-            .push("live-fast-health.override.yml".to_string());
-    }
+    // 3 s instead, for learn's two starts and the test's own.
     let mut overrides = overrides.to_vec();
-    overrides.push("live-fast-health.override.yml");
+    overrides.push(d.fast_health(services));
     let spec_s = spec.to_str().unwrap().to_string();
     let out = d.path().to_str().unwrap().to_string();
     let mut args = vec!["learn", spec_s.as_str(), "--out", out.as_str(), "--fresh"];
@@ -230,54 +213,13 @@ fn learn_pins_and_verifies_luna_and_arkalia() {
     let mut t = Phases::new();
     let mut c = Checks::default();
 
-    let (_luna_dir, luna_spec) = with_stand_in_programs("examples/luna.toml");
-    {
-        let mut d = Deployment::generate(&luna_spec, "luna");
-        build_stand_ins(&mut d, STAND_INS);
-        copy_tree(
-            &root().join("tests/live/luna-app"),
-            &d.path().join("src/luna-consciousness"),
-        );
-        fs::create_dir_all(d.path().join("config")).unwrap();
-        fs::copy(
-            root().join("tests/live/luna-prometheus.yml"),
-            d.path().join("config/prometheus.yml"),
-        )
-        .unwrap();
-        t.mark("luna stand-ins");
-        learn_example(
-            &mut c,
-            &mut d,
-            "luna",
-            &["luna-consciousness", "redis", "prometheus", "grafana"],
-            &[],
-        );
-        t.mark("luna learn+verify");
-    }
-
-    let (_ark_dir, ark_spec) = with_stand_in_programs("examples/arkalia.toml");
-    {
-        let mut d = Deployment::generate(&ark_spec, "arkalia");
-        build_stand_ins(&mut d, ARKALIA_STAND_INS);
-        copy_tree(&root().join("tests/live/arkalia-app"), d.path());
-        let mut overrides = Vec::new();
-        // Sandozia's nofile 65535 cannot be set by these sandboxed runtimes (see the Arkalia
-        // test): the same override, for learn and for the test's own start.
-        if let Some(ceiling) = runtime_nofile_ceiling().filter(|c| *c < 65535) {
-            fs::write(
-                d.path().join("live-nofile.override.yml"),
-                format!(
-                    "services:\n  sandozia:\n    ulimits:\n      nofile:\n        soft: {ceiling}\n        hard: {ceiling}\n"
-                ),
-            )
-            .unwrap();
-            d.overrides.push("live-nofile.override.yml".into());
-            overrides.push("live-nofile.override.yml");
-        }
-        t.mark("arkalia stand-ins");
-        let services: Vec<&str> = ARKALIA.iter().map(|s| s.name).collect();
-        learn_example(&mut c, &mut d, "arkalia", &services, &overrides);
-        t.mark("arkalia learn+verify");
+    for example in ["luna", "arkalia"] {
+        let (_spec_dir, mut d, services, overrides) = prepare_stack(example, &|_| {});
+        t.mark(&format!("{example} stand-ins"));
+        let services: Vec<&str> = services.iter().map(String::as_str).collect();
+        let overrides: Vec<&str> = overrides.iter().map(String::as_str).collect();
+        learn_example(&mut c, &mut d, example, &services, &overrides);
+        t.mark(&format!("{example} learn+verify"));
     }
     t.print(test);
     c.finish(test, t0);
@@ -399,4 +341,58 @@ healthcheck = {{ cmd = ["true"], interval = "2s" }}
         );
     }
     c.finish("live learn interrupted", t0);
+}
+
+/// The example generated (its spec edited by `tweak` first) and ready to start, with its
+/// services and the overrides `hardgen learn` needs for this host.
+pub(super) fn prepare_stack(
+    example: &str,
+    tweak: &dyn Fn(&mut toml::Table),
+) -> (Vec<tempfile::TempDir>, Deployment, Vec<String>, Vec<String>) {
+    let edit = |path: &str| {
+        let mut t: toml::Table = toml::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+        tweak(&mut t);
+        fs::write(path, toml::to_string(&t).unwrap()).unwrap();
+        t["services"]
+            .as_table()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<String>>()
+    };
+    match example {
+        "luna" => {
+            let (dir, spec) = with_stand_in_programs("examples/luna.toml");
+            let services = edit(&spec);
+            let mut d = Deployment::generate(&spec, "luna");
+            build_stand_ins(&mut d, STAND_INS);
+            copy_tree(
+                &root().join("tests/live/luna-app"),
+                &d.path().join("src/luna-consciousness"),
+            );
+            fs::create_dir_all(d.path().join("config")).unwrap();
+            fs::copy(
+                root().join("tests/live/luna-prometheus.yml"),
+                d.path().join("config/prometheus.yml"),
+            )
+            .unwrap();
+            (vec![dir], d, services, Vec::new())
+        }
+        "arkalia" => {
+            let (dir, spec) = with_stand_in_programs("examples/arkalia.toml");
+            let services = edit(&spec);
+            let mut d = Deployment::generate(&spec, "arkalia");
+            build_stand_ins(&mut d, ARKALIA_STAND_INS);
+            copy_tree(&root().join("tests/live/arkalia-app"), d.path());
+            let overrides = sandozia_nofile_override(&mut d)
+                .map(|(file, _)| vec![file.to_string()])
+                .unwrap_or_default();
+            (vec![dir], d, services, overrides)
+        }
+        _ => {
+            let (spec, dir, d) = prepare_example(example, tweak);
+            let services = spec.services.keys().cloned().collect();
+            (vec![dir], d, services, Vec::new())
+        }
+    }
 }

@@ -12,10 +12,7 @@
 //!   and per service in `strict.tsv`: started, healthy, its health check repeated for 3 s as
 //!   its exercise, and the engine holding the strict profile (Seccomp 2 in PID 1).
 
-use super::arkalia::{runtime_nofile_ceiling, ARKALIA_STAND_INS};
-use super::examples::prepare_example;
-use super::learn::learn_example;
-use super::luna::STAND_INS;
+use super::learn::{learn_example, prepare_stack as prepare};
 use super::*;
 
 fn example() -> String {
@@ -30,71 +27,6 @@ fn out_dir(example: &str) -> PathBuf {
         .join(example);
     fs::create_dir_all(&dir).expect("the measurement directory");
     dir
-}
-
-/// The example generated (its spec edited by `tweak` first) and ready to start, with its
-/// services and the overrides `hardgen learn` needs for this host.
-fn prepare(
-    example: &str,
-    tweak: &dyn Fn(&mut toml::Table),
-) -> (Vec<tempfile::TempDir>, Deployment, Vec<String>, Vec<String>) {
-    let edit = |path: &str| {
-        let mut t: toml::Table = toml::from_str(&fs::read_to_string(path).unwrap()).unwrap();
-        tweak(&mut t);
-        fs::write(path, toml::to_string(&t).unwrap()).unwrap();
-        t["services"]
-            .as_table()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect::<Vec<String>>()
-    };
-    match example {
-        "luna" => {
-            let (dir, spec) = with_stand_in_programs("examples/luna.toml");
-            let services = edit(&spec);
-            let mut d = Deployment::generate(&spec, "luna");
-            build_stand_ins(&mut d, STAND_INS);
-            copy_tree(
-                &root().join("tests/live/luna-app"),
-                &d.path().join("src/luna-consciousness"),
-            );
-            fs::create_dir_all(d.path().join("config")).unwrap();
-            fs::copy(
-                root().join("tests/live/luna-prometheus.yml"),
-                d.path().join("config/prometheus.yml"),
-            )
-            .unwrap();
-            (vec![dir], d, services, Vec::new())
-        }
-        "arkalia" => {
-            let (dir, spec) = with_stand_in_programs("examples/arkalia.toml");
-            let services = edit(&spec);
-            let mut d = Deployment::generate(&spec, "arkalia");
-            build_stand_ins(&mut d, ARKALIA_STAND_INS);
-            copy_tree(&root().join("tests/live/arkalia-app"), d.path());
-            let mut overrides = Vec::new();
-            // Sandozia's nofile 65535 is above what these sandboxed runtimes allow (as in the
-            // Arkalia test).
-            if let Some(ceiling) = runtime_nofile_ceiling().filter(|c| *c < 65535) {
-                fs::write(
-                    d.path().join("live-nofile.override.yml"),
-                    format!(
-                        "services:\n  sandozia:\n    ulimits:\n      nofile:\n        soft: {ceiling}\n        hard: {ceiling}\n"
-                    ),
-                )
-                .unwrap();
-                d.overrides.push("live-nofile.override.yml".into());
-                overrides.push("live-nofile.override.yml".to_string());
-            }
-            (vec![dir], d, services, overrides)
-        }
-        _ => {
-            let (spec, dir, d) = prepare_example(example, tweak);
-            let services = spec.services.keys().cloned().collect();
-            (vec![dir], d, services, Vec::new())
-        }
-    }
 }
 
 #[test]
@@ -147,22 +79,7 @@ fn strict_one_example() {
         }
     };
     let (_dirs, mut d, services, _) = prepare(&example, &force_strict);
-    let fast: String = services
-        .iter()
-        .map(|s| format!("  {s}:\n    healthcheck:\n      interval: 3s\n"))
-        .collect();
-    fs::write(
-        d.path().join("live-fast-health.override.yml"),
-        format!("services:\n{fast}"),
-    )
-    .unwrap();
-    if !d
-        .overrides
-        .iter()
-        .any(|o| o == "live-fast-health.override.yml")
-    {
-        d.overrides.push("live-fast-health.override.yml".into());
-    }
+    d.fast_health(&services);
     if d.path().join("scripts/generate-secrets.sh").exists() {
         let o = d.script(60, "generate-secrets.sh", &[]);
         assert!(o.ok(), "generate-secrets.sh failed\n{o}");
