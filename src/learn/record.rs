@@ -545,7 +545,8 @@ fn denied_in_a_twin(id: &str, dir: &Path) -> Result<Option<bool>, String> {
     let file = dir.join(format!("twin-{}.json", &id[..12.min(id.len())]));
     std::fs::write(&file, profile).map_err(|e| e.to_string())?;
     let seccomp = format!("seccomp={}", file.display());
-    let mount = format!("{}:/hardgen-probe:ro", busybox.display());
+    // Named `busybox` inside: busybox takes its applet from argv[0] unless that is `busybox`.
+    let mount = format!("{}:/.hardgen-probe/busybox:ro", busybox.display());
     let mut argv = vec![
         "docker",
         "run",
@@ -564,7 +565,7 @@ fn denied_in_a_twin(id: &str, dir: &Path) -> Result<Option<bool>, String> {
         "-v",
         mount.as_str(),
         "--entrypoint",
-        "/hardgen-probe",
+        "/.hardgen-probe/busybox",
     ];
     if !user.is_empty() {
         argv.extend(["--user", user.as_str()]);
