@@ -66,10 +66,21 @@ pub fn read_spec(path: &Path, err: &mut dyn std::io::Write) -> Option<SpecSource
 
 /// Turn toml's shape error into a diagnostic, with "did you mean" for unknown keys and
 /// enumeration values.
-fn toml_diagnostic(e: &toml::de::Error) -> Diagnostic {
+fn toml_diagnostic(e: &toml::de::Error, text: &str) -> Diagnostic {
     let msg = e.message().trim().to_string();
     // toml's message in the spec's words (no `struct RawService`), with a fix when known.
-    let (title, explained_help) = validate::toml_explain(&msg);
+    let (mut title, explained_help) = validate::toml_explain(&msg);
+    let mut explained_help = explained_help;
+    if title == "duplicate key" {
+        if let Some(named) = e.span().and_then(|s| duplicate_key(text, s)) {
+            title = named;
+        }
+    }
+    if title == "string values must be quoted" && e.span().is_some_and(|s| in_array(text, s.start))
+    {
+        // `[1 2]`: toml reads `1 2` as one bare word; the comma is what is missing.
+        explained_help = Some("in an array, separate the elements with `,`: `[1, 2]`; quote strings: `[\"a\", \"b\"]`".into());
+    }
     let mut d = Diagnostic::error("E001", title);
     if let Some(span) = e.span() {
         let label = if msg.starts_with("unknown field") {
@@ -100,6 +111,45 @@ fn toml_diagnostic(e: &toml::de::Error) -> Diagnostic {
         d = d.help_opt(explained_help);
     }
     d
+}
+
+/// toml names neither the duplicate key nor its table: `duplicate key `image` in table
+/// `services.api``, `duplicate table `[project]``, from the key's place in the spec.
+fn duplicate_key(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    let key = text.get(span.clone())?.trim();
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let before = text[line_start..span.start].trim();
+    if before.starts_with('[') {
+        // A table header (`[project]`, `[services.api]`) seen twice.
+        let line_end = text[span.start..]
+            .find('\n')
+            .map_or(text.len(), |i| span.start + i);
+        let header = text[line_start..line_end].split('#').next()?.trim();
+        return Some(format!("duplicate table `{header}`"));
+    }
+    if !before.is_empty() {
+        // Inside an inline table or after a dotted key's parent: the key alone.
+        return Some(format!("duplicate key `{key}`"));
+    }
+    let table = text[..line_start].lines().rev().find_map(|l| {
+        let l = l.split('#').next().unwrap_or("").trim();
+        l.starts_with('[')
+            .then(|| l.trim_matches(['[', ']', ' ']).to_string())
+    });
+    Some(match table {
+        Some(t) => format!("duplicate key `{key}` in table `{t}`"),
+        None => format!("duplicate key `{key}` in document root"),
+    })
+}
+
+/// Whether `at` is inside an array opened on its line (`x = [1 2]`).
+fn in_array(text: &str, at: usize) -> bool {
+    let Some(before) = text.get(..at) else {
+        return false;
+    };
+    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    line.split_once('=')
+        .is_some_and(|(_, v)| v.matches('[').count() > v.matches(']').count())
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
@@ -137,7 +187,11 @@ pub fn load_full(
     // Every shape error (unknown keys, wrong types) and, for what remains of the spec, every
     // validation problem: all of them in one run, in the order of the spec.
     let shape = spec::parse_collecting(&src.text);
-    let mut diags: Vec<Diagnostic> = shape.errors.iter().map(toml_diagnostic).collect();
+    let mut diags: Vec<Diagnostic> = shape
+        .errors
+        .iter()
+        .map(|e| toml_diagnostic(e, &src.text))
+        .collect();
     let shape_errors = diags.len();
     let (model, raw) = match shape.raw {
         Some(ref raw) => {

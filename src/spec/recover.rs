@@ -7,7 +7,7 @@
 
 use std::ops::Range;
 
-use toml_edit::{ImDocument, InlineTable, Item, Table, Value};
+use toml_edit::{Document, InlineTable, Item, Table, Value};
 
 use super::RawSpec;
 
@@ -102,7 +102,7 @@ pub fn parse_collecting(text: &str) -> Shape {
             return shape;
         }
         let Some(span) = span else { return shape };
-        let Ok(doc) = ImDocument::parse(&*text) else {
+        let Ok(doc) = Document::parse(&*text) else {
             return shape;
         };
         let mut units = Vec::new();
