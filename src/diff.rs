@@ -92,12 +92,29 @@ impl Sink for Drift<'_> {
         let keep = |b: Vec<u8>| if self.with_bytes { b } else { Vec::new() };
         match output::compare(self.out, &path, &a.bytes, a.mode) {
             Ok(FileState::Same) => {}
-            Ok(FileState::Changed(old)) => self.diffs.push(FileDiff {
-                path,
-                status: Status::Changed,
-                old: keep(old),
-                new: keep(a.bytes),
-            }),
+            Ok(FileState::Changed) => {
+                let old = if self.with_bytes {
+                    match std::fs::read(self.out.join(&path)) {
+                        Ok(old) => old,
+                        Err(e) => {
+                            self.error = Some(IoError {
+                                path: self.out.join(&path),
+                                action: "read",
+                                source: e,
+                            });
+                            return;
+                        }
+                    }
+                } else {
+                    Vec::new()
+                };
+                self.diffs.push(FileDiff {
+                    path,
+                    status: Status::Changed,
+                    old,
+                    new: keep(a.bytes),
+                })
+            }
             Ok(FileState::Missing) => self.diffs.push(FileDiff {
                 path,
                 status: Status::Added,

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -79,27 +79,51 @@ fn manifest_text<'a>(paths: impl Iterator<Item = &'a String>) -> String {
 }
 
 /// State of one artifact compared with the disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileState {
     Same,
-    /// Content or mode differ; holds the current bytes.
-    Changed(Vec<u8>),
+    /// Content or mode differ.
+    Changed,
     Missing,
 }
 
+/// Compare an artifact with the file at `path` in `out`, reading the file a block at a time
+/// (never a second copy of a 19 MB artifact) and not at all when its size or mode differ.
 pub fn compare(out: &Path, path: &str, bytes: &[u8], mode: u32) -> Result<FileState, IoError> {
     let full = out.join(path);
-    match fs::read(&full) {
-        Ok(current) => {
-            let meta = fs::metadata(&full).map_err(io_err(&full, "inspect"))?;
-            if current == bytes && meta.permissions().mode() & 0o777 == mode {
-                Ok(FileState::Same)
+    let mut f = match fs::File::open(&full) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FileState::Missing),
+        Err(e) => return Err(io_err(&full, "read")(e)),
+    };
+    let meta = f.metadata().map_err(io_err(&full, "inspect"))?;
+    if meta.is_dir() {
+        return Err(io_err(&full, "read")(io::Error::from(
+            io::ErrorKind::IsADirectory,
+        )));
+    }
+    if meta.permissions().mode() & 0o777 != mode || meta.len() != bytes.len() as u64 {
+        return Ok(FileState::Changed);
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut rest = bytes;
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err(&full, "read")(e)),
+        };
+        if n == 0 {
+            return Ok(if rest.is_empty() {
+                FileState::Same
             } else {
-                Ok(FileState::Changed(current))
-            }
+                FileState::Changed
+            });
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(FileState::Missing),
-        Err(e) => Err(io_err(&full, "read")(e)),
+        if n > rest.len() || buf[..n] != rest[..n] {
+            return Ok(FileState::Changed);
+        }
+        rest = &rest[n..];
     }
 }
 
@@ -181,7 +205,7 @@ impl Staging {
         let target = self.out.join(path);
         Ok(match compare(&self.out, path, &a.bytes, a.mode)? {
             FileState::Same => Entry::Unchanged,
-            FileState::Changed(_) if !self.previous.contains(path) => {
+            FileState::Changed if !self.previous.contains(path) => {
                 self.foreign.push(target);
                 Entry::Refused
             }
@@ -419,5 +443,26 @@ mod tests {
             .unwrap();
         assert_eq!(before, after, "an unchanged file is not touched");
         assert_eq!(files(out), [MANIFEST, "README.md", "falco", "falco/r.yaml"]);
+    }
+
+    #[test]
+    fn compare_reads_block_by_block() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path();
+        // Longer than one block, differing only in its last byte.
+        let mut big = vec![b'a'; 200 * 1024];
+        fs::write(out.join("f"), &big).unwrap();
+        fs::set_permissions(out.join("f"), fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(compare(out, "f", &big, 0o644).unwrap(), FileState::Same);
+        assert_eq!(compare(out, "f", &big, 0o755).unwrap(), FileState::Changed);
+        assert_eq!(
+            compare(out, "f", &big[1..], 0o644).unwrap(),
+            FileState::Changed
+        );
+        *big.last_mut().unwrap() = b'b';
+        assert_eq!(compare(out, "f", &big, 0o644).unwrap(), FileState::Changed);
+        assert_eq!(compare(out, "g", &big, 0o644).unwrap(), FileState::Missing);
+        fs::create_dir(out.join("d")).unwrap();
+        assert!(compare(out, "d", b"", 0o644).is_err());
     }
 }
