@@ -76,10 +76,18 @@ fn toml_diagnostic(e: &toml::de::Error, text: &str) -> Diagnostic {
             title = named;
         }
     }
-    if title == "string values must be quoted" && e.span().is_some_and(|s| in_array(text, s.start))
+    let word = e.span().and_then(|s| text.get(s)).unwrap_or("");
+    if title == "string values must be quoted"
+        && e.span().is_some_and(|s| in_array(text, s.start))
+        && word.trim().contains(char::is_whitespace)
     {
         // `[1 2]`: toml reads `1 2` as one bare word; the comma is what is missing.
+        title = "array elements must be separated by `,`".into();
         explained_help = Some("in an array, separate the elements with `,`: `[1, 2]`; quote strings: `[\"a\", \"b\"]`".into());
+    }
+    if let Some((t, help)) = e.span().and_then(|s| unquoted_value(text, s, &msg)) {
+        title = t;
+        explained_help = Some(help);
     }
     let mut d = Diagnostic::error("E001", title);
     if let Some(span) = e.span() {
@@ -111,6 +119,44 @@ fn toml_diagnostic(e: &toml::de::Error, text: &str) -> Diagnostic {
         d = d.help_opt(explained_help);
     }
     d
+}
+
+/// An unquoted string where a value belongs (`image = nginx`, `ports = [http]`, `at = 08:00`):
+/// toml's parser reads a bare word starting with `t`, `f`, `i` or `n` as a misspelt boolean
+/// or float, and `08:00` as a time (a date-time value serde sees as a table). Said as what it
+/// is, with the quoted form of the user's own value as the fix.
+fn unquoted_value(text: &str, span: std::ops::Range<usize>, msg: &str) -> Option<(String, String)> {
+    let word = text.get(span.clone())?.trim();
+    let bare = word.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && !word.contains(|c: char| c.is_whitespace() || "\"'[]{},=#".contains(c))
+        && (msg.starts_with("invalid boolean")
+            || msg.starts_with("invalid float")
+            || msg.starts_with("string values must be quoted"));
+    let datetime = msg.starts_with("invalid type: map")
+        && word.starts_with(|c: char| c.is_ascii_digit())
+        && word.contains([':', '-'])
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":-.+ ".contains(c));
+    if !bare && !datetime {
+        return None;
+    }
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let key = text[line_start..span.start]
+        .split_once('=')
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && !k.contains('['))?;
+    let title = if datetime {
+        "a date or time where a string belongs: string values must be quoted"
+    } else {
+        "string values must be quoted"
+    };
+    let fix = if in_array(text, span.start) {
+        format!("quote each string of the array: `{key} = [\"{word}\", ...]`")
+    } else {
+        format!("quote it: `{key} = \"{word}\"`")
+    };
+    Some((title.into(), fix))
 }
 
 /// toml names neither the duplicate key nor its table: `duplicate key `image` in table
