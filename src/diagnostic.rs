@@ -141,6 +141,16 @@ impl Diagnostic {
                 let end = shown[hi..].find('\n').map_or(shown.len(), |i| hi + i);
                 (line, start, end)
             };
+            if let Some(out) = self.render_simple(
+                origin,
+                &title,
+                &label,
+                &shown[start..end],
+                line,
+                span.start - start..span.end - start,
+            ) {
+                return out;
+            }
             let at = |s: &Range<usize>| s.start - start..s.end - start;
             // Secondary places are underlined with `-` and carry no level prefix (the
             // renderer gives that look to the warning level).
@@ -168,6 +178,64 @@ impl Diagnostic {
         }
         out.push('\n');
         out
+    }
+}
+
+impl Diagnostic {
+    /// The common diagnostic written directly, byte for byte what annotate-snippets' plain
+    /// renderer writes for it (its layout pass cost ~60,000 instructions a warning: the
+    /// 2,000 warnings of the benchmark's spec cost as much as its validation): one place,
+    /// no other places, on one short line of printable ASCII, one-line texts. Anything else
+    /// goes through the renderer (`simple_rendering_is_the_renderers` compares the two).
+    fn render_simple(
+        &self,
+        origin: &str,
+        title: &str,
+        label: &str,
+        text: &str,
+        line: usize,
+        span: Range<usize>,
+    ) -> Option<String> {
+        let plain = |s: &str| s.bytes().all(|b| (b' '..=b'~').contains(&b));
+        let help = self.help.as_deref().map(printable);
+        let one_line = |s: &str| !s.contains('\n');
+        if !self.also.is_empty()
+            || span.is_empty()
+            || text.len() > 100
+            || text.ends_with(' ')
+            || text.contains('\n')
+            || !plain(text)
+            || !plain(label)
+            || label.is_empty()
+            || label.starts_with(' ')
+            || label.ends_with(' ')
+            || !one_line(title)
+            || !one_line(origin)
+            || !help.as_deref().is_none_or(one_line)
+        {
+            return None;
+        }
+        let (level, mark) = match self.severity {
+            Severity::Error => ("error", '^'),
+            Severity::Warning => ("warning", '-'),
+        };
+        let num = line.to_string();
+        let pad = " ".repeat(num.len());
+        let mut out = String::with_capacity(256 + text.len() + title.len());
+        let _ = write!(
+            out,
+            "{level}[{}]: {title}\n{pad}--> {origin}:{line}:{}\n{pad} |\n{num} | {text}\n{pad} | {}",
+            self.code,
+            span.start + 1,
+            " ".repeat(span.start)
+        );
+        out.extend(std::iter::repeat_n(mark, span.len()));
+        let _ = write!(out, " {label}\n{pad} |");
+        if let Some(help) = help {
+            let _ = write!(out, "\n{pad} = help: {help}");
+        }
+        out.push('\n');
+        Some(out)
     }
 }
 
@@ -518,6 +586,66 @@ mod tests {
                 .filter(|l| out.contains(*l));
             assert_eq!(others.count(), usize::from(shown != "  4 ]"), "{out}");
         }
+    }
+
+    /// The direct rendering of the common diagnostic is the renderer's, byte for byte.
+    #[test]
+    fn simple_rendering_is_the_renderers() {
+        let lines = [
+            "a = 1",
+            "build = { runtime = \"python\", version = \"3.11\" }",
+            "  indented = \"x\"",
+            "x",
+            "name = \"svc\"   # comment",
+        ];
+        let mut direct = 0;
+        for (n, line) in [1usize, 9, 10, 99, 1751, 123456]
+            .into_iter()
+            .zip(lines.iter().cycle())
+        {
+            let src = format!("{}{line}\nnext = 2\n", "#\n".repeat(n - 1));
+            let first = src.len() - line.len() - "\nnext = 2\n".len();
+            let prepared = SourceText::new(&src);
+            for (a, b) in [
+                (0, 1),
+                (0, line.len()),
+                (line.len() - 1, line.len()),
+                (1, 3),
+            ] {
+                if b > line.len() || a >= b {
+                    continue;
+                }
+                for help in [None, Some("do this `x`".to_string())] {
+                    for label in ["here", "tag only", "a b"] {
+                        for d in [
+                            Diagnostic::warning("W101", format!("svc `{line}`: m")),
+                            Diagnostic::error("E007", "bad"),
+                        ] {
+                            let d = d.at(first + a..first + b, label).help_opt(help.clone());
+                            let mut via_renderer = d.clone();
+                            via_renderer
+                                .also
+                                .push((usize::MAX..usize::MAX, String::new()));
+                            let out = d.render_in("dir/f.toml", &prepared);
+                            assert_eq!(out, via_renderer.render_in("dir/f.toml", &prepared));
+                            let span = off_leading_whitespace(&src, first + a..first + b);
+                            let (l, s) = prepared.line_start(span.start);
+                            let text = &src[s..s + line.len()];
+                            let shown = d.render_simple(
+                                "dir/f.toml",
+                                &d.message,
+                                label,
+                                text,
+                                l,
+                                span.start - s..span.end - s,
+                            );
+                            direct += usize::from(shown.is_some());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(direct > 100, "{direct}");
     }
 
     #[test]
