@@ -65,6 +65,13 @@ fn password_flag(flag: &str) -> bool {
 /// value's start, secret name), for `$(cat F)`, `$(< F)`, `` `cat F` ``.
 fn substitutions(s: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
+    // Most arguments are a few bytes without the path: a byte scan rules them out for a
+    // fraction of what setting up `match_indices`' substring searcher costs (21,750 calls,
+    // 11 M instructions of a build at 1,000 services).
+    let dir = SECRETS_DIR.as_bytes();
+    if !s.as_bytes().windows(dir.len()).any(|w| w == dir) {
+        return out;
+    }
     for (p, _) in s.match_indices(SECRETS_DIR) {
         let before = &s[..p];
         let open = [before.rfind("$("), before.rfind('`')]
