@@ -107,13 +107,15 @@ fn render_template<S: Serialize>(
 }
 
 /// LF endings, no trailing blanks, exactly one final newline.
+/// One pass into one buffer: a `\r` before a line break is trailing whitespace, which
+/// `trim_end` drops anyway (20 M instructions of a build at 1,000 services went to the
+/// copies of the old replace / collect / join).
 pub fn normalise(text: &str) -> String {
-    let mut out: String = text
-        .replace("\r\n", "\n")
-        .lines()
-        .map(str::trim_end)
-        .collect::<Vec<_>>()
-        .join("\n");
+    let mut out = String::with_capacity(text.len() + 1);
+    for line in text.split('\n') {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
     while out.ends_with('\n') {
         out.pop();
     }
@@ -262,6 +264,37 @@ mod tests {
         let s = normalise("a  \r\nb\n\n\n");
         assert_eq!(s, "a\nb\n");
         assert_eq!(normalise(&s), s);
+    }
+
+    /// The one-pass `normalise` is the former replace / lines / trim_end / join, byte for byte.
+    #[test]
+    fn normalise_is_the_former_normalise() {
+        let former = |text: &str| {
+            let mut out = text
+                .replace("\r\n", "\n")
+                .lines()
+                .map(str::trim_end)
+                .collect::<Vec<_>>()
+                .join("\n");
+            while out.ends_with('\n') {
+                out.pop();
+            }
+            out.push('\n');
+            out
+        };
+        let parts = [
+            "", "a", " ", "\t", "\r", "\n", "\r\n", "\r\r\n", "x y", "\u{a0}", "é",
+        ];
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    for d in parts {
+                        let text = format!("{a}{b}{c}{d}");
+                        assert_eq!(normalise(&text), former(&text), "{text:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
