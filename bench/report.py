@@ -77,11 +77,14 @@ w("")
 w(f"- Date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}")
 w(f"- Machine: {nproc} CPUs (`nproc`), {mem_total} RAM, {cpu}")
 w(f"- Files written to {fs_type} (specs, outputs and copies), to measure hardgen, not the disk.")
-w(f"- **Noise:** the {nproc} cores were shared with other work (builds and tests of other "
-  f"sessions) while this ran: load average (1, 5, 15 min) {load_start} at the start, "
-  f"{load_end} at the end. Times are medians of hyperfine runs; absolute times are "
-  "pessimistic, ratios of commands measured in the same hyperfine run (the build and its "
-  "`cp -r`; this build and the baseline) are the meaningful figures.")
+busy = max(float(load_start.split()[0]), float(load_end.split()[0]))
+w(f"- **Noise:** load average (1, 5, 15 min) {load_start} at the start, {load_end} at the end "
+  f"on {nproc} cores"
+  + (" (other work shared the cores while this ran: absolute times are pessimistic)"
+     if busy > nproc - 0.5 else " (no other work was running)")
+  + ". Times are medians of hyperfine runs; the meaningful figures are ratios of commands "
+  "measured in the same hyperfine run (the build and its `cp -r`; this build and the "
+  "baseline).")
 w(f"- Tools: {hf_ver}; docker compose {compose_ver} (`.tools/bin/docker-compose`); "
   f"{lint_ver} (`.tools/bin/compose-lint`); hardgen release build (`cargo build --release`).")
 if baseline:
