@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::artifact::{Artifact, Artifacts, Sink};
-use crate::diagnostic::{did_you_mean, Diagnostic, SourceText};
+use crate::diagnostic::{did_you_mean, start_of_line, Diagnostic, SourceText};
 use crate::layout::Layout;
 use crate::model::Model;
 use crate::output::{self, WriteError};
@@ -69,8 +69,7 @@ pub fn read_spec(path: &Path, err: &mut dyn std::io::Write) -> Option<SpecSource
 fn toml_diagnostic(e: &toml::de::Error, text: &str) -> Diagnostic {
     let msg = e.message().trim().to_string();
     // toml's message in the spec's words (no `struct RawService`), with a fix when known.
-    let (mut title, explained_help) = validate::toml_explain(&msg);
-    let mut explained_help = explained_help;
+    let (mut title, mut explained_help) = validate::toml_explain(&msg);
     if title == "duplicate key" {
         if let Some(named) = e.span().and_then(|s| duplicate_key(text, s)) {
             title = named;
@@ -141,7 +140,7 @@ fn unquoted_value(text: &str, span: std::ops::Range<usize>, msg: &str) -> Option
     if !bare && !datetime {
         return None;
     }
-    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_start = start_of_line(text, span.start);
     let key = text[line_start..span.start]
         .split_once('=')
         .map(|(k, _)| k.trim())
@@ -163,7 +162,7 @@ fn unquoted_value(text: &str, span: std::ops::Range<usize>, msg: &str) -> Option
 /// `services.api``, `duplicate table `[project]``, from the key's place in the spec.
 fn duplicate_key(text: &str, span: std::ops::Range<usize>) -> Option<String> {
     let key = text.get(span.clone())?.trim();
-    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_start = start_of_line(text, span.start);
     let before = text[line_start..span.start].trim();
     if before.starts_with('[') {
         // A table header (`[project]`, `[services.api]`) seen twice.
@@ -193,7 +192,7 @@ fn in_array(text: &str, at: usize) -> bool {
     let Some(before) = text.get(..at) else {
         return false;
     };
-    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    let line = &before[start_of_line(before, at)..];
     line.split_once('=')
         .is_some_and(|(_, v)| v.matches('[').count() > v.matches(']').count())
 }

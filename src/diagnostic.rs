@@ -299,10 +299,15 @@ fn printable_cow(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Where the line holding byte `at` of `text` starts.
+pub fn start_of_line(text: &str, at: usize) -> usize {
+    text[..at].rfind('\n').map_or(0, |i| i + 1)
+}
+
 /// A span that starts in the indentation of its line starts at the line's text instead: the
 /// renderer assumes the caret is not left of the indentation when it trims long lines.
 fn off_leading_whitespace(source: &str, span: Range<usize>) -> Range<usize> {
-    let line_start = source[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_start = start_of_line(source, span.start);
     let line_end = source[span.start..]
         .find('\n')
         .map_or(source.len(), |i| span.start + i);
