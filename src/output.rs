@@ -105,7 +105,10 @@ pub fn compare(out: &Path, path: &str, bytes: &[u8], mode: u32) -> Result<FileSt
     if meta.permissions().mode() & 0o777 != mode || meta.len() != bytes.len() as u64 {
         return Ok(FileState::Changed);
     }
-    let mut buf = vec![0u8; 64 * 1024];
+    // At most 64 KiB, and no more than the file (plus one byte to see its end): most files
+    // are a few KiB, and zeroing a 64 KiB buffer for each of them cost more than comparing
+    // them (callgrind, `build --check` at 1,000 services: 68 M of 709 M instructions).
+    let mut buf = vec![0u8; (bytes.len() + 1).min(64 * 1024)];
     let mut rest = bytes;
     loop {
         let n = match f.read(&mut buf) {
