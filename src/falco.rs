@@ -5,12 +5,15 @@
 //! field ([`FIELDS`]). Users extend the generated lists and macros in a file loaded after this
 //! one (`append: true` / `override`), without editing it.
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
 
 use serde::Serialize;
 
 use crate::detect;
-use crate::plan::{Plan, PlannedService, Role};
+use crate::model::Flow;
+use crate::plan::{Plan, PlannedService, PlannedZone, Role};
 use crate::targets::Target;
 
 /// The Falco fields hardgen's rules may use, from the Falco documentation "Supported Fields
@@ -89,10 +92,10 @@ pub const PRIORITIES: &[&str] = &[
 
 #[derive(Serialize)]
 #[serde(untagged)]
-enum Item {
+enum Item<'a> {
     List {
         list: String,
-        items: Vec<String>,
+        items: Vec<Cow<'a, str>>,
     },
     Macro {
         #[serde(rename = "macro")]
@@ -105,32 +108,43 @@ enum Item {
         condition: String,
         output: String,
         priority: &'static str,
-        tags: Vec<String>,
+        tags: &'static [&'static str],
     },
 }
 
-fn list(name: &str, items: Vec<String>) -> Item {
+fn list<'a>(name: &str, items: Vec<Cow<'a, str>>) -> Item<'a> {
     Item::List {
         list: name.to_string(),
         items,
     }
 }
 
-fn mac(name: &str, condition: String) -> Item {
+fn mac(name: &str, condition: String) -> Item<'static> {
     Item::Macro {
         name: name.to_string(),
         condition,
     }
 }
 
+/// The pieces one after the other, in one allocation (the rules' strings are built by the
+/// tens of thousands: `format!` cost twice as much).
+fn cat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
 fn quoted(s: &str) -> String {
-    format!("\"{s}\"")
+    cat(&["\"", s, "\""])
 }
 
 /// Lists and macros shared by the services' rules (prefixed `hardgen_`; a user file may
 /// append to the lists).
-fn shared() -> Vec<Item> {
-    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+fn shared() -> Vec<Item<'static>> {
+    let names = |v: &[&'static str]| v.iter().map(|s| Cow::Borrowed(*s)).collect::<Vec<_>>();
+    let quoted_names = |v: &[&str]| v.iter().map(|p| Cow::Owned(quoted(p))).collect::<Vec<_>>();
     vec![
         list(
             "hardgen_shells",
@@ -162,31 +176,35 @@ fn shared() -> Vec<Item> {
         ),
         list(
             "hardgen_writable_devices",
-            ["/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/pts", "/dev/shm"]
-                .iter()
-                .map(|p| quoted(p))
-                .collect(),
+            quoted_names(&[
+                "/dev/null",
+                "/dev/zero",
+                "/dev/full",
+                "/dev/tty",
+                "/dev/pts",
+                "/dev/shm",
+            ]),
         ),
         list(
             "hardgen_private_networks",
-            ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"]
-                .iter()
-                .map(|p| quoted(p))
-                .collect(),
+            quoted_names(&[
+                "10.0.0.0/8",
+                "172.16.0.0/12",
+                "192.168.0.0/16",
+                "100.64.0.0/10",
+                "169.254.0.0/16",
+            ]),
         ),
         list(
             "hardgen_container_runtimes",
-            [
+            quoted_names(&[
                 "runc:[0:PARENT]",
                 "runc:[1:CHILD]",
                 "runc:[2:INIT]",
                 "runc",
                 "docker-runc",
                 "exe",
-            ]
-            .iter()
-            .map(|p| quoted(p))
-            .collect(),
+            ]),
         ),
         mac(
             "hardgen_spawned_process",
@@ -225,48 +243,84 @@ fn ident(s: &str) -> String {
 /// How a target's containers of a service are recognised.
 fn container_match(target: Target, project: &str, service: &str) -> String {
     match target {
-        Target::Compose => format!(
-            "container.label[com.docker.compose.project] = {} and container.label[com.docker.compose.service] = {}",
-            quoted(project),
-            quoted(service)
-        ),
-        Target::Swarm => format!(
-            "container.label[com.docker.stack.namespace] = {} and container.label[com.docker.swarm.service.name] = {}",
-            quoted(project),
-            quoted(&format!("{project}_{service}"))
-        ),
-        Target::Kubernetes => format!(
-            "k8s.ns.name = {} and k8s.pod.label[app.kubernetes.io/name] = {}",
-            quoted(project),
-            quoted(service)
-        ),
+        Target::Compose => cat(&[
+            "container.label[com.docker.compose.project] = \"",
+            project,
+            "\" and container.label[com.docker.compose.service] = \"",
+            service,
+            "\"",
+        ]),
+        Target::Swarm => cat(&[
+            "container.label[com.docker.stack.namespace] = \"",
+            project,
+            "\" and container.label[com.docker.swarm.service.name] = \"",
+            project,
+            "_",
+            service,
+            "\"",
+        ]),
+        Target::Kubernetes => cat(&[
+            "k8s.ns.name = \"",
+            project,
+            "\" and k8s.pod.label[app.kubernetes.io/name] = \"",
+            service,
+            "\"",
+        ]),
+    }
+}
+
+/// What the rules of every service look up, indexed once per build: the planned zones by
+/// name and, for each service, the flows it is a client of (in the spec's order). Scanning
+/// the zones and every flow's clients for each service grew with services × flows.
+struct Index<'p> {
+    zones: HashMap<&'p str, &'p PlannedZone>,
+    flows_of: HashMap<&'p str, Vec<&'p Flow>>,
+}
+
+impl<'p> Index<'p> {
+    fn new(plan: &'p Plan) -> Index<'p> {
+        let zones = plan.zones.iter().map(|z| (z.name.as_str(), z)).collect();
+        let mut flows_of: HashMap<&str, Vec<&Flow>> = HashMap::new();
+        for f in &plan.model.flows {
+            for c in &f.clients {
+                let v = flows_of.entry(c.as_str()).or_default();
+                // a client named twice in one flow still has the flow once
+                if !v.last().is_some_and(|l| std::ptr::eq(*l, f)) {
+                    v.push(f);
+                }
+            }
+        }
+        Index { zones, flows_of }
     }
 }
 
 /// Where a service may connect: its zones, and the flows it is a client of (the target
 /// zone's own services, on the flow's ports). Compose pins addresses, so the flow target is
 /// the members' half of the zone; swarm overlays use the whole zone subnet.
-fn destinations(plan: &Plan, ps: &PlannedService, target: Target) -> String {
-    let mut parts: Vec<String> = Vec::new();
+fn destinations(ix: &Index, ps: &PlannedService, target: Target) -> String {
+    let mut text = String::new();
     let mut own: BTreeSet<String> = BTreeSet::new();
     for a in &ps.networks {
         if a.role == Role::Member {
-            if let Some(z) = plan.zones.iter().find(|z| z.name == a.zone) {
+            if let Some(z) = ix.zones.get(a.zone.as_str()) {
                 own.insert(z.subnet.to_string());
             }
         }
     }
     if !own.is_empty() {
-        parts.push(format!(
-            "fd.snet in ({})",
-            own.iter().map(|n| quoted(n)).collect::<Vec<_>>().join(", ")
-        ));
-    }
-    for f in &plan.model.flows {
-        if !f.clients.contains(&ps.svc.name) {
-            continue;
+        text.push_str("fd.snet in (");
+        for (i, n) in own.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            text.push('"');
+            text.push_str(n);
+            text.push('"');
         }
-        let Some(z) = plan.zones.iter().find(|z| z.name == f.to) else {
+        text.push(')');
+    }
+    for f in ix.flows_of.get(ps.svc.name.as_str()).into_iter().flatten() {
+        let Some(z) = ix.zones.get(f.to.as_str()) else {
             continue;
         };
         let net = if target == Target::Compose {
@@ -274,17 +328,22 @@ fn destinations(plan: &Plan, ps: &PlannedService, target: Target) -> String {
         } else {
             z.subnet
         };
-        let ports: Vec<String> = f.ports.iter().map(|p| p.port.to_string()).collect();
-        parts.push(format!(
-            "(fd.snet in ({}) and fd.sport in ({}))",
-            quoted(&net.to_string()),
-            ports.join(", ")
-        ));
+        if !text.is_empty() {
+            text.push_str(" or ");
+        }
+        let _ = write!(text, "(fd.snet in (\"{net}\") and fd.sport in (");
+        for (i, p) in f.ports.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            let _ = write!(text, "{}", p.port);
+        }
+        text.push_str("))");
     }
-    if parts.is_empty() {
+    if text.is_empty() {
         "evt.num = 0".into() // matches no event: no destination is allowed
     } else {
-        parts.join(" or ")
+        text
     }
 }
 
@@ -294,96 +353,114 @@ fn rule(
     condition: String,
     output: String,
     priority: &'static str,
-    tags: &[&str],
-) -> Item {
+    tags: &'static [&'static str],
+) -> Item<'static> {
     Item::Rule {
         rule,
         desc,
         condition,
         output,
         priority,
-        tags: tags.iter().map(|t| t.to_string()).collect(),
+        tags,
     }
 }
 
 const OUT_PROC: &str = "proc=%proc.name cmdline=%proc.cmdline parent=%proc.pname uid=%user.uid container=%container.name id=%container.id image=%container.image.repository";
 
-fn service_items(plan: &Plan, ps: &PlannedService, target: Target, id: &str) -> Vec<Item> {
+fn service_items<'a>(
+    plan: &Plan,
+    ix: &Index,
+    ps: &'a PlannedService,
+    allow: &'a detect::Allowlist,
+    writable: &'a [String],
+    target: Target,
+    id: &str,
+) -> Vec<Item<'a>> {
     let s = ps.svc;
     let project = &plan.model.project.name;
-    let who = format!("{project}/{}", s.name);
-    let base = format!("hardgen_{}_{id}", ident(project));
-    let allow = detect::allowlist(s);
+    let who = cat(&[project, "/", &s.name]);
+    let who = who.as_str();
+    let base = cat(&["hardgen_", &ident(project), "_", id]);
+    let base = base.as_str();
     // The runtime's own set-up of a `docker exec` (runc init: setuid, capset, /proc writes)
     // runs in the container too: it is the engine, not the service.
     let mut items = vec![mac(
-        &base,
-        format!(
-            "{} and not proc.name in (hardgen_container_runtimes)",
-            container_match(target, project, &s.name)
-        ),
+        base,
+        cat(&[
+            &container_match(target, project, &s.name),
+            " and not proc.name in (hardgen_container_runtimes)",
+        ]),
     )];
-    let programs = format!("{base}_programs");
-    items.push(list(&programs, allow.names.clone()));
-    let mut writable = ps.writable_paths();
-    if !s.read_only {
-        writable.insert(0, "/".into());
-    }
-    let writable_list = format!("{base}_writable");
+    let programs = cat(&[base, "_programs"]);
+    let programs = programs.as_str();
     items.push(list(
-        &writable_list,
-        writable.iter().map(|p| quoted(p)).collect(),
+        programs,
+        allow
+            .names
+            .iter()
+            .map(|n| Cow::Borrowed(n.as_str()))
+            .collect(),
     ));
-    let dest = format!("{base}_destinations");
+    let writable_list = cat(&[base, "_writable"]);
+    let writable_list = writable_list.as_str();
+    let mut writable_items: Vec<Cow<str>> = Vec::with_capacity(writable.len() + 1);
+    if !s.read_only {
+        writable_items.push(Cow::Borrowed("\"/\""));
+    }
+    writable_items.extend(writable.iter().map(|p| Cow::Owned(quoted(p))));
+    items.push(list(writable_list, writable_items));
+    let dest = cat(&[base, "_destinations"]);
+    let dest = dest.as_str();
     if target != Target::Kubernetes {
-        items.push(mac(&dest, destinations(plan, ps, target)));
+        items.push(mac(dest, destinations(ix, ps, target)));
     }
 
     if allow.known {
         items.push(rule(
-            format!("hardgen {who}: unexpected program"),
-            format!("A process of {who} runs a program outside the service's own program tree (its command, runtime, health check and `processes`)."),
-            format!("hardgen_spawned_process and {base} and not proc.name in ({programs}) and not hardgen_suspicious_program"),
-            format!("Unexpected program in {who} ({OUT_PROC})"),
+            cat(&["hardgen ", who, ": unexpected program"]),
+            cat(&["A process of ", who, " runs a program outside the service's own program tree (its command, runtime, health check and `processes`)."]),
+            cat(&["hardgen_spawned_process and ", base, " and not proc.name in (", programs, ") and not hardgen_suspicious_program"]),
+            cat(&["Unexpected program in ", who, " (", OUT_PROC, ")"]),
             "WARNING",
             &["hardgen", "container", "process", "mitre_execution", "T1059"],
         ));
     }
     items.push(rule(
-        format!("hardgen {who}: shell, network tool, package manager or interpreter"),
-        format!("{who} starts a shell, a network tool, a package manager or an interpreter its image was not built to run."),
-        format!("hardgen_spawned_process and {base} and hardgen_suspicious_program and not proc.name in ({programs})"),
-        format!("Shell, network tool, package manager or interpreter in {who} ({OUT_PROC})"),
+        cat(&["hardgen ", who, ": shell, network tool, package manager or interpreter"]),
+        cat(&[who, " starts a shell, a network tool, a package manager or an interpreter its image was not built to run."]),
+        cat(&["hardgen_spawned_process and ", base, " and hardgen_suspicious_program and not proc.name in (", programs, ")"]),
+        cat(&["Shell, network tool, package manager or interpreter in ", who, " (", OUT_PROC, ")"]),
         "CRITICAL",
         &["hardgen", "container", "process", "shell", "mitre_execution", "T1059", "T1105"],
     ));
     items.push(rule(
-        format!("hardgen {who}: write outside writable paths"),
-        format!("A process of {who} opens a file for writing outside the service's tmpfs mounts and writable volumes (attempts count: the root file system is read-only)."),
-        format!("hardgen_open_write and {base} and not fd.name pmatch ({writable_list}) and not fd.name pmatch (hardgen_writable_devices)"),
-        format!("Write outside the writable paths of {who} (file=%fd.name res=%evt.res {OUT_PROC})"),
+        cat(&["hardgen ", who, ": write outside writable paths"]),
+        cat(&["A process of ", who, " opens a file for writing outside the service's tmpfs mounts and writable volumes (attempts count: the root file system is read-only)."]),
+        cat(&["hardgen_open_write and ", base, " and not fd.name pmatch (", writable_list, ") and not fd.name pmatch (hardgen_writable_devices)"]),
+        cat(&["Write outside the writable paths of ", who, " (file=%fd.name res=%evt.res ", OUT_PROC, ")"]),
         "ERROR",
         &["hardgen", "container", "filesystem", "mitre_persistence", "T1554"],
     ));
     if !s.secrets.is_empty() {
-        let secrets_list = format!("{base}_secrets");
+        let secrets_list = cat(&[base, "_secrets"]);
+        let secrets_list = secrets_list.as_str();
         items.push(list(
-            &secrets_list,
+            secrets_list,
             s.secrets
                 .iter()
-                .map(|n| quoted(&format!("/run/secrets/{n}")))
+                .map(|n| Cow::Owned(cat(&["\"/run/secrets/", n, "\""])))
                 .collect(),
         ));
         let not_own = if allow.known {
-            format!(" and not proc.name in ({programs})")
+            cat(&[" and not proc.name in (", programs, ")"])
         } else {
             String::new()
         };
         items.push(rule(
-            format!("hardgen {who}: secret read by another program"),
-            format!("A secret file of {who} is opened by a program that is not one of the service's own{}.", if allow.known { "" } else { " (its programs are not in the spec: every read is reported until `processes` lists them)" }),
-            format!("hardgen_open_read and {base} and fd.name in ({secrets_list}){not_own}"),
-            format!("Secret of {who} read by another program (file=%fd.name {OUT_PROC})"),
+            cat(&["hardgen ", who, ": secret read by another program"]),
+            cat(&["A secret file of ", who, " is opened by a program that is not one of the service's own", if allow.known { "" } else { " (its programs are not in the spec: every read is reported until `processes` lists them)" }, "."]),
+            cat(&["hardgen_open_read and ", base, " and fd.name in (", secrets_list, ")", &not_own]),
+            cat(&["Secret of ", who, " read by another program (file=%fd.name ", OUT_PROC, ")"]),
             "CRITICAL",
             &["hardgen", "container", "filesystem", "mitre_credential_access", "T1552.001"],
         ));
@@ -392,7 +469,7 @@ fn service_items(plan: &Plan, ps: &PlannedService, target: Target, id: &str) -> 
         let egress = s
             .zones
             .iter()
-            .any(|z| plan.zones.iter().any(|p| &p.name == z && !p.internal));
+            .any(|z| ix.zones.get(z.as_str()).is_some_and(|p| !p.internal));
         let scope = if egress {
             // An egress zone may reach the outside world: report private addresses only
             // (another zone, the host's networks), where lateral movement happens.
@@ -401,19 +478,48 @@ fn service_items(plan: &Plan, ps: &PlannedService, target: Target, id: &str) -> 
             ""
         };
         items.push(rule(
-            format!("hardgen {who}: connection outside its zones and flows"),
-            format!("{who} connects to an address outside its zones and the flows it is a client of{}.", if egress { " (private addresses; its egress zone may reach the internet)" } else { "" }),
-            format!("hardgen_outbound and {base} and not ({dest}){scope}"),
-            format!("Connection outside the zones and flows of {who} (connection=%fd.name to=%fd.sip:%fd.sport {OUT_PROC})"),
+            cat(&["hardgen ", who, ": connection outside its zones and flows"]),
+            cat(&[
+                who,
+                " connects to an address outside its zones and the flows it is a client of",
+                if egress {
+                    " (private addresses; its egress zone may reach the internet)"
+                } else {
+                    ""
+                },
+                ".",
+            ]),
+            cat(&[
+                "hardgen_outbound and ",
+                base,
+                " and not (",
+                dest,
+                ")",
+                scope,
+            ]),
+            cat(&[
+                "Connection outside the zones and flows of ",
+                who,
+                " (connection=%fd.name to=%fd.sip:%fd.sport ",
+                OUT_PROC,
+                ")",
+            ]),
             "ERROR",
-            &["hardgen", "container", "network", "mitre_lateral_movement", "T1021"],
+            &[
+                "hardgen",
+                "container",
+                "network",
+                "mitre_lateral_movement",
+                "T1021",
+            ],
         ));
     }
+    let uid = s.user.uid.to_string();
     items.push(rule(
-        format!("hardgen {who}: privilege change"),
-        format!("A process of {who} changes its user, group or capabilities, enters another namespace, or runs as another user than the service's {}.", s.user.uid),
-        format!("{base} and (hardgen_privilege_change or (hardgen_spawned_process and user.uid != {}))", s.user.uid),
-        format!("Privilege change in {who} (syscall=%evt.type res=%evt.res {OUT_PROC})"),
+        cat(&["hardgen ", who, ": privilege change"]),
+        cat(&["A process of ", who, " changes its user, group or capabilities, enters another namespace, or runs as another user than the service's ", &uid, "."]),
+        cat(&[base, " and (hardgen_privilege_change or (hardgen_spawned_process and user.uid != ", &uid, "))"]),
+        cat(&["Privilege change in ", who, " (syscall=%evt.type res=%evt.res ", OUT_PROC, ")"]),
         "CRITICAL",
         &["hardgen", "container", "users", "mitre_privilege_escalation", "T1068", "T1548"],
     ));
@@ -445,6 +551,7 @@ pub fn render(plan: &Plan, target: Target, header: &str) -> String {
     // the items of thousands of services are never all in memory (massif: some 55 MB at
     // 5,000 services, three times the text).
     let mut any = false;
+    let ix = Index::new(plan);
     let mut chunk = |items: Vec<Item>, text: &mut String| {
         if !items.is_empty() {
             crate::render::yaml::document(&items, text);
@@ -460,7 +567,12 @@ pub fn render(plan: &Plan, target: Target, header: &str) -> String {
             id = format!("{}_{n}", ident(&ps.svc.name));
             n += 1;
         }
-        chunk(service_items(plan, ps, target, &id), &mut text);
+        let allow = detect::allowlist(ps.svc);
+        let writable = ps.writable_paths();
+        chunk(
+            service_items(plan, &ix, ps, &allow, &writable, target, &id),
+            &mut text,
+        );
     }
     if !any {
         crate::render::yaml::document(&Vec::<Item>::new(), &mut text);
