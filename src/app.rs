@@ -368,24 +368,30 @@ pub fn build(
     let out = out.map_or_else(|| default_out(spec_path, target), Path::to_path_buf);
     let layout = Layout::new(spec_path, &out);
     // Each artifact goes to the staging directory (or, with --check, is compared with the
-    // file on disk) as soon as it is rendered: none is held until the end.
-    let mut staging = None;
-    let mut drift = None;
-    let sink: &mut dyn Sink = if check {
-        drift.insert(diff::Drift::new(&out, false))
+    // file on disk) as soon as it is rendered: none is held until the end. The writing (or
+    // comparing) runs on a second thread, beside the rendering.
+    let sink = if check {
+        BuildSink::Check(diff::Drift::new(&out, false))
     } else {
         match output::Staging::new(&out) {
-            Ok(s) => staging.insert(s),
+            Ok(s) => BuildSink::Write(s),
             Err(e) => {
                 let _ = writeln!(err, "error: {e}; the previous output was left as it was");
                 return Outcome::Failed;
             }
         }
     };
-    if !render_into(&model, &lines, target, &layout, sink, err) {
+    let (sink, rendered) = crate::artifact::on_thread(sink, |sink| {
+        render_into(&model, &lines, target, &layout, sink, err)
+    });
+    if !rendered {
         // Dropping the staging writer removes what it staged.
         return Outcome::Failed;
     }
+    let (staging, drift) = match sink {
+        BuildSink::Write(s) => (Some(s), None),
+        BuildSink::Check(d) => (None, Some(d)),
+    };
     let gaps = if crate::allow::accepts_target_warning(&model, crate::allow::TARGET_GAP) {
         Vec::new()
     } else {
@@ -433,6 +439,40 @@ pub fn build(
                 "help: move these files away, or choose another --out; nothing was written"
             );
             Outcome::Failed
+        }
+    }
+}
+
+/// Where `build` puts what it renders: the staging writer, or with `--check` the drift
+/// comparer.
+enum BuildSink<'a> {
+    Write(output::Staging),
+    Check(diff::Drift<'a>),
+}
+
+impl Sink for BuildSink<'_> {
+    fn put(&mut self, path: String, artifact: Artifact) {
+        match self {
+            BuildSink::Write(s) => s.put(path, artifact),
+            BuildSink::Check(d) => d.put(path, artifact),
+        }
+    }
+    fn begin(&mut self, path: String, mode: u32) {
+        match self {
+            BuildSink::Write(s) => s.begin(path, mode),
+            BuildSink::Check(d) => d.begin(path, mode),
+        }
+    }
+    fn append(&mut self, bytes: Vec<u8>) {
+        match self {
+            BuildSink::Write(s) => s.append(bytes),
+            BuildSink::Check(d) => d.append(bytes),
+        }
+    }
+    fn end(&mut self) {
+        match self {
+            BuildSink::Write(s) => s.end(),
+            BuildSink::Check(d) => d.end(),
         }
     }
 }
@@ -539,9 +579,12 @@ pub fn diff_drift(
     };
     let out = out.map_or_else(|| default_out(spec_path, opts.target), Path::to_path_buf);
     let layout = Layout::new(spec_path, &out);
-    // Each artifact is compared with the file on disk as soon as it is rendered.
-    let mut drift = diff::Drift::new(&out, true);
-    if !render_into(&model, &lines, opts.target, &layout, &mut drift, err) {
+    // Each artifact is compared with the file on disk as soon as it is rendered, on a second
+    // thread, beside the rendering.
+    let (drift, rendered) = crate::artifact::on_thread(diff::Drift::new(&out, true), |sink| {
+        render_into(&model, &lines, opts.target, &layout, sink, err)
+    });
+    if !rendered {
         return Outcome::Failed;
     }
     let files = match drift.finish() {

@@ -71,16 +71,59 @@ pub fn is_generated(p: &str) -> bool {
 /// what a sink makes of them must not depend on the order). A renderer hands each artifact
 /// over and keeps nothing; a sink that fails (a full disk) keeps its error for its caller and
 /// takes nothing more.
+///
+/// A large artifact (the Falco rules, the compose file) is handed over in pieces instead:
+/// [`Sink::begin`], its bytes in order through [`Sink::append`], then [`Sink::end`]; no other
+/// artifact is handed over in between. Renderers do this through [`Stream`].
 pub trait Sink {
     fn put(&mut self, path: String, artifact: Artifact);
+    fn begin(&mut self, path: String, mode: u32);
+    fn append(&mut self, bytes: Vec<u8>);
+    fn end(&mut self);
 }
 
-impl dyn Sink + '_ {
+/// How much text a renderer gathers before it hands a piece of a streamed artifact over.
+pub const CHUNK: usize = 64 * 1024;
+
+impl<'a> dyn Sink + 'a {
     /// Hand over one artifact. `path` must be a safe path under [`TOP_LEVEL`].
     pub fn insert(&mut self, path: impl Into<String>, a: Artifact) {
         let path = path.into();
         check_path(&path);
         self.put(path, a);
+    }
+
+    /// Begin an artifact handed over in pieces (see [`Stream`]).
+    pub fn stream(&mut self, path: impl Into<String>, mode: u32) -> Stream<'_, 'a> {
+        let path = path.into();
+        check_path(&path);
+        self.begin(path, mode);
+        Stream { sink: self }
+    }
+}
+
+/// An artifact on its way to a sink in pieces: the renderer appends its text to a buffer of
+/// its own and offers the buffer after each unit (a service); the buffer is handed over once
+/// it holds [`CHUNK`] bytes, so at most about a chunk of the artifact is in memory.
+pub struct Stream<'s, 'a> {
+    sink: &'s mut (dyn Sink + 'a),
+}
+
+impl Stream<'_, '_> {
+    /// Hand `buf`'s text over when it has grown to a chunk (leaving `buf` empty).
+    pub fn offer(&mut self, buf: &mut String) {
+        if buf.len() >= CHUNK {
+            let full = std::mem::replace(buf, String::with_capacity(CHUNK + CHUNK / 2));
+            self.sink.append(full.into_bytes());
+        }
+    }
+
+    /// The artifact's last text, and its end.
+    pub fn finish(self, rest: String) {
+        if !rest.is_empty() {
+            self.sink.append(rest.into_bytes());
+        }
+        self.sink.end();
     }
 }
 
@@ -96,6 +139,8 @@ fn check_path(path: &str) {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Artifacts {
     files: BTreeMap<String, Artifact>,
+    /// The artifact being handed over in pieces.
+    pending: Option<(String, Artifact)>,
 }
 
 /// A relative path made of plain components: no `..`, no absolute path, nothing that could
@@ -149,6 +194,99 @@ impl Sink for Artifacts {
         let earlier = self.files.insert(path, artifact);
         debug_assert!(earlier.is_none(), "an artifact was rendered twice");
     }
+
+    fn begin(&mut self, path: String, mode: u32) {
+        debug_assert!(
+            self.pending.is_none(),
+            "an artifact began before the last ended"
+        );
+        let bytes = Vec::new();
+        self.pending = Some((path, Artifact { bytes, mode }));
+    }
+
+    fn append(&mut self, bytes: Vec<u8>) {
+        let (_, a) = self.pending.as_mut().expect("append after begin");
+        if a.bytes.is_empty() {
+            a.bytes = bytes;
+        } else {
+            a.bytes.extend_from_slice(&bytes);
+        }
+    }
+
+    fn end(&mut self) {
+        let (path, a) = self.pending.take().expect("end after begin");
+        self.put(path, a);
+    }
+}
+
+/// A sink on a thread of its own: [`on_thread`] runs the renderer on the calling thread and
+/// hands every artifact (or piece of one) over a bounded channel to the thread that owns the
+/// real sink, so writing (or comparing) runs beside rendering, on the other core. The
+/// messages arrive in the order they were sent: the sink sees exactly what it would have
+/// seen on the calling thread.
+enum Message {
+    Put(String, Artifact),
+    Begin(String, u32),
+    Append(Vec<u8>),
+    End,
+}
+
+struct Forward(std::sync::mpsc::SyncSender<Message>);
+
+impl Forward {
+    fn send(&mut self, m: Message) {
+        // The receiver only goes away by panicking, which `on_thread` passes on.
+        let _ = self.0.send(m);
+    }
+}
+
+impl Sink for Forward {
+    fn put(&mut self, path: String, artifact: Artifact) {
+        self.send(Message::Put(path, artifact));
+    }
+    fn begin(&mut self, path: String, mode: u32) {
+        self.send(Message::Begin(path, mode));
+    }
+    fn append(&mut self, bytes: Vec<u8>) {
+        self.send(Message::Append(bytes));
+    }
+    fn end(&mut self) {
+        self.send(Message::End);
+    }
+}
+
+/// How many artifacts or pieces may wait for the sink's thread (a piece is about [`CHUNK`]).
+const QUEUE: usize = 32;
+
+/// Run `render` with a sink that forwards to `sink` on a second thread; `sink` back (after
+/// it took everything `render` handed over) with `render`'s result. A panic on either thread
+/// is passed on (a staging writer dropped on the way removes what it staged).
+pub fn on_thread<S, R>(sink: S, render: impl FnOnce(&mut dyn Sink) -> R) -> (S, R)
+where
+    S: Sink + Send,
+{
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Message>(QUEUE);
+        let writer = scope.spawn(move || {
+            let mut sink = sink;
+            for m in rx {
+                match m {
+                    Message::Put(path, a) => sink.put(path, a),
+                    Message::Begin(path, mode) => sink.begin(path, mode),
+                    Message::Append(bytes) => sink.append(bytes),
+                    Message::End => sink.end(),
+                }
+            }
+            sink
+        });
+        let mut forward = Forward(tx);
+        let r = render(&mut forward);
+        drop(forward);
+        let sink = writer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (sink, r)
+    })
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::artifact::{Artifact, Artifacts, Sink};
-use crate::output::{self, FileState, IoError};
+use crate::output::{self, Comparison, FileState, IoError};
 use crate::posture::{Change, Class};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,6 +49,20 @@ pub struct Drift<'a> {
     paths: BTreeSet<String>,
     diffs: Vec<FileDiff>,
     error: Option<IoError>,
+    /// The artifact being compared (none while a duplicate is skipped).
+    incoming: Option<Incoming>,
+    /// Scratch space for reading the files on disk.
+    buf: Vec<u8>,
+}
+
+/// The artifact [`Drift`] is comparing, in pieces or at once.
+struct Incoming {
+    path: String,
+    cmp: Comparison,
+    /// How many of its bytes were handed over so far.
+    fed: u64,
+    /// Its bytes, once they differ from the file on disk (only `with_bytes`).
+    new: Vec<u8>,
 }
 
 impl<'a> Drift<'a> {
@@ -59,7 +73,110 @@ impl<'a> Drift<'a> {
             paths: BTreeSet::new(),
             diffs: Vec::new(),
             error: None,
+            incoming: None,
+            buf: Vec::new(),
         }
+    }
+
+    fn start(&mut self, path: String, mode: u32, len: Option<u64>) -> Result<(), IoError> {
+        if !self.paths.insert(path.clone()) {
+            self.incoming = None;
+            return Ok(());
+        }
+        let cmp = Comparison::open(self.out, &path, mode, len)?;
+        self.incoming = Some(Incoming {
+            path,
+            cmp,
+            fed: 0,
+            new: Vec::new(),
+        });
+        self.settle()
+    }
+
+    /// Once the bytes differ from the file on disk, keep them (for the unified diff),
+    /// beginning with those handed over before, which are the file's first bytes.
+    fn settle(&mut self) -> Result<(), IoError> {
+        let Some(inc) = self.incoming.as_mut() else {
+            return Ok(());
+        };
+        if self.with_bytes && inc.cmp.state() != FileState::Same && inc.new.is_empty() {
+            inc.cmp
+                .copy_prefix(inc.fed, &mut inc.new)
+                .map_err(|source| IoError {
+                    path: self.out.join(&inc.path),
+                    action: "read",
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, bytes: &[u8]) -> Result<(), IoError> {
+        let Some(inc) = self.incoming.as_mut() else {
+            return Ok(());
+        };
+        let differed = inc.cmp.state() != FileState::Same;
+        if !differed {
+            inc.cmp.feed(bytes, &mut self.buf)?;
+            self.settle()?;
+        }
+        let inc = self.incoming.as_mut().expect("an incoming artifact");
+        if self.with_bytes && inc.cmp.state() != FileState::Same {
+            inc.new.extend_from_slice(bytes);
+        }
+        inc.fed += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), IoError> {
+        let Some(mut inc) = self.incoming.take() else {
+            return Ok(());
+        };
+        let state = inc.cmp.finish()?;
+        if state != FileState::Same && self.with_bytes && inc.new.len() as u64 != inc.fed {
+            // Every byte matched, but the file on disk is longer: the bytes are its first.
+            inc.new.clear();
+            inc.cmp
+                .copy_prefix(inc.fed, &mut inc.new)
+                .map_err(|source| IoError {
+                    path: self.out.join(&inc.path),
+                    action: "read",
+                    source,
+                })?;
+        }
+        let diff = match state {
+            FileState::Same => return Ok(()),
+            FileState::Changed => {
+                let old = if self.with_bytes {
+                    std::fs::read(self.out.join(&inc.path)).map_err(|source| IoError {
+                        path: self.out.join(&inc.path),
+                        action: "read",
+                        source,
+                    })?
+                } else {
+                    Vec::new()
+                };
+                FileDiff {
+                    path: inc.path,
+                    status: Status::Changed,
+                    old,
+                    new: inc.new,
+                }
+            }
+            FileState::Missing => FileDiff {
+                path: inc.path,
+                status: Status::Added,
+                old: Vec::new(),
+                new: inc.new,
+            },
+        };
+        self.diffs.push(diff);
+        Ok(())
+    }
+
+    fn fail(&mut self, e: IoError) {
+        self.incoming = None;
+        self.error = Some(e);
     }
 
     /// The differences, sorted by path, with the generated files that are no longer rendered.
@@ -86,42 +203,42 @@ impl<'a> Drift<'a> {
 
 impl Sink for Drift<'_> {
     fn put(&mut self, path: String, a: Artifact) {
-        if self.error.is_some() || !self.paths.insert(path.clone()) {
+        if self.error.is_some() {
             return;
         }
-        let keep = |b: Vec<u8>| if self.with_bytes { b } else { Vec::new() };
-        match output::compare(self.out, &path, &a.bytes, a.mode) {
-            Ok(FileState::Same) => {}
-            Ok(FileState::Changed) => {
-                let old = if self.with_bytes {
-                    match std::fs::read(self.out.join(&path)) {
-                        Ok(old) => old,
-                        Err(e) => {
-                            self.error = Some(IoError {
-                                path: self.out.join(&path),
-                                action: "read",
-                                source: e,
-                            });
-                            return;
-                        }
-                    }
-                } else {
-                    Vec::new()
-                };
-                self.diffs.push(FileDiff {
-                    path,
-                    status: Status::Changed,
-                    old,
-                    new: keep(a.bytes),
-                })
-            }
-            Ok(FileState::Missing) => self.diffs.push(FileDiff {
-                path,
-                status: Status::Added,
-                old: Vec::new(),
-                new: keep(a.bytes),
-            }),
-            Err(e) => self.error = Some(e),
+        let res = self
+            .start(path, a.mode, Some(a.bytes.len() as u64))
+            .and_then(|()| self.take(&a.bytes))
+            .and_then(|()| self.close());
+        if let Err(e) = res {
+            self.fail(e);
+        }
+    }
+
+    fn begin(&mut self, path: String, mode: u32) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.start(path, mode, None) {
+            self.fail(e);
+        }
+    }
+
+    fn append(&mut self, bytes: Vec<u8>) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.take(&bytes) {
+            self.fail(e);
+        }
+    }
+
+    fn end(&mut self) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.close() {
+            self.fail(e);
         }
     }
 }
@@ -380,4 +497,62 @@ pub fn posture_json(old: &str, new: &str, changes: &[Change], files: &[FileDiff]
     let mut s = serde_json::to_string_pretty(&report).expect("report serialises");
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn stream(s: &mut dyn Sink, path: &str, bytes: &[u8], piece: usize) {
+        s.begin(path.to_string(), 0o644);
+        for c in bytes.chunks(piece) {
+            s.append(c.to_vec());
+        }
+        s.end();
+    }
+
+    /// Streamed artifacts drift exactly as whole ones do, with the bytes of both sides,
+    /// wherever the difference falls among the pieces.
+    #[test]
+    fn streamed_drift_is_whole_drift() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path();
+        let base: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 19) as u8).collect();
+        fs::write(out.join("f"), &base).unwrap();
+        fs::set_permissions(out.join("f"), fs::Permissions::from_mode(0o644)).unwrap();
+        let mut changed = base.clone();
+        changed[130_000] = b'!';
+        let cases = [
+            base.clone(),
+            changed,
+            [&base[..], b"x"].concat(),
+            base[..199_999].to_vec(),
+            base[..65_536].to_vec(),
+            Vec::new(),
+        ];
+        for (i, new) in cases.iter().enumerate() {
+            for with_bytes in [false, true] {
+                let mut whole = Drift::new(out, with_bytes);
+                whole.put(
+                    "f".into(),
+                    Artifact::text(String::from_utf8(new.clone()).unwrap()),
+                );
+                whole.put("g".into(), Artifact::text("new\n".into()));
+                let whole = whole.finish().unwrap();
+                for piece in [1000, 65_536, 70_000] {
+                    let mut d = Drift::new(out, with_bytes);
+                    stream(&mut d, "f", new, piece);
+                    stream(&mut d, "g", b"new\n", 2);
+                    assert_eq!(d.finish().unwrap(), whole, "case {i} piece {piece}");
+                }
+                assert_eq!(whole.len(), if i == 0 { 1 } else { 2 }, "case {i}");
+                if with_bytes && i > 0 {
+                    assert_eq!(whole[0].new, *new);
+                    assert_eq!(whole[0].old, base);
+                }
+            }
+        }
+    }
 }

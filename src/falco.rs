@@ -526,8 +526,14 @@ fn service_items<'a>(
     items
 }
 
-/// `falco/hardgen-<project>.yaml`.
-pub fn render(plan: &Plan, target: Target, header: &str) -> String {
+/// `falco/hardgen-<project>.yaml`, written a service at a time: `offer` is given the text so
+/// far after each service and may take it (hand it to the sink); the rest is returned.
+pub fn render(
+    plan: &Plan,
+    target: Target,
+    header: &str,
+    offer: &mut dyn FnMut(&mut String),
+) -> String {
     let project = &plan.model.project.name;
     let mut text = format!(
         "# {header}
@@ -573,6 +579,7 @@ pub fn render(plan: &Plan, target: Target, header: &str) -> String {
             service_items(plan, &ix, ps, &allow, &writable, target, &id),
             &mut text,
         );
+        offer(&mut text);
     }
     if !any {
         crate::render::yaml::document(&Vec::<Item>::new(), &mut text);

@@ -15,10 +15,15 @@ use crate::plan::{Plan, PlannedService};
 use crate::render::literal_dollars as lit;
 use crate::targets::Target;
 
+/// The compose file but its services, which are written between its `name` and the rest
+/// (`render`), one at a time.
+#[derive(Serialize)]
+struct ComposeName {
+    name: String,
+}
+
 #[derive(Serialize)]
 struct Compose {
-    name: String,
-    services: BTreeMap<String, ComposeService>,
     networks: BTreeMap<String, Network>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     volumes: BTreeMap<String, NamedVolume>,
@@ -417,7 +422,10 @@ fn security_opt(ps: &PlannedService) -> Vec<String> {
 /// on Engine 28+).
 pub const GATEWAY_MODE_VAR: &str = "HARDGEN_INTERNAL_GATEWAY_MODE";
 
-pub fn render(plan: &Plan, header: &str) -> String {
+/// docker-compose.yml, written a service at a time (their structs and their text are never
+/// all in memory: some 35 MB at 5,000 services): `offer` is given the text so far after each
+/// service and may take it (hand it to the sink); the rest is returned.
+pub fn render(plan: &Plan, header: &str, offer: &mut dyn FnMut(&mut String)) -> String {
     let m = plan.model;
     let project_label = |kind: &str| -> BTreeMap<String, String> {
         [
@@ -427,13 +435,30 @@ pub fn render(plan: &Plan, header: &str) -> String {
         .into_iter()
         .collect()
     };
+    let mut out = header.to_string();
+    super::yaml::document(
+        &ComposeName {
+            name: m.project.name.clone(),
+        },
+        &mut out,
+    );
+    // The `services` mapping, sorted by name, an entry at a time.
+    let mut services: Vec<&PlannedService> = plan.services.iter().collect();
+    services.sort_by(|a, b| a.svc.name.cmp(&b.svc.name));
+    if services.is_empty() {
+        super::yaml::document(
+            &BTreeMap::from([("services", BTreeMap::<String, ComposeService>::new())]),
+            &mut out,
+        );
+    } else {
+        out.push_str("services:\n");
+        let mut scratch = String::new();
+        for ps in services {
+            super::yaml::nested_entry(&ps.svc.name, &service(plan, ps), &mut scratch, &mut out);
+            offer(&mut out);
+        }
+    }
     let compose = Compose {
-        name: m.project.name.clone(),
-        services: plan
-            .services
-            .iter()
-            .map(|ps| (ps.svc.name.clone(), service(plan, ps)))
-            .collect(),
         networks: plan
             .zones
             .iter()
@@ -501,7 +526,6 @@ pub fn render(plan: &Plan, header: &str) -> String {
             })
             .collect(),
     };
-    let mut out = header.to_string();
     super::yaml::document(&compose, &mut out);
     out
 }
@@ -513,10 +537,9 @@ pub(super) fn artifacts(
     plan: &Plan,
     out: &mut dyn Sink,
 ) -> Result<(), RenderBug> {
-    out.insert(
-        "docker-compose.yml",
-        Artifact::text(render(plan, &format!("# {header}\n"))),
-    );
+    let mut file = out.stream("docker-compose.yml", 0o644);
+    let rest = render(plan, &format!("# {header}\n"), &mut |text| file.offer(text));
+    file.finish(rest);
     seccomp_profiles(plan, out);
     host::firewall(env, header, plan, out)?;
     out.insert(

@@ -141,10 +141,13 @@ pub fn render(plan: &Plan, target: Target) -> Result<Artifacts, RenderBug> {
 pub fn render_into(plan: &Plan, target: Target, out: &mut dyn Sink) -> Result<(), RenderBug> {
     let env = environment();
     let header = header(plan.model);
-    out.insert(
+    // The largest artifact (19 MB at 5,000 services): handed over a chunk at a time.
+    let mut rules = out.stream(
         format!("falco/hardgen-{}.yaml", plan.model.project.name),
-        Artifact::text(crate::falco::render(plan, target, &header)),
+        0o644,
     );
+    let rest = crate::falco::render(plan, target, &header, &mut |text| rules.offer(text));
+    rules.finish(rest);
     match target {
         Target::Compose => compose::artifacts(&env, &header, plan, out)?,
         Target::Swarm => swarm::artifacts(&env, &header, plan, out)?,

@@ -23,6 +23,36 @@ pub fn document<T: Serialize + ?Sized>(value: &T, out: &mut String) {
     }
 }
 
+/// Appends `key: value` as one entry of a block mapping that is the value of a top-level
+/// key (written after that key's own line, `services:`), the bytes `document` writes for it
+/// inside the whole document: the entry as a document of its own, every line two spaces in.
+/// Block layout is relative to the enclosing indentation, and the only lines written without
+/// it are a block scalar's empty lines, which stay empty. Lets a renderer hand a large
+/// mapping over an entry at a time instead of building and holding all of it.
+pub fn nested_entry<K, T>(key: &K, value: &T, scratch: &mut String, out: &mut String)
+where
+    K: Serialize + ?Sized,
+    T: Serialize + ?Sized,
+{
+    struct Entry<'a, K: ?Sized, T: ?Sized>(&'a K, &'a T);
+    impl<K: Serialize + ?Sized, T: Serialize + ?Sized> Serialize for Entry<'_, K, T> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut m = s.serialize_map(Some(1))?;
+            m.serialize_entry(self.0, self.1)?;
+            m.end()
+        }
+    }
+    scratch.clear();
+    document(&Entry(key, value), scratch);
+    for line in scratch.split_inclusive('\n') {
+        if line != "\n" {
+            out.push_str("  ");
+        }
+        out.push_str(line);
+    }
+}
+
 /// The document as serde_yaml writes it, with the YAML 1.1 ambiguities of its plain
 /// scalars quoted: `document`'s fallback, and what its tests compare with.
 fn via_serde_yaml<T: Serialize + ?Sized>(value: &T, out: &mut String) {

@@ -3,7 +3,7 @@
 //! reader would misread in more places), serde_yaml and PyYAML must both read its output
 //! as the value.
 
-use super::{document, emit, quote_yaml11, via_serde_yaml};
+use super::{document, emit, nested_entry, quote_yaml11, via_serde_yaml};
 use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
 use std::path::PathBuf;
@@ -640,4 +640,57 @@ fn what_serde_yaml_writes_as_tags_or_complex_keys_falls_back() {
     assert!(fast(&long).is_none());
     assert_eq!(old(&long), format!("? {}\n: 1\n", "k".repeat(129)));
     assert!(fast(&map(&[("k", s("a\u{2029}b"))])).is_none());
+}
+
+/// A mapping written an entry at a time (`nested_entry`, as the compose file's services are)
+/// is the mapping `document` writes whole, byte for byte, on generated values (block scalars
+/// with empty and indented lines, nested sequences and mappings, complex keys).
+#[test]
+fn nested_entries_are_the_whole_mapping() {
+    let mut r = Rng(0x5EED_0020);
+    let mut checked = 0;
+    for i in 0..CASES / 4 {
+        let n = 1 + r.below(4);
+        let mut entries: Vec<(String, V)> = Vec::new();
+        for _ in 0..n {
+            let k = if r.chance(10) {
+                "k".repeat(129)
+            } else {
+                gen_string(&mut r)
+            };
+            let mut v = gen_value(&mut r, 4);
+            if r.chance(4) {
+                v = V::S(format!(
+                    "{}\n\n  {}\n",
+                    gen_string(&mut r),
+                    gen_string(&mut r)
+                ));
+            }
+            if entries.iter().all(|(e, _)| *e != k) {
+                entries.push((k, v));
+            }
+        }
+        let map = V::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (V::S(k.clone()), v.clone()))
+                .collect(),
+        );
+        let whole = V::Struct(vec![("services", map)]);
+        // Only the fast path: a value it does not write makes the whole document fall back
+        // to serde_yaml, but only its own entry.
+        if fast(&whole).is_none() {
+            continue;
+        }
+        let mut expected = String::new();
+        document(&whole, &mut expected);
+        let mut got = String::from("services:\n");
+        let mut scratch = String::new();
+        for (k, v) in &entries {
+            nested_entry(k, v, &mut scratch, &mut got);
+        }
+        assert_eq!(got, expected, "case {i}");
+        checked += 1;
+    }
+    assert!(checked > CASES / 8, "{checked} checked");
 }
