@@ -26,7 +26,8 @@ impl<T> Sp<T> {
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = toml::Spanned::<T>::deserialize(d)?;
-        let span = s.span();
+        // Where it is in the spec when a piece of it is read on its own (`chunked`).
+        let span = chunked::shifted(s.span());
         Ok(Sp {
             value: s.into_inner(),
             span,
@@ -743,9 +744,13 @@ pub struct RawService {
 
 /// Parse a spec's text. Errors carry the byte span toml reports.
 pub fn parse(text: &str) -> Result<RawSpec, toml::de::Error> {
-    toml::from_str(text)
+    match chunked::parse(text) {
+        Some(raw) => Ok(raw),
+        None => toml::from_str(text),
+    }
 }
 
+mod chunked;
 mod recover;
 mod schema;
 

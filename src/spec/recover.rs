@@ -49,6 +49,15 @@ struct Unit {
 
 /// Read `text` as a spec, collecting every unknown key and type error.
 pub fn parse_collecting(text: &str) -> Shape {
+    // A valid spec of the usual layout is read a service at a time (the same `RawSpec`, less
+    // memory); anything else, and every error, is toml's reading of the whole document.
+    if let Some(raw) = super::chunked::parse(text) {
+        return Shape {
+            raw: Some(raw),
+            errors: Vec::new(),
+            set_aside: Vec::new(),
+        };
+    }
     // Copied only when a key is blanked (a valid spec of thousands of services is read in
     // place).
     let mut text = std::borrow::Cow::Borrowed(text);
