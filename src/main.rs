@@ -10,6 +10,16 @@ use cli::{Cli, Color, Command, FailOn, Format};
 use hardgen::app::{self, Outcome};
 
 fn main() -> ExitCode {
+    // glibc raises its mmap threshold to the size of every large block freed (up to 32 MiB):
+    // from then on large buffers (a spec's services, a rendered file) come from the heap, and
+    // their pages stay with the process after they are freed. Keeping the threshold at glibc's
+    // initial 128 KiB gives every large block a mapping of its own, returned to the system
+    // when freed (bench/profile-notes.md, peak memory).
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
     let cli = Cli::parse();
     let mut err = std::io::stderr().lock();
     let outcome = match cli.command {
