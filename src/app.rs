@@ -231,7 +231,7 @@ pub fn load_full(
     let origin = src.origin();
     // Every shape error (unknown keys, wrong types) and, for what remains of the spec, every
     // validation problem: all of them in one run, in the order of the spec.
-    let shape = spec::parse_collecting(&src.text);
+    let mut shape = spec::parse_collecting(&src.text);
     let mut diags: Vec<Diagnostic> = shape
         .errors
         .iter()
@@ -239,7 +239,7 @@ pub fn load_full(
         .collect();
     let shape_errors = diags.len();
     let (model, raw) = match shape.raw {
-        Some(ref raw) => {
+        Some(ref mut raw) => {
             let opts = validate::Options {
                 strict,
                 spec_dir: Some(Layout::spec_dir_of(&src.path)),
@@ -248,7 +248,7 @@ pub fn load_full(
             diags.extend(
                 found
                     .into_iter()
-                    .filter(|d| !d.span.as_ref().is_some_and(|s| shape.is_set_aside(s))),
+                    .filter(|d| !d.span.as_ref().is_some_and(|s| shape.set_aside.contains(s))),
             );
             // Learned seccomp profiles: read next to the spec (or at the revision it was
             // read at), their problems reported with the rest.

@@ -37,9 +37,9 @@ fn check_spec(text: &str) -> Result<(), TestCaseError> {
         text: text.to_string(),
     };
     // Diagnostics: documented codes, spans inside the spec, rendering never panics.
-    if let Ok(raw) = hardgen::spec::parse(text) {
+    if let Ok(mut raw) = hardgen::spec::parse(text) {
         let (model, diags) = hardgen::validate::validate(
-            &raw,
+            &mut raw,
             "prop.toml",
             &hardgen::validate::Options {
                 strict: false,
@@ -936,9 +936,9 @@ fn generated_specs_never_panic_and_accepted_ones_render() {
     let accepted = Mutex::new(0usize);
     runner("generated")
         .run(&spec(), |text| {
-            let ok = hardgen::spec::parse(&text).is_ok_and(|raw| {
+            let ok = hardgen::spec::parse(&text).is_ok_and(|mut raw| {
                 hardgen::validate::validate(
-                    &raw,
+                    &mut raw,
                     "prop.toml",
                     &hardgen::validate::Options {
                         strict: false,

@@ -149,10 +149,10 @@ fn safety_net(
 
 /// Render the imported spec for compose and audit what it generates.
 pub fn audit_generated(spec_text: &str, spec_name: &str) -> Result<audit::Audit, String> {
-    let raw = crate::spec::parse(spec_text)
+    let mut raw = crate::spec::parse(spec_text)
         .map_err(|e| format!("the imported spec does not parse: {e}"))?;
     let (model, diags) = crate::validate::validate(
-        &raw,
+        &mut raw,
         spec_name,
         &crate::validate::Options {
             strict: false,

@@ -792,7 +792,7 @@ struct Loaded {
 /// here for) is reported, and stops it.
 fn load_opted_in(spec_path: &Path, opts: &Options, err: &mut dyn Write) -> Result<Loaded, String> {
     let src = app::read_spec(spec_path, err).ok_or("the spec cannot be read")?;
-    let raw = crate::spec::parse(&src.text).map_err(|e| {
+    let mut raw = crate::spec::parse(&src.text).map_err(|e| {
         format!(
             "`{}` is not a valid spec: {}",
             spec_path.display(),
@@ -818,7 +818,7 @@ fn load_opted_in(spec_path: &Path, opts: &Options, err: &mut dyn Write) -> Resul
         strict: false,
         spec_dir: Some(Layout::spec_dir_of(spec_path)),
     };
-    let (model, vdiags) = crate::validate::validate(&raw, &name, &vopts);
+    let (model, vdiags) = crate::validate::validate(&mut raw, &name, &vopts);
     for d in vdiags.iter().filter(|d| d.is_error()) {
         let _ = write!(err, "{}", d.render(&origin, &src.text));
     }

@@ -310,9 +310,9 @@ mod tests {
     use super::*;
 
     fn model(text: &str) -> Model {
-        let raw = crate::spec::parse(text).unwrap();
+        let mut raw = crate::spec::parse(text).unwrap();
         let (m, d) = crate::validate::validate(
-            &raw,
+            &mut raw,
             "t.toml",
             &crate::validate::Options {
                 strict: false,

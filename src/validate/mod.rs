@@ -59,8 +59,13 @@ pub struct Validator<'a> {
     opts: &'a Options,
 }
 
+/// Validate `raw` into a model. Each service's keys that validation has converted and that
+/// nothing reads afterwards are released as soon as the service is converted (see
+/// [`release_converted`]), so the raw spec and the model are not both whole in memory: after
+/// this, `raw` holds what the later checks read (`targets::check`, `learn::load`, the
+/// compliance report's `report::Lines`).
 pub fn validate(
-    raw: &RawSpec,
+    raw: &mut RawSpec,
     spec_name: &str,
     opts: &Options,
 ) -> (Option<Model>, Vec<Diagnostic>) {
@@ -82,6 +87,27 @@ pub fn validate(
     }
     diags.sort_by_key(|d| (d.span.as_ref().map_or(usize::MAX, |s| s.start), d.code));
     (if has_error { None } else { Some(model) }, diags)
+}
+
+/// Frees what validation converted of a service and nothing reads after it: the model holds
+/// it now. Kept, for the checks that run on the raw spec after validation: the names, `zones`,
+/// `ports`, `depends_on` (validation's own later passes), `allow` (`allow::apply`), `unsafe`,
+/// `user`, `cap_add`, `volumes`, `restart`, `syscalls_allow`, the command lists of `build`,
+/// `command` and `healthcheck` (`targets::check`, `report::Lines`), `seccomp` and `exercise`
+/// (`learn::load`).
+fn release_converted(s: &mut RawService) {
+    s.image = None;
+    s.description = None;
+    s.expose = Vec::new();
+    s.tmpfs = Vec::new();
+    s.environment = BTreeMap::new();
+    s.secrets = Vec::new();
+    s.syscalls_deny = Vec::new();
+    s.processes = Vec::new();
+    s.memory = None;
+    s.memory_reservation = None;
+    s.tmpfs_size = None;
+    s.apparmor = None;
 }
 
 /// "`a`, `b` and `c`".
@@ -198,7 +224,7 @@ impl Validator<'_> {
         r
     }
 
-    fn spec(&mut self, raw: &RawSpec, spec_name: &str) -> Model {
+    fn spec(&mut self, raw: &mut RawSpec, spec_name: &str) -> Model {
         let project = self.project(&raw.project);
         self.text(
             &raw.project.description,
@@ -209,7 +235,9 @@ impl Validator<'_> {
 
         let zone_names: Vec<&str> = raw.zones.keys().map(|k| k.value.as_str()).collect();
         let secret_names: Vec<&str> = raw.secrets.keys().map(|k| k.value.as_str()).collect();
-        let service_names: Vec<&str> = raw.services.keys().map(|k| k.value.as_str()).collect();
+        // Owned: the services are converted (and released) in place below.
+        let service_names: Vec<String> = raw.services.keys().map(|k| k.value.clone()).collect();
+        let service_names: Vec<&str> = service_names.iter().map(String::as_str).collect();
 
         let mut secrets = BTreeMap::new();
         for (name, s) in &raw.secrets {
@@ -267,7 +295,7 @@ impl Validator<'_> {
         // Collected in order, then built in one go: the map's nodes full (inserted one by one,
         // two-thirds full).
         let mut services = Vec::with_capacity(raw.services.len());
-        for (name, s) in &raw.services {
+        for (name, s) in raw.services.iter_mut() {
             let first = self.diags.len();
             let svc = self.service(
                 name,
@@ -282,6 +310,7 @@ impl Validator<'_> {
                 d.service.get_or_insert_with(|| name.value.clone());
             }
             services.push((name.value.clone(), svc));
+            release_converted(s);
         }
         let services: BTreeMap<String, Service> = services.into_iter().collect();
         self.depends_cycles(raw);
