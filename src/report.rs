@@ -422,7 +422,10 @@ fn count(m: &Matrix, s: Status) -> usize {
     m.cells.iter().flatten().filter(|c| c.status == s).count()
 }
 
-pub fn markdown(m: &Matrix, header: &str) -> String {
+/// `compliance.md`, written a row at a time: `offer` is given the text so far after each
+/// control's row (5,000 cells at 5,000 services) and may take it (hand it to the sink); the
+/// rest is returned.
+pub fn markdown(m: &Matrix, header: &str, offer: &mut dyn FnMut(&mut String)) -> String {
     let mut s = format!(
         "<!-- {header} -->\n# Compliance of {}: CIS Docker Benchmark v1.6.0 ({} target)\n\n{} satisfied, {} relaxed by the spec, {} not applicable, {} not enforced by the target.\n\n",
         m.project,
@@ -449,6 +452,7 @@ pub fn markdown(m: &Matrix, header: &str) -> String {
             })
             .collect();
         let _ = writeln!(s, "| {id} | {name} | {} |", cells.join(" | "));
+        offer(&mut s);
     }
     s.push_str("\n✅ satisfied · ⚠️ relaxed by the spec (at the line shown) · — not applicable · ❌ not enforced by the target\n");
     let rows = accepted_rows(m);
@@ -469,8 +473,9 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A self-contained page: inline CSS, no script, no external asset.
-pub fn html(m: &Matrix, header: &str) -> String {
+/// A self-contained page: inline CSS, no script, no external asset. Written a row at a
+/// time, like [`markdown`].
+pub fn html(m: &Matrix, header: &str, offer: &mut dyn FnMut(&mut String)) -> String {
     let mut s = format!(
         r#"<!DOCTYPE html>
 <!-- {header} -->
@@ -530,6 +535,7 @@ td.ok .state {{ color: #1b7f3b; }} td.relaxed .state {{ color: #a45a00; }}
             );
         }
         s.push_str("</tr>\n");
+        offer(&mut s);
     }
     s.push_str("</tbody>\n</table>\n");
     let rows = accepted_rows(m);
