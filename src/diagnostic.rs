@@ -277,6 +277,12 @@ fn printable_cow(s: &str) -> std::borrow::Cow<'_, str> {
         (c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
             || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
     };
+    // Printable ASCII and line breaks (nearly every spec): a byte scan, not a char decode.
+    if s.bytes()
+        .all(|b| b == b'\n' || (b' '..b'\x7f').contains(&b))
+    {
+        return std::borrow::Cow::Borrowed(s);
+    }
     if !s.chars().any(bad) && !s.contains(['\r', '\t']) {
         return std::borrow::Cow::Borrowed(s);
     }

@@ -344,6 +344,11 @@ pub fn zone_bridges(
     zones: &BTreeMap<String, Zone>,
 ) -> Vec<ZoneBridge> {
     let mut out: Vec<ZoneBridge> = Vec::new();
+    // A member of one zone bridges nothing (a model's flows join two different zones): the
+    // common case, without a scan of every flow for every service.
+    if svc.zones.len() < 2 {
+        return out;
+    }
     let seen = |out: &[ZoneBridge], a: &str, b: &str| {
         out.iter()
             .any(|x| (x.home == a && x.extra == b) || (x.home == b && x.extra == a))
