@@ -2,6 +2,7 @@
 //! relaxed by the spec (with the spec line that relaxes it) or not applicable — as Markdown
 //! and as a self-contained HTML page.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -40,7 +41,8 @@ impl Status {
 
 pub struct Cell {
     pub status: Status,
-    pub note: String,
+    /// Most notes are fixed words: borrowed, not allocated per cell.
+    pub note: Cow<'static, str>,
     /// 1-based line of the spec that relaxes the control.
     pub line: Option<usize>,
 }
@@ -147,7 +149,9 @@ fn accepted_rows(m: &Matrix) -> Vec<[String; 4]> {
 /// Spec lines of the settings that can relax a control, per service.
 #[derive(Default)]
 pub struct Lines {
-    map: BTreeMap<(String, &'static str), usize>,
+    /// Per service, (setting, line) with the first line found for each setting: looked up
+    /// by `&str`, without building a key per cell.
+    map: BTreeMap<String, Vec<(&'static str, usize)>>,
 }
 
 impl Lines {
@@ -159,10 +163,12 @@ impl Lines {
             .collect();
         let line = |off: usize| starts.partition_point(|&s| s <= off);
         for (name, s) in &raw.services {
+            let found: &mut Vec<(&'static str, usize)> = map.entry(name.value.clone()).or_default();
             let mut put = |key: &'static str, span: Option<&std::ops::Range<usize>>| {
                 if let Some(sp) = span {
-                    map.entry((name.value.clone(), key))
-                        .or_insert(line(sp.start));
+                    if !found.iter().any(|(k, _)| *k == key) {
+                        found.push((key, line(sp.start)));
+                    }
                 }
             };
             let unsafe_line = s
@@ -193,11 +199,15 @@ impl Lines {
     }
 
     fn get(&self, service: &str, key: &'static str) -> Option<usize> {
-        self.map.get(&(service.to_string(), key)).copied()
+        self.map
+            .get(service)?
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|&(_, l)| l)
     }
 }
 
-fn cell(status: Status, note: impl Into<String>, line: Option<usize>) -> Cell {
+fn cell(status: Status, note: impl Into<Cow<'static, str>>, line: Option<usize>) -> Cell {
     Cell {
         status,
         note: note.into(),
@@ -411,11 +421,63 @@ pub fn matrix(plan: &Plan, lines: &Lines, target: Target) -> Matrix {
     }
 }
 
-fn cell_text(m: &Matrix, c: &Cell) -> String {
-    match c.line {
-        Some(l) => format!("{} ({}:{l})", c.note, m.spec),
-        None => c.note.clone(),
+/// A cell's note and, when the spec relaxes the control, the spec line, each piece passed
+/// through `put` (which escapes it for its format: escaping is per character, so the
+/// pieces escaped one by one are the whole escaped).
+fn cell_text(m: &Matrix, c: &Cell, s: &mut String, put: fn(&mut String, &str)) {
+    put(s, &c.note);
+    if let Some(l) = c.line {
+        put(s, " (");
+        put(s, &m.spec);
+        put(s, ":");
+        put(s, itoa(l).as_str());
+        put(s, ")");
     }
+}
+
+/// `n` in decimal without `core::fmt`.
+fn itoa(mut n: usize) -> Digits {
+    let mut d = Digits {
+        buf: [0; 20],
+        start: 20,
+    };
+    loop {
+        d.start -= 1;
+        d.buf[d.start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return d;
+        }
+    }
+}
+
+struct Digits {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[self.start..]).expect("ASCII digits")
+    }
+}
+
+/// `text`, each ASCII byte that `map` replaces written as its replacement.
+fn push_replacing(s: &mut String, text: &str, map: fn(u8) -> Option<&'static str>) {
+    let mut last = 0;
+    for (i, b) in text.bytes().enumerate() {
+        if let Some(r) = map(b) {
+            s.push_str(&text[last..i]);
+            s.push_str(r);
+            last = i + 1;
+        }
+    }
+    s.push_str(&text[last..]);
+}
+
+/// Markdown table cell text: `|` escaped.
+fn push_md(s: &mut String, text: &str) {
+    push_replacing(s, text, |b| (b == b'|').then_some("\\|"));
 }
 
 fn count(m: &Matrix, s: Status) -> usize {
@@ -439,19 +501,25 @@ pub fn markdown(m: &Matrix, header: &str, offer: &mut dyn FnMut(&mut String)) ->
     let _ = writeln!(s, "|---|---|{}", "---|".repeat(m.services.len()));
     for (cis, row) in Cis::ALL.iter().zip(&m.cells) {
         let (id, name) = cis.id_and_name();
-        let cells: Vec<String> = row
-            .iter()
-            .map(|c| {
-                let mark = match c.status {
-                    Status::Satisfied => "✅",
-                    Status::Relaxed => "⚠️",
-                    Status::NotApplicable => "—",
-                    Status::NotEnforced => "❌",
-                };
-                format!("{mark} {}", cell_text(m, c).replace('|', "\\|"))
-            })
-            .collect();
-        let _ = writeln!(s, "| {id} | {name} | {} |", cells.join(" | "));
+        s.push_str("| ");
+        s.push_str(id);
+        s.push_str(" | ");
+        s.push_str(name);
+        s.push_str(" | ");
+        for (i, c) in row.iter().enumerate() {
+            if i > 0 {
+                s.push_str(" | ");
+            }
+            s.push_str(match c.status {
+                Status::Satisfied => "✅",
+                Status::Relaxed => "⚠️",
+                Status::NotApplicable => "—",
+                Status::NotEnforced => "❌",
+            });
+            s.push(' ');
+            cell_text(m, c, &mut s, push_md);
+        }
+        s.push_str(" |\n");
         offer(&mut s);
     }
     s.push_str("\n✅ satisfied · ⚠️ relaxed by the spec (at the line shown) · — not applicable · ❌ not enforced by the target\n");
@@ -466,11 +534,25 @@ pub fn markdown(m: &Matrix, header: &str, offer: &mut dyn FnMut(&mut String)) ->
     s
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+fn esc_byte(b: u8) -> Option<&'static str> {
+    match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'"' => Some("&quot;"),
+        _ => None,
+    }
+}
+
+/// HTML text: `&`, `<`, `>` and `"` as entities, in one pass.
+fn push_esc(s: &mut String, text: &str) {
+    push_replacing(s, text, esc_byte);
+}
+
+fn esc(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    push_esc(&mut s, text);
+    s
 }
 
 /// A self-contained page: inline CSS, no script, no external asset. Written a row at a
@@ -519,20 +601,22 @@ td.ok .state {{ color: #1b7f3b; }} td.relaxed .state {{ color: #a45a00; }}
         target = m.target,
     );
     for svc in &m.services {
-        let _ = write!(s, "<th>{}</th>", esc(svc));
+        s.push_str("<th>");
+        push_esc(&mut s, svc);
+        s.push_str("</th>");
     }
     s.push_str("</tr></thead>\n<tbody>\n");
     for (cis, row) in Cis::ALL.iter().zip(&m.cells) {
         let (id, name) = cis.id_and_name();
         let _ = write!(s, "<tr><th class=\"cis\">{id}</th><th>{}</th>", esc(name));
         for c in row {
-            let _ = write!(
-                s,
-                "<td class=\"{}\"><span class=\"state\">{}</span>{}</td>",
-                c.status.class(),
-                c.status.word(),
-                esc(&cell_text(m, c))
-            );
+            s.push_str("<td class=\"");
+            s.push_str(c.status.class());
+            s.push_str("\"><span class=\"state\">");
+            s.push_str(c.status.word());
+            s.push_str("</span>");
+            cell_text(m, c, &mut s, push_esc);
+            s.push_str("</td>");
         }
         s.push_str("</tr>\n");
         offer(&mut s);
