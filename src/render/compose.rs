@@ -3,6 +3,7 @@
 //! `$` in every value, so user strings are escaped (`$$`). [`artifacts`] adds what only a
 //! compose host gets: the firewall, the security check, AppArmor profiles, the incident script.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use minijinja::Environment;
@@ -12,7 +13,7 @@ use super::{files, host, seccomp_profiles, RenderBug};
 use crate::artifact::{Artifact, Sink};
 use crate::model::*;
 use crate::plan::{Plan, PlannedService};
-use crate::render::literal_dollars as lit;
+use crate::render::literal_dollars;
 use crate::targets::Target;
 
 /// The compose file but its services, which are written between its `name` and the rest
@@ -31,43 +32,45 @@ struct Compose {
     secrets: BTreeMap<String, SecretFile>,
 }
 
+/// A service as the compose file writes it: the model's strings are borrowed (a `$` makes a
+/// copy, `$$`), so a service costs no copy of its names, paths and values.
 #[derive(Serialize)]
-struct ComposeService {
+struct ComposeService<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    image: Option<String>,
+    image: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    build: Option<BuildSection>,
+    build: Option<BuildSection<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pull_policy: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    command: Option<Vec<String>>,
+    command: Option<Vec<Cow<'a, str>>>,
     user: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     group_add: Vec<String>,
     read_only: bool,
     init: bool,
-    cap_drop: Vec<&'static str>,
+    cap_drop: &'static [&'static str],
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    cap_add: Vec<String>,
+    cap_add: Vec<&'a str>,
     security_opt: Vec<String>,
     tmpfs: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    volumes: Vec<VolumeMount>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    secrets: Vec<String>,
+    volumes: Vec<VolumeMount<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    secrets: &'a [String],
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    environment: BTreeMap<String, String>,
+    environment: BTreeMap<&'a str, Cow<'a, str>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     expose: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     ports: Vec<PortMapping>,
-    networks: BTreeMap<String, ServiceNetwork>,
+    networks: BTreeMap<&'a str, ServiceNetwork>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     extra_hosts: Vec<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    depends_on: BTreeMap<String, DependsOn>,
+    depends_on: BTreeMap<&'a str, DependsOn>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    healthcheck: Option<Healthcheck>,
+    healthcheck: Option<Healthcheck<'a>>,
     restart: String,
     mem_limit: String,
     memswap_limit: String,
@@ -79,21 +82,21 @@ struct ComposeService {
     ulimits: Option<Ulimits>,
     deploy: Deploy,
     logging: Logging,
-    labels: BTreeMap<String, String>,
+    labels: BTreeMap<&'static str, Cow<'a, str>>,
 }
 
 #[derive(Serialize)]
-struct BuildSection {
-    context: String,
-    dockerfile: String,
+struct BuildSection<'a> {
+    context: &'a str,
+    dockerfile: &'a str,
 }
 
 #[derive(Serialize)]
-struct VolumeMount {
+struct VolumeMount<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
-    source: String,
-    target: String,
+    source: &'a str,
+    target: &'a str,
     read_only: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     bind: Option<BindOptions>,
@@ -131,8 +134,8 @@ struct DependsOn {
 }
 
 #[derive(Serialize)]
-struct Healthcheck {
-    test: Vec<String>,
+struct Healthcheck<'a> {
+    test: Vec<Cow<'a, str>>,
     interval: String,
     timeout: String,
     start_period: String,
@@ -234,7 +237,17 @@ struct SecretFile {
     file: String,
 }
 
-fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
+/// A user string as a literal for compose (`$` as `$$`, see [`literal_dollars`]), copied only
+/// when it holds a `$`.
+fn lit(s: &str) -> Cow<'_, str> {
+    if s.contains('$') {
+        Cow::Owned(literal_dollars(s))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+fn service<'a>(plan: &Plan, ps: &'a PlannedService) -> ComposeService<'a> {
     let s = ps.svc;
     let security_opt = security_opt(ps);
     let tmpfs = ps
@@ -264,7 +277,7 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
         .iter()
         .map(|a| {
             (
-                a.zone.clone(),
+                a.zone.as_str(),
                 ServiceNetwork {
                     ipv4_address: a.address.to_string(),
                 },
@@ -273,7 +286,7 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
         .collect();
     let depends_on = depends_on(plan, s);
     let healthcheck = s.health.as_ref().map(|h| Healthcheck {
-        test: std::iter::once("CMD".to_string())
+        test: std::iter::once(Cow::Borrowed("CMD"))
             .chain(h.cmd.iter().map(|a| lit(a)))
             .collect(),
         interval: h.interval.to_string(),
@@ -284,20 +297,32 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
     let (build, pull_policy) = match &ps.build {
         Some(b) => (
             Some(BuildSection {
-                context: b.context.clone(),
-                dockerfile: b.dockerfile.clone(),
+                context: &b.context,
+                dockerfile: &b.dockerfile,
             }),
             Some("build"),
         ),
         None => (None, None),
     };
     let mut labels = BTreeMap::new();
-    labels.insert("io.hardgen.seccomp".to_string(), ps.seccomp_profile.clone());
+    labels.insert(
+        "io.hardgen.seccomp",
+        Cow::Borrowed(ps.seccomp_profile.as_str()),
+    );
     if let Some(r) = &s.unsafe_reason {
-        labels.insert("io.hardgen.unsafe-reason".to_string(), lit(r));
+        labels.insert("io.hardgen.unsafe-reason", lit(r));
+    }
+    let mut log_options =
+        plan.model
+            .logging
+            .service_options(&plan.model.project.name, &s.name, &s.log);
+    for v in log_options.values_mut() {
+        if v.contains('$') {
+            *v = literal_dollars(v);
+        }
     }
     ComposeService {
-        image: Some(ps.image.clone()),
+        image: Some(&ps.image),
         build,
         pull_policy,
         command: s
@@ -308,16 +333,16 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
         group_add: ps.group_add.iter().map(u32::to_string).collect(),
         read_only: s.read_only,
         init: s.init,
-        cap_drop: vec!["ALL"],
-        cap_add: s.cap_add.iter().cloned().collect(),
+        cap_drop: &["ALL"],
+        cap_add: s.cap_add.iter().map(String::as_str).collect(),
         security_opt,
         tmpfs,
         volumes,
-        secrets: s.secrets.clone(),
+        secrets: &s.secrets,
         environment: s
             .environment
             .iter()
-            .map(|(k, v)| (k.clone(), lit(v)))
+            .map(|(k, v)| (k.as_str(), lit(v)))
             .collect(),
         expose: s.expose.iter().map(|p| p.to_string()).collect(),
         ports,
@@ -343,13 +368,7 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
         },
         logging: Logging {
             driver: plan.model.logging.driver.as_str(),
-            options: plan
-                .model
-                .logging
-                .service_options(&plan.model.project.name, &s.name, &s.log)
-                .into_iter()
-                .map(|(k, v)| (k, lit(&v)))
-                .collect(),
+            options: log_options,
         },
         labels,
     }
@@ -357,20 +376,20 @@ fn service(plan: &Plan, ps: &PlannedService) -> ComposeService {
 
 /// A volume as Compose's long syntax: named volumes never copy the image's content in,
 /// bind mounts never create a missing host path.
-fn volume_mount(v: &Volume) -> VolumeMount {
+fn volume_mount(v: &Volume) -> VolumeMount<'_> {
     match &v.source {
         VolumeSource::Named(n) => VolumeMount {
             kind: "volume",
-            source: n.clone(),
-            target: v.target.clone(),
+            source: n,
+            target: &v.target,
             read_only: v.read_only,
             bind: None,
             volume: Some(VolumeOptions { nocopy: false }),
         },
         VolumeSource::Host(p) => VolumeMount {
             kind: "bind",
-            source: p.clone(),
-            target: v.target.clone(),
+            source: p,
+            target: &v.target,
             read_only: v.read_only,
             bind: Some(BindOptions {
                 create_host_path: false,
@@ -381,7 +400,7 @@ fn volume_mount(v: &Volume) -> VolumeMount {
 }
 
 /// Each dependency waits for health where the dependency has a health check.
-fn depends_on(plan: &Plan, s: &Service) -> BTreeMap<String, DependsOn> {
+fn depends_on<'a>(plan: &Plan, s: &'a Service) -> BTreeMap<&'a str, DependsOn> {
     s.depends_on
         .iter()
         .map(|d| {
@@ -391,7 +410,7 @@ fn depends_on(plan: &Plan, s: &Service) -> BTreeMap<String, DependsOn> {
                 .get(d)
                 .is_some_and(|x| x.health.is_some());
             (
-                d.clone(),
+                d.as_str(),
                 DependsOn {
                     condition: if healthy {
                         "service_healthy"
