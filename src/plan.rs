@@ -5,7 +5,7 @@
 //! other zones attached to this zone's network so that a flow can reach it). The firewall
 //! can then name "the clients of zone Z" and "the members of zone Z" as two CIDR blocks.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 
 use crate::layout::Layout;
@@ -266,6 +266,17 @@ pub fn plan<'m>(model: &'m Model, layout: &Layout) -> Plan<'m> {
 }
 
 fn plan_zones(model: &Model) -> Vec<PlannedZone> {
+    // Each zone's members in the services' order, in one pass over the services (a scan of
+    // every service for every zone grew with zones x services).
+    let mut members: HashMap<&str, Vec<String>> = HashMap::new();
+    for s in model.services.values() {
+        for z in &s.zones {
+            let v = members.entry(z.as_str()).or_default();
+            if v.last() != Some(&s.name) {
+                v.push(s.name.clone());
+            }
+        }
+    }
     model
         .zones
         .values()
@@ -279,12 +290,7 @@ fn plan_zones(model: &Model) -> Vec<PlannedZone> {
                 addr: subnet.host((subnet.size() / 2) as u32),
                 prefix: subnet.prefix + 1,
             };
-            let member_services: Vec<String> = model
-                .services
-                .values()
-                .filter(|s| s.zones.contains(&z.name))
-                .map(|s| s.name.clone())
-                .collect();
+            let member_services = members.remove(z.name.as_str()).unwrap_or_default();
             let client_services: Vec<String> = z.clients.iter().cloned().collect();
             PlannedZone {
                 name: z.name.clone(),
@@ -408,11 +414,24 @@ fn pin_flow_targets<'m>(
                 .map(move |a| ((ps.svc.name.as_str(), a.zone.as_str()), a.address))
         })
         .collect();
-    let mut pins: BTreeMap<String, BTreeMap<String, Ipv4Addr>> = BTreeMap::new();
+    // Names are borrowed until the end; a target zone's members (with their address there)
+    // are looked up once for all the flows to it and all their clients.
+    let mut pins: BTreeMap<&str, BTreeMap<&str, Ipv4Addr>> = BTreeMap::new();
+    let mut targets_of: HashMap<&str, Vec<(&str, &Service, Ipv4Addr)>> = HashMap::new();
     for f in &model.flows {
         let Some(zone) = zones.iter().find(|z| z.name == f.to) else {
             continue;
         };
+        let targets = targets_of.entry(f.to.as_str()).or_insert_with(|| {
+            zone.member_services
+                .iter()
+                .filter_map(|target| {
+                    let t = model.services.get(target)?;
+                    let addr = address_in.get(&(target.as_str(), f.to.as_str()))?;
+                    Some((target.as_str(), t, *addr))
+                })
+                .collect()
+        });
         for client in f
             .clients
             .iter()
@@ -421,26 +440,21 @@ fn pin_flow_targets<'m>(
             let Some(c) = model.services.get(client) else {
                 continue;
             };
-            for target in &zone.member_services {
-                let Some(t) = model.services.get(target) else {
-                    continue;
-                };
+            for &(target, t, addr) in targets.iter() {
                 // Members of a common zone talk there directly: nothing to pin.
                 if c.zones.iter().any(|z| t.zones.contains(z)) {
                     continue;
                 }
-                if let Some(addr) = address_in.get(&(target.as_str(), f.to.as_str())) {
-                    pins.entry(client.clone())
-                        .or_default()
-                        .entry(target.clone())
-                        .or_insert(*addr);
-                }
+                pins.entry(client.as_str())
+                    .or_default()
+                    .entry(target)
+                    .or_insert(addr);
             }
         }
     }
     for ps in &mut services {
-        if let Some(p) = pins.remove(&ps.svc.name) {
-            ps.pinned_hosts = p.into_iter().collect();
+        if let Some(p) = pins.remove(ps.svc.name.as_str()) {
+            ps.pinned_hosts = p.into_iter().map(|(n, a)| (n.to_string(), a)).collect();
         }
     }
     services
