@@ -50,13 +50,6 @@ macro_rules! templates {
 }
 
 const TEMPLATES: &[(&str, &str)] = templates![
-    "dockerfile/base.j2",
-    "dockerfile/debian_user.j2",
-    "dockerfile/python.j2",
-    "dockerfile/node.j2",
-    "dockerfile/go.j2",
-    "dockerfile/rust.j2",
-    "dockerfile/static.j2",
     "iptables.rules.j2",
     "nftables.nft.j2",
     "apply-firewall.sh.j2",
@@ -84,7 +77,6 @@ fn environment() -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_keep_trailing_newline(true);
-    env.add_filter("q", |s: String| dockerfile::quote(&s));
     for (name, src) in TEMPLATES {
         env.add_template(name, src)
             .unwrap_or_else(|e| panic!("embedded template {name} does not parse: {e}"));
