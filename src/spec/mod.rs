@@ -608,7 +608,7 @@ pub struct RawService {
     /// = "3.11", command = ["python", "-m", "app"] }`. Exactly one of `image` and `build` is
     /// required.
     #[schemars(with = "Option<schema::Inline<RawBuild>>")]
-    pub build: Option<RawBuild>,
+    pub build: Option<Box<RawBuild>>,
     /// The zones (networks) the service is a member of. Required, at least one. Example: `["api"]`.
     #[serde(default)]
     #[schemars(length(min = 1), inner(regex = "schema::ZONE_NAME"))]
@@ -704,11 +704,11 @@ pub struct RawService {
     /// Health check. Required unless hardgen can derive one: python and node builds that `expose` a
     /// TCP port get a connect probe by default.
     #[schemars(with = "Option<schema::Inline<RawHealth>>")]
-    pub healthcheck: Option<RawHealth>,
+    pub healthcheck: Option<Box<RawHealth>>,
     /// What `hardgen learn` runs in the service while it records and verifies its learned
     /// seccomp profile (`seccomp = "learned"`), besides the health check. Default: nothing.
     #[schemars(with = "Option<schema::Inline<RawExercise>>")]
-    pub exercise: Option<RawExercise>,
+    pub exercise: Option<Box<RawExercise>>,
     /// Run Docker's init (tini) as PID 1. Default `true`; set `false` for images with their own
     /// init.
     pub init: Option<Sp<bool>>,

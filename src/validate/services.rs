@@ -624,7 +624,7 @@ impl Validator<'_> {
         expose: &[PortProto],
         disabled: bool,
     ) -> Option<Health> {
-        let h = s.healthcheck.as_ref();
+        let h = s.healthcheck.as_deref();
         let timing = |this: &mut Self, cmd: Vec<String>| {
             let d = RawHealth::default();
             let h = h.unwrap_or(&d);
