@@ -372,9 +372,10 @@ pub fn build(
     let out = out.map_or_else(|| default_out(spec_path, target), Path::to_path_buf);
     let layout = Layout::new(spec_path, &out);
     // Each artifact goes to the staging directory (or, with --check, is compared with the
-    // file on disk) as soon as it is rendered: none is held until the end. The writing (or
-    // comparing) runs on a second thread, beside the rendering.
-    let sink = if check {
+    // file on disk) as soon as it is rendered: none is held until the end. (On a thread of
+    // its own, fed by a channel, the writing bought nothing measurable on the 2 cores and
+    // cost CPU: bench/profile-notes.md.)
+    let mut sink = if check {
         BuildSink::Check(diff::Drift::new(&out, false))
     } else {
         match output::Staging::new(&out) {
@@ -385,10 +386,7 @@ pub fn build(
             }
         }
     };
-    let (sink, rendered) = crate::artifact::on_thread(sink, |sink| {
-        render_into(&model, &lines, target, &layout, sink, err)
-    });
-    if !rendered {
+    if !render_into(&model, &lines, target, &layout, &mut sink, err) {
         // Dropping the staging writer removes what it staged.
         return Outcome::Failed;
     }
@@ -585,12 +583,9 @@ pub fn diff_drift(
     drop(src);
     let out = out.map_or_else(|| default_out(spec_path, opts.target), Path::to_path_buf);
     let layout = Layout::new(spec_path, &out);
-    // Each artifact is compared with the file on disk as soon as it is rendered, on a second
-    // thread, beside the rendering.
-    let (drift, rendered) = crate::artifact::on_thread(diff::Drift::new(&out, true), |sink| {
-        render_into(&model, &lines, opts.target, &layout, sink, err)
-    });
-    if !rendered {
+    // Each artifact is compared with the file on disk as soon as it is rendered.
+    let mut drift = diff::Drift::new(&out, true);
+    if !render_into(&model, &lines, opts.target, &layout, &mut drift, err) {
         return Outcome::Failed;
     }
     let files = match drift.finish() {

@@ -796,35 +796,4 @@ mod tests {
             [".gitignore", MANIFEST, "README.md", "falco", "falco/r.yaml"]
         );
     }
-
-    /// The writer on its own thread sees what it would have seen on the caller's.
-    #[test]
-    fn a_staging_writer_on_a_thread_writes_the_same() {
-        let tmp = tempfile::tempdir().unwrap();
-        let big: Vec<u8> = (0..200_000u32).map(|i| b'0' + (i % 10) as u8).collect();
-        let render = |s: &mut dyn Sink| {
-            put(s, "README.md", "x\n");
-            stream(s, "docker-compose.yml", &big, 4096);
-            put(s, "seccomp/a.json", "{}\n");
-        };
-        let here = tmp.path().join("here");
-        let mut s = Staging::new(&here).unwrap();
-        render(&mut s);
-        s.finish().unwrap();
-        let there = tmp.path().join("there");
-        let (s, ()) = crate::artifact::on_thread(Staging::new(&there).unwrap(), render);
-        s.finish().unwrap();
-        assert_eq!(files(&here), files(&there));
-        for f in files(&here).iter().filter(|f| here.join(f).is_file()) {
-            assert_eq!(
-                fs::read(here.join(f)).unwrap(),
-                fs::read(there.join(f)).unwrap()
-            );
-        }
-        // Dropped unfinished (a render bug): nothing is left.
-        let gone = tmp.path().join("gone");
-        let (s, ()) = crate::artifact::on_thread(Staging::new(&gone).unwrap(), render);
-        drop(s);
-        assert!(!gone.exists());
-    }
 }
