@@ -375,13 +375,19 @@ pub fn build(
     // file on disk) as soon as it is rendered: none is held until the end. (On a thread of
     // its own, fed by a channel, the writing bought nothing measurable on the 2 cores and
     // cost CPU: bench/profile-notes.md.)
+    // What a failed write leaves: a first build leaves nothing (output::Staging).
+    let kept = if out.symlink_metadata().is_ok() {
+        "the previous output was left as it was"
+    } else {
+        "nothing was written"
+    };
     let mut sink = if check {
         BuildSink::Check(diff::Drift::new(&out, false))
     } else {
         match output::Staging::new(&out) {
             Ok(s) => BuildSink::Write(s),
             Err(e) => {
-                let _ = writeln!(err, "error: {e}; the previous output was left as it was");
+                let _ = writeln!(err, "error: {e}; {kept}");
                 return Outcome::Failed;
             }
         }
@@ -425,7 +431,7 @@ pub fn build(
             Outcome::Ok
         }
         Err(WriteError::Io(e)) => {
-            let _ = writeln!(err, "error: {e}; the previous output was left as it was");
+            let _ = writeln!(err, "error: {e}; {kept}");
             Outcome::Failed
         }
         Err(WriteError::Foreign(paths)) => {

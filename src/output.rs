@@ -147,6 +147,16 @@ impl Comparison {
         Ok(c)
     }
 
+    /// An artifact whose file cannot be on disk (the output directory did not exist).
+    fn missing(full: PathBuf) -> Comparison {
+        Comparison {
+            full,
+            old: None,
+            matched: 0,
+            state: FileState::Missing,
+        }
+    }
+
     pub fn state(&self) -> FileState {
         self.state
     }
@@ -258,8 +268,15 @@ enum Entry {
 /// hardgen did not generate are never overwritten. Until `finish` succeeds the output
 /// directory is as it was: a failure (or a render bug, dropping the writer) removes the
 /// temporary files and the directories the writer created.
+///
+/// When the output directory does not exist yet (a first build), there is nothing to compare
+/// or replace: every file is written straight to its place in a fresh directory next to it,
+/// which `finish` renames to the output directory in one step (one rename instead of one per
+/// file, and no lookup of each file first).
 pub struct Staging {
     out: PathBuf,
+    /// The fresh directory a first build is written into, renamed to `out` by `finish`.
+    fresh: Option<PathBuf>,
     /// The paths of the previous build's manifest.
     previous: BTreeSet<String>,
     pid: u32,
@@ -299,10 +316,19 @@ enum Destination {
 
 impl Staging {
     pub fn new(out: &Path) -> Result<Staging, IoError> {
-        Ok(Staging {
+        let pid = std::process::id();
+        let fresh = match fs::symlink_metadata(out) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let name = out.file_name().filter(|_| !out.ends_with(".."));
+                name.map(|n| temp_path(out.parent().unwrap_or(Path::new("")), Path::new(n), pid))
+            }
+            _ => None,
+        };
+        let mut s = Staging {
             out: out.to_path_buf(),
-            previous: read_manifest(out)?.into_iter().collect(),
-            pid: std::process::id(),
+            fresh: None,
+            previous: BTreeSet::new(),
+            pid,
             entries: BTreeMap::new(),
             dirs: BTreeSet::new(),
             made: Vec::new(),
@@ -311,7 +337,19 @@ impl Staging {
             done: false,
             incoming: None,
             buf: Vec::new(),
-        })
+        };
+        match fresh {
+            Some(root) => {
+                if let Some(parent) = root.parent() {
+                    s.ensure_dir(parent)?;
+                }
+                fs::create_dir(&root).map_err(io_err(&root, "create directory"))?;
+                s.dirs.insert(root.clone());
+                s.fresh = Some(root);
+            }
+            None => s.previous = read_manifest(out)?.into_iter().collect(),
+        }
+        Ok(s)
     }
 
     /// Create `dir` (and its missing parents) unless it exists, remembering what was made.
@@ -342,7 +380,10 @@ impl Staging {
             debug_assert!(false, "{path} was rendered twice");
             let _ = fs::remove_file(tmp);
         }
-        let cmp = Comparison::open(&self.out, &path, mode, len)?;
+        let cmp = match &self.fresh {
+            Some(root) => Comparison::missing(root.join(&path)),
+            None => Comparison::open(&self.out, &path, mode, len)?,
+        };
         self.incoming = Some(Incoming {
             path,
             mode,
@@ -371,10 +412,14 @@ impl Staging {
             inc.to = Destination::Refused;
             return Ok(());
         }
-        let dir = target.parent().unwrap_or(&self.out).to_path_buf();
+        let staged = self.fresh.as_deref().unwrap_or(&self.out).join(&inc.path);
+        let dir = staged.parent().unwrap_or(&self.out).to_path_buf();
         self.ensure_dir(&dir)?;
         let inc = self.incoming.as_mut().expect("an incoming artifact");
-        let tmp = temp_path(&dir, &target, self.pid);
+        let tmp = match self.fresh {
+            Some(_) => staged,
+            None => temp_path(&dir, &target, self.pid),
+        };
         let mut f = fs::File::create(&tmp).map_err(io_err(&tmp, "create"))?;
         let copied = inc.cmp.copy_prefix(inc.fed, &mut f);
         inc.to = Destination::Staged(tmp, f);
@@ -445,9 +490,16 @@ impl Staging {
         {
             let _ = fs::remove_file(tmp);
         }
-        for e in self.entries.values() {
-            if let Entry::Staged(tmp) = e {
-                let _ = fs::remove_file(tmp);
+        match &self.fresh {
+            Some(root) => {
+                let _ = fs::remove_dir_all(root);
+            }
+            None => {
+                for e in self.entries.values() {
+                    if let Entry::Staged(tmp) = e {
+                        let _ = fs::remove_file(tmp);
+                    }
+                }
             }
         }
         for d in self.made.iter().rev() {
@@ -464,6 +516,9 @@ impl Staging {
         if !self.foreign.is_empty() {
             self.discard();
             return Err(WriteError::Foreign(std::mem::take(&mut self.foreign)));
+        }
+        if self.fresh.is_some() {
+            return self.finish_fresh();
         }
         let out = self.out.clone();
         let manifest = manifest_text(self.entries.keys());
@@ -525,6 +580,39 @@ impl Staging {
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(WriteError::Io(io_err(&full, "remove")(e))),
+            }
+        }
+        Ok(report)
+    }
+}
+
+impl Staging {
+    /// A first build: the manifest joins the files in the fresh directory, which becomes the
+    /// output directory.
+    fn finish_fresh(mut self) -> Result<WriteReport, WriteError> {
+        let root = self.fresh.clone().expect("a first build");
+        let manifest = manifest_text(self.entries.keys());
+        let target = root.join(MANIFEST);
+        let written = fs::File::create(&target).and_then(|mut f| {
+            f.write_all(manifest.as_bytes())?;
+            f.set_permissions(fs::Permissions::from_mode(0o644))
+        });
+        if let Err(e) = written {
+            self.discard();
+            return Err(WriteError::Io(io_err(&self.out.join(MANIFEST), "write")(e)));
+        }
+        if let Err(e) = fs::rename(&root, &self.out) {
+            self.discard();
+            return Err(WriteError::Io(io_err(&self.out, "create")(e)));
+        }
+        self.done = true;
+        let mut report = WriteReport::default();
+        for (path, e) in &self.entries {
+            match e {
+                Entry::Staged(_) => report.written.push(path.clone()),
+                Entry::Unchanged | Entry::Refused => {
+                    unreachable!("nothing to compare in a first build")
+                }
             }
         }
         Ok(report)
@@ -625,6 +713,71 @@ mod tests {
         }
         v.sort();
         v
+    }
+
+    #[test]
+    fn a_first_build_is_one_directory_renamed_into_place() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("a/b/out");
+        let build = |out: &Path| {
+            let mut s = Staging::new(out).unwrap();
+            let sink: &mut dyn Sink = &mut s;
+            sink.insert("scripts/run.sh", Artifact::script("#!/bin/sh\n".into()));
+            sink.insert(
+                "secrets/key",
+                Artifact {
+                    bytes: b"k".to_vec(),
+                    mode: 0o600,
+                },
+            );
+            let mut st = sink.stream("docker-compose.yml", 0o644);
+            let mut buf = String::from("services:\n");
+            st.offer(&mut buf);
+            st.finish(buf);
+            s
+        };
+        // Dropped (a render bug): neither the output, its staging directory nor the parents
+        // the writer made are left.
+        drop(build(&out));
+        assert_eq!(files(tmp.path()), Vec::<String>::new());
+
+        let r = build(&out).finish().unwrap();
+        assert_eq!(
+            r.written,
+            ["docker-compose.yml", "scripts/run.sh", "secrets/key"]
+        );
+        assert_eq!(
+            files(tmp.path()),
+            [
+                "a",
+                "a/b",
+                "a/b/out",
+                "a/b/out/.hardgen-manifest",
+                "a/b/out/docker-compose.yml",
+                "a/b/out/scripts",
+                "a/b/out/scripts/run.sh",
+                "a/b/out/secrets",
+                "a/b/out/secrets/key",
+            ]
+        );
+        let mode = |p: &str| fs::metadata(out.join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("scripts/run.sh"), 0o755);
+        assert_eq!(mode("secrets/key"), 0o600);
+        assert_eq!(mode(MANIFEST), 0o644);
+        assert_eq!(read_manifest(&out).unwrap().len(), 3);
+
+        // The output directory appears (with a file of someone else) while the first build
+        // renders: it is not replaced, the build fails naming it, and its staging goes.
+        let out2 = tmp.path().join("out2");
+        let s = build(&out2);
+        fs::create_dir(&out2).unwrap();
+        fs::write(out2.join("theirs"), "x").unwrap();
+        match s.finish() {
+            Err(WriteError::Io(e)) => assert_eq!(e.path, out2),
+            other => panic!("expected an I/O error, got {other:?}"),
+        }
+        assert_eq!(files(&out2), ["theirs"]);
+        assert!(!files(tmp.path()).iter().any(|f| f.ends_with(".tmp")));
     }
 
     #[test]

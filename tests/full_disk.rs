@@ -31,6 +31,10 @@ truncate -s -48K "$mnt/filler"
 echo $? >"$work/second.code"
 snapshot "$work/after"
 find "$out" -name '*.tmp' >"$work/leftovers"
+# A first build on the full disk: no output directory, no staging directory is left.
+"$hardgen" build "$arkalia" --out "$mnt/new/out" 2>"$work/third.err"
+echo $? >"$work/third.code"
+ls -A "$mnt" >"$work/mnt-after"
 "#;
 
 #[test]
@@ -84,6 +88,23 @@ fn full_disk_keeps_the_previous_output() {
     assert_eq!(
         before, after,
         "the previous output changed on a failed build"
+    );
+    let third = fs::read_to_string(work.join("third.err")).unwrap();
+    let third_code = fs::read_to_string(work.join("third.code")).unwrap();
+    assert_eq!(
+        third_code.trim(),
+        "2",
+        "a first build on a full disk must fail:\n{third}"
+    );
+    assert!(
+        third.contains("No space left on device") && third.contains("nothing was written"),
+        "the error names the cause and says nothing was written:\n{third}"
+    );
+    let mnt_after = fs::read_to_string(work.join("mnt-after")).unwrap();
+    assert_eq!(
+        mnt_after.lines().collect::<Vec<_>>(),
+        ["filler", "out"],
+        "a failed first build left something behind"
     );
     let leftovers = fs::read_to_string(work.join("leftovers")).unwrap();
     assert!(
