@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::artifact::{Artifact, Artifacts, Sink};
-use crate::output::{self, Comparison, FileState, IoError};
+use crate::artifact::{Artifacts, Sink};
+use crate::output::{self, Comparison, FileState, IoError, Piecewise};
 use crate::posture::{Change, Class};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -65,6 +65,19 @@ struct Incoming {
     new: Vec<u8>,
 }
 
+impl Incoming {
+    /// Its bytes so far, which matched the file on disk, read back from it.
+    fn read_prefix(&mut self, out: &Path) -> Result<(), IoError> {
+        self.cmp
+            .copy_prefix(self.fed, &mut self.new)
+            .map_err(|source| IoError {
+                path: out.join(&self.path),
+                action: "read",
+                source,
+            })
+    }
+}
+
 impl<'a> Drift<'a> {
     pub fn new(out: &'a Path, with_bytes: bool) -> Drift<'a> {
         Drift {
@@ -76,6 +89,45 @@ impl<'a> Drift<'a> {
             incoming: None,
             buf: Vec::new(),
         }
+    }
+
+    /// Once the bytes differ from the file on disk, keep them (for the unified diff),
+    /// beginning with those handed over before, which are the file's first bytes.
+    fn settle(&mut self) -> Result<(), IoError> {
+        let Some(inc) = self.incoming.as_mut() else {
+            return Ok(());
+        };
+        if self.with_bytes && inc.cmp.state() != FileState::Same && inc.new.is_empty() {
+            inc.read_prefix(self.out)?;
+        }
+        Ok(())
+    }
+
+    /// The differences, sorted by path, with the generated files that are no longer rendered.
+    pub fn finish(mut self) -> Result<Vec<FileDiff>, IoError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        for p in output::read_manifest(self.out)? {
+            if !self.paths.contains(&p) {
+                if let Ok(old) = std::fs::read(self.out.join(&p)) {
+                    self.diffs.push(FileDiff {
+                        path: p,
+                        status: Status::Removed,
+                        old: if self.with_bytes { old } else { Vec::new() },
+                        new: Vec::new(),
+                    });
+                }
+            }
+        }
+        self.diffs.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(self.diffs)
+    }
+}
+
+impl Piecewise for Drift<'_> {
+    fn failed(&self) -> bool {
+        self.error.is_some()
     }
 
     fn start(&mut self, path: String, mode: u32, len: Option<u64>) -> Result<(), IoError> {
@@ -91,24 +143,6 @@ impl<'a> Drift<'a> {
             new: Vec::new(),
         });
         self.settle()
-    }
-
-    /// Once the bytes differ from the file on disk, keep them (for the unified diff),
-    /// beginning with those handed over before, which are the file's first bytes.
-    fn settle(&mut self) -> Result<(), IoError> {
-        let Some(inc) = self.incoming.as_mut() else {
-            return Ok(());
-        };
-        if self.with_bytes && inc.cmp.state() != FileState::Same && inc.new.is_empty() {
-            inc.cmp
-                .copy_prefix(inc.fed, &mut inc.new)
-                .map_err(|source| IoError {
-                    path: self.out.join(&inc.path),
-                    action: "read",
-                    source,
-                })?;
-        }
-        Ok(())
     }
 
     fn take(&mut self, bytes: &[u8]) -> Result<(), IoError> {
@@ -136,13 +170,7 @@ impl<'a> Drift<'a> {
         if state != FileState::Same && self.with_bytes && inc.new.len() as u64 != inc.fed {
             // Every byte matched, but the file on disk is longer: the bytes are its first.
             inc.new.clear();
-            inc.cmp
-                .copy_prefix(inc.fed, &mut inc.new)
-                .map_err(|source| IoError {
-                    path: self.out.join(&inc.path),
-                    action: "read",
-                    source,
-                })?;
+            inc.read_prefix(self.out)?;
         }
         let diff = match state {
             FileState::Same => return Ok(()),
@@ -177,69 +205,6 @@ impl<'a> Drift<'a> {
     fn fail(&mut self, e: IoError) {
         self.incoming = None;
         self.error = Some(e);
-    }
-
-    /// The differences, sorted by path, with the generated files that are no longer rendered.
-    pub fn finish(mut self) -> Result<Vec<FileDiff>, IoError> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        for p in output::read_manifest(self.out)? {
-            if !self.paths.contains(&p) {
-                if let Ok(old) = std::fs::read(self.out.join(&p)) {
-                    self.diffs.push(FileDiff {
-                        path: p,
-                        status: Status::Removed,
-                        old: if self.with_bytes { old } else { Vec::new() },
-                        new: Vec::new(),
-                    });
-                }
-            }
-        }
-        self.diffs.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(self.diffs)
-    }
-}
-
-impl Sink for Drift<'_> {
-    fn put(&mut self, path: String, a: Artifact) {
-        if self.error.is_some() {
-            return;
-        }
-        let res = self
-            .start(path, a.mode, Some(a.bytes.len() as u64))
-            .and_then(|()| self.take(&a.bytes))
-            .and_then(|()| self.close());
-        if let Err(e) = res {
-            self.fail(e);
-        }
-    }
-
-    fn begin(&mut self, path: String, mode: u32) {
-        if self.error.is_some() {
-            return;
-        }
-        if let Err(e) = self.start(path, mode, None) {
-            self.fail(e);
-        }
-    }
-
-    fn append(&mut self, bytes: Vec<u8>) {
-        if self.error.is_some() {
-            return;
-        }
-        if let Err(e) = self.take(&bytes) {
-            self.fail(e);
-        }
-    }
-
-    fn end(&mut self) {
-        if self.error.is_some() {
-            return;
-        }
-        if let Err(e) = self.close() {
-            self.fail(e);
-        }
     }
 }
 
@@ -502,16 +467,10 @@ pub fn posture_json(old: &str, new: &str, changes: &[Change], files: &[FileDiff]
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::artifact::Artifact;
+    use crate::output::tests::stream;
     use std::fs;
     use std::os::unix::fs::PermissionsExt;
-
-    fn stream(s: &mut dyn Sink, path: &str, bytes: &[u8], piece: usize) {
-        s.begin(path.to_string(), 0o644);
-        for c in bytes.chunks(piece) {
-            s.append(c.to_vec());
-        }
-        s.end();
-    }
 
     /// Streamed artifacts drift exactly as whole ones do, with the bytes of both sides,
     /// wherever the difference falls among the pieces.

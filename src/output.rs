@@ -369,31 +369,6 @@ impl Staging {
         Ok(())
     }
 
-    /// Take an artifact of `len` bytes when known.
-    fn start(&mut self, path: String, mode: u32, len: Option<u64>) -> Result<(), IoError> {
-        debug_assert!(
-            self.incoming.is_none(),
-            "{path} began before the last ended"
-        );
-        if let Some(Entry::Staged(tmp)) = self.entries.remove(&path) {
-            // Rendered twice (a bug): the last one wins, as in an `Artifacts` map.
-            debug_assert!(false, "{path} was rendered twice");
-            let _ = fs::remove_file(tmp);
-        }
-        let cmp = match &self.fresh {
-            Some(root) => Comparison::missing(root.join(&path)),
-            None => Comparison::open(&self.out, &path, mode, len)?,
-        };
-        self.incoming = Some(Incoming {
-            path,
-            mode,
-            cmp,
-            fed: 0,
-            to: Destination::Comparing,
-        });
-        self.settle()
-    }
-
     /// Once the incoming bytes differ from the file on disk: refuse them (a foreign file is
     /// in the way) or stage them, beginning with those handed over before, which are the
     /// file's first bytes.
@@ -424,60 +399,6 @@ impl Staging {
         let copied = inc.cmp.copy_prefix(inc.fed, &mut f);
         inc.to = Destination::Staged(tmp, f);
         copied.map_err(io_err(&target, "write"))
-    }
-
-    fn take(&mut self, bytes: &[u8]) -> Result<(), IoError> {
-        let Some(inc) = self.incoming.as_mut() else {
-            return Ok(());
-        };
-        if matches!(inc.to, Destination::Comparing) {
-            inc.cmp.feed(bytes, &mut self.buf)?;
-            self.settle()?;
-        }
-        let inc = self.incoming.as_mut().expect("an incoming artifact");
-        if let Destination::Staged(_, f) = &mut inc.to {
-            f.write_all(bytes)
-                .map_err(io_err(&self.out.join(&inc.path), "write"))?;
-        }
-        inc.fed += bytes.len() as u64;
-        Ok(())
-    }
-
-    fn close(&mut self) -> Result<(), IoError> {
-        let Some(inc) = self.incoming.as_mut() else {
-            return Ok(());
-        };
-        if matches!(inc.to, Destination::Comparing) {
-            inc.cmp.finish()?;
-            self.settle()?;
-        }
-        let inc = self.incoming.take().expect("an incoming artifact");
-        let entry = match inc.to {
-            Destination::Comparing => Entry::Unchanged,
-            Destination::Refused => Entry::Refused,
-            Destination::Staged(tmp, f) => {
-                let target = self.out.join(&inc.path);
-                if let Err(e) = f.set_permissions(fs::Permissions::from_mode(inc.mode)) {
-                    let _ = fs::remove_file(&tmp);
-                    return Err(io_err(&target, "write")(e));
-                }
-                Entry::Staged(tmp)
-            }
-        };
-        self.entries.insert(inc.path, entry);
-        Ok(())
-    }
-
-    /// Keep the first error; the artifact being taken is dropped with its temporary file.
-    fn fail(&mut self, e: IoError) {
-        if let Some(Incoming {
-            to: Destination::Staged(tmp, _),
-            ..
-        }) = self.incoming.take()
-        {
-            let _ = fs::remove_file(tmp);
-        }
-        self.error = Some(e);
     }
 
     /// Remove the temporary files and the directories this writer made.
@@ -619,9 +540,104 @@ impl Staging {
     }
 }
 
-impl Sink for Staging {
+impl Piecewise for Staging {
+    fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
+    /// Take an artifact of `len` bytes when known.
+    fn start(&mut self, path: String, mode: u32, len: Option<u64>) -> Result<(), IoError> {
+        debug_assert!(
+            self.incoming.is_none(),
+            "{path} began before the last ended"
+        );
+        if let Some(Entry::Staged(tmp)) = self.entries.remove(&path) {
+            // Rendered twice (a bug): the last one wins, as in an `Artifacts` map.
+            debug_assert!(false, "{path} was rendered twice");
+            let _ = fs::remove_file(tmp);
+        }
+        let cmp = match &self.fresh {
+            Some(root) => Comparison::missing(root.join(&path)),
+            None => Comparison::open(&self.out, &path, mode, len)?,
+        };
+        self.incoming = Some(Incoming {
+            path,
+            mode,
+            cmp,
+            fed: 0,
+            to: Destination::Comparing,
+        });
+        self.settle()
+    }
+
+    fn take(&mut self, bytes: &[u8]) -> Result<(), IoError> {
+        let Some(inc) = self.incoming.as_mut() else {
+            return Ok(());
+        };
+        if matches!(inc.to, Destination::Comparing) {
+            inc.cmp.feed(bytes, &mut self.buf)?;
+            self.settle()?;
+        }
+        let inc = self.incoming.as_mut().expect("an incoming artifact");
+        if let Destination::Staged(_, f) = &mut inc.to {
+            f.write_all(bytes)
+                .map_err(io_err(&self.out.join(&inc.path), "write"))?;
+        }
+        inc.fed += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), IoError> {
+        let Some(inc) = self.incoming.as_mut() else {
+            return Ok(());
+        };
+        if matches!(inc.to, Destination::Comparing) {
+            inc.cmp.finish()?;
+            self.settle()?;
+        }
+        let inc = self.incoming.take().expect("an incoming artifact");
+        let entry = match inc.to {
+            Destination::Comparing => Entry::Unchanged,
+            Destination::Refused => Entry::Refused,
+            Destination::Staged(tmp, f) => {
+                let target = self.out.join(&inc.path);
+                if let Err(e) = f.set_permissions(fs::Permissions::from_mode(inc.mode)) {
+                    let _ = fs::remove_file(&tmp);
+                    return Err(io_err(&target, "write")(e));
+                }
+                Entry::Staged(tmp)
+            }
+        };
+        self.entries.insert(inc.path, entry);
+        Ok(())
+    }
+
+    /// Keep the first error; the artifact being taken is dropped with its temporary file.
+    fn fail(&mut self, e: IoError) {
+        if let Some(Incoming {
+            to: Destination::Staged(tmp, _),
+            ..
+        }) = self.incoming.take()
+        {
+            let _ = fs::remove_file(tmp);
+        }
+        self.error = Some(e);
+    }
+}
+
+/// A sink that takes each artifact as a start, its bytes and a close, any of which can fail
+/// with an I/O error it keeps (and then takes nothing more): [`Staging`] and `diff::Drift`.
+pub(crate) trait Piecewise {
+    fn failed(&self) -> bool;
+    fn start(&mut self, path: String, mode: u32, len: Option<u64>) -> Result<(), IoError>;
+    fn take(&mut self, bytes: &[u8]) -> Result<(), IoError>;
+    fn close(&mut self) -> Result<(), IoError>;
+    fn fail(&mut self, e: IoError);
+}
+
+impl<T: Piecewise> Sink for T {
     fn put(&mut self, path: String, a: Artifact) {
-        if self.error.is_some() {
+        if self.failed() {
             return;
         }
         let res = self
@@ -634,7 +650,7 @@ impl Sink for Staging {
     }
 
     fn begin(&mut self, path: String, mode: u32) {
-        if self.error.is_some() {
+        if self.failed() {
             return;
         }
         if let Err(e) = self.start(path, mode, None) {
@@ -643,7 +659,7 @@ impl Sink for Staging {
     }
 
     fn append(&mut self, bytes: Vec<u8>) {
-        if self.error.is_some() {
+        if self.failed() {
             return;
         }
         if let Err(e) = self.take(&bytes) {
@@ -652,7 +668,7 @@ impl Sink for Staging {
     }
 
     fn end(&mut self) {
-        if self.error.is_some() {
+        if self.failed() {
             return;
         }
         if let Err(e) = self.close() {
@@ -692,7 +708,7 @@ fn stage(dir: &Path, target: &Path, bytes: &[u8], mode: u32, pid: u32) -> Result
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn put(s: &mut dyn Sink, path: &str, text: &str) {
@@ -872,7 +888,7 @@ mod tests {
     }
 
     /// Hand `bytes` over in pieces of `piece` bytes.
-    fn stream(s: &mut dyn Sink, path: &str, bytes: &[u8], piece: usize) {
+    pub(crate) fn stream(s: &mut dyn Sink, path: &str, bytes: &[u8], piece: usize) {
         s.begin(path.to_string(), 0o644);
         for c in bytes.chunks(piece) {
             s.append(c.to_vec());
