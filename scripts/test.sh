@@ -142,6 +142,12 @@ if [ "$(id -u)" -eq 0 ] && [ "${HARDGEN_NETNS:-1}" != 0 ]; then
   cargo test --locked --test firewall -- --ignored
 fi
 
+# The full-disk test (tests/full_disk.rs) mounts a small tmpfs in a private mount namespace:
+# #[ignore]d above, it runs here as root and fails if it cannot mount.
+if [ "$(id -u)" -eq 0 ]; then
+  cargo test --locked --test full_disk -- --ignored
+fi
+
 if [ "$HARDGEN_LIVE" = 1 ]; then
   trap restore_engine EXIT
   for engine in ${HARDGEN_ENGINES:-20.10 28}; do
