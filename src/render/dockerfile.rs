@@ -128,6 +128,18 @@ fn integrity_exclude(svc: &Service, b: &Build) -> Vec<String> {
     out
 }
 
+/// A `RUN` that installs Debian `packages` (none: nothing) and drops the apt lists.
+fn apt_install(s: &mut String, packages: &[String]) {
+    if !packages.is_empty() {
+        put(
+            s,
+            &["\nRUN apt-get update \\\n && apt-get install -y --no-install-recommends "],
+        );
+        put(s, &[&packages.join(" ")]);
+        put(s, &[" \\\n && rm -rf /var/lib/apt/lists/*"]);
+    }
+}
+
 /// `parts`, one after the other, at the end of `s`.
 fn put(s: &mut String, parts: &[&str]) {
     for p in parts {
@@ -193,14 +205,7 @@ fn dockerfile(
             put(s, &[" /rootfs", d]);
         }
     }
-    if !b.build_packages.is_empty() {
-        put(
-            s,
-            &["\nRUN apt-get update \\\n && apt-get install -y --no-install-recommends "],
-        );
-        put(s, &[&b.build_packages.join(" ")]);
-        put(s, &[" \\\n && rm -rf /var/lib/apt/lists/*"]);
-    }
+    apt_install(s, &b.build_packages);
     put(s, &["\n"]);
     match b.runtime {
         Runtime::Python => put(
@@ -318,14 +323,7 @@ fn dockerfile(
             ],
         );
         put(s, &[" --shell /usr/sbin/nologin app)"]);
-        if !b.packages.is_empty() {
-            put(
-                s,
-                &["\nRUN apt-get update \\\n && apt-get install -y --no-install-recommends "],
-            );
-            put(s, &[&b.packages.join(" ")]);
-            put(s, &[" \\\n && rm -rf /var/lib/apt/lists/*"]);
-        }
+        apt_install(s, &b.packages);
         put(s, &["\n"]);
     };
     match b.runtime {
