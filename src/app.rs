@@ -376,10 +376,10 @@ pub fn build(
     // its own, fed by a channel, the writing bought nothing measurable on the 2 cores and
     // cost CPU: bench/profile-notes.md.)
     // What a failed write leaves: a first build leaves nothing (output::Staging).
-    let kept = if out.symlink_metadata().is_ok() {
-        "the previous output was left as it was"
-    } else {
+    let kept = if output::is_first_build(&out) {
         "nothing was written"
+    } else {
+        "the previous output was left as it was"
     };
     let mut sink = if check {
         BuildSink::Check(diff::Drift::new(&out, false))

@@ -317,12 +317,12 @@ enum Destination {
 impl Staging {
     pub fn new(out: &Path) -> Result<Staging, IoError> {
         let pid = std::process::id();
-        let fresh = match fs::symlink_metadata(out) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let name = out.file_name().filter(|_| !out.ends_with(".."));
-                name.map(|n| temp_path(out.parent().unwrap_or(Path::new("")), Path::new(n), pid))
-            }
-            _ => None,
+        let fresh = if is_first_build(out) {
+            // (`file_name` is None for a path ending in `..`: that one is staged file by file.)
+            out.file_name()
+                .map(|n| temp_path(out.parent().unwrap_or(Path::new("")), Path::new(n), pid))
+        } else {
+            None
         };
         let mut s = Staging {
             out: out.to_path_buf(),
@@ -683,6 +683,12 @@ impl Drop for Staging {
             self.discard();
         }
     }
+}
+
+/// Whether a build into `out` is its first: nothing is there yet, so [`Staging`] writes a
+/// fresh directory renamed into place, and a failure leaves nothing behind.
+pub fn is_first_build(out: &Path) -> bool {
+    matches!(fs::symlink_metadata(out), Err(e) if e.kind() == io::ErrorKind::NotFound)
 }
 
 /// The temporary file next to `target` that its new bytes are staged in.
