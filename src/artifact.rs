@@ -82,6 +82,16 @@ pub trait Sink {
     fn end(&mut self);
 }
 
+/// A sink that takes artifacts from two threads at once: [`Split::part`] makes an empty sink
+/// of the same kind, taking artifacts to the same place (the same staging directory, the same
+/// files to compare with), for a second thread to render into; [`Split::join`] takes back what
+/// the part took. Each artifact goes to exactly one of them, and which one does not change the
+/// result (a sink's result never depends on the order artifacts arrive in).
+pub trait Split: Sink + Send + Sized {
+    fn part(&self) -> Self;
+    fn join(&mut self, part: Self);
+}
+
 /// How much text a renderer gathers before it hands a piece of a streamed artifact over.
 pub const CHUNK: usize = 64 * 1024;
 
@@ -216,6 +226,19 @@ impl Sink for Artifacts {
     fn end(&mut self) {
         let (path, a) = self.pending.take().expect("end after begin");
         self.put(path, a);
+    }
+}
+
+impl Split for Artifacts {
+    fn part(&self) -> Self {
+        Artifacts::new()
+    }
+
+    fn join(&mut self, part: Self) {
+        debug_assert!(part.pending.is_none(), "a part joined mid-artifact");
+        for (path, a) in part.files {
+            self.put(path, a);
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::artifact::{Artifacts, Sink};
+use crate::artifact::{Artifacts, Sink, Split};
 use crate::output::{self, Comparison, FileState, IoError, Piecewise};
 use crate::posture::{Change, Class};
 
@@ -122,6 +122,21 @@ impl<'a> Drift<'a> {
         }
         self.diffs.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(self.diffs)
+    }
+}
+
+impl Split for Drift<'_> {
+    fn part(&self) -> Self {
+        Drift::new(self.out, self.with_bytes)
+    }
+
+    fn join(&mut self, mut part: Self) {
+        debug_assert!(part.incoming.is_none(), "a part joined mid-artifact");
+        if self.error.is_none() {
+            self.error = part.error.take();
+        }
+        self.paths.append(&mut part.paths);
+        self.diffs.append(&mut part.diffs);
     }
 }
 

@@ -6,8 +6,9 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::artifact::{is_safe_path, Artifact, Artifacts, Sink};
+use crate::artifact::{is_safe_path, Artifact, Artifacts, Sink, Split};
 
 pub const MANIFEST: &str = ".hardgen-manifest";
 
@@ -277,8 +278,8 @@ pub struct Staging {
     out: PathBuf,
     /// The fresh directory a first build is written into, renamed to `out` by `finish`.
     fresh: Option<PathBuf>,
-    /// The paths of the previous build's manifest.
-    previous: BTreeSet<String>,
+    /// The paths of the previous build's manifest (shared with the parts).
+    previous: Arc<BTreeSet<String>>,
     pid: u32,
     entries: BTreeMap<String, Entry>,
     /// Directories known to exist.
@@ -327,7 +328,7 @@ impl Staging {
         let mut s = Staging {
             out: out.to_path_buf(),
             fresh: None,
-            previous: BTreeSet::new(),
+            previous: Arc::default(),
             pid,
             entries: BTreeMap::new(),
             dirs: BTreeSet::new(),
@@ -347,7 +348,7 @@ impl Staging {
                 s.dirs.insert(root.clone());
                 s.fresh = Some(root);
             }
-            None => s.previous = read_manifest(out)?.into_iter().collect(),
+            None => s.previous = Arc::new(read_manifest(out)?.into_iter().collect()),
         }
         Ok(s)
     }
@@ -537,6 +538,44 @@ impl Staging {
             }
         }
         Ok(report)
+    }
+}
+
+/// A part stages into the same directory (the fresh one, or next to each target); what it
+/// staged, the directories it made and what went wrong become the whole's when it joins, so
+/// `finish` (or, on failure, the whole's clean-up) sees every file.
+impl Split for Staging {
+    fn part(&self) -> Self {
+        Staging {
+            out: self.out.clone(),
+            fresh: self.fresh.clone(),
+            previous: Arc::clone(&self.previous),
+            pid: self.pid,
+            entries: BTreeMap::new(),
+            dirs: self.dirs.clone(),
+            made: Vec::new(),
+            foreign: Vec::new(),
+            error: None,
+            done: false,
+            incoming: None,
+            buf: Vec::new(),
+        }
+    }
+
+    fn join(&mut self, mut part: Self) {
+        debug_assert!(part.incoming.is_none(), "a part joined mid-artifact");
+        // What the part staged is the whole's to put in place or remove now.
+        part.done = true;
+        if self.error.is_none() {
+            self.error = part.error.take();
+        }
+        self.foreign.append(&mut part.foreign);
+        for (path, e) in std::mem::take(&mut part.entries) {
+            let earlier = self.entries.insert(path, e);
+            debug_assert!(earlier.is_none(), "an artifact was rendered twice");
+        }
+        self.made.append(&mut part.made);
+        self.dirs.append(&mut part.dirs);
     }
 }
 

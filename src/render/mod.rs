@@ -23,7 +23,7 @@ pub(crate) mod yaml;
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use crate::artifact::{Artifact, Artifacts, Sink};
+use crate::artifact::{Artifact, Sink};
 use crate::model::*;
 use crate::plan::Plan;
 use crate::seccomp;
@@ -122,64 +122,88 @@ pub fn header(model: &Model) -> String {
     )
 }
 
-/// Every artifact of `target` in memory.
-pub fn render(plan: &Plan, target: Target) -> Result<Artifacts, RenderBug> {
-    let mut out = Artifacts::new();
-    render_into(plan, target, &mut out)?;
-    Ok(out)
+/// What the renderers share for one target: the templates, parsed once, and the header.
+/// The artifacts come in two halves that share nothing but the plan, so that two threads can
+/// render them at once (`app::render_into`): [`Renderer::deployment`] and
+/// [`Renderer::per_image`].
+pub struct Renderer<'p, 'm> {
+    plan: &'p Plan<'m>,
+    target: Target,
+    env: Environment<'static>,
+    header: String,
 }
 
-/// Render every artifact of `target` into `out`, one at a time.
-pub fn render_into(plan: &Plan, target: Target, out: &mut dyn Sink) -> Result<(), RenderBug> {
-    let env = environment();
-    let header = header(plan.model);
-    // The largest artifact (19 MB at 5,000 services): handed over a chunk at a time.
-    let mut rules = out.stream(
-        format!("falco/hardgen-{}.yaml", plan.model.project.name),
-        0o644,
-    );
-    let rest = crate::falco::render(plan, target, &header, &mut |text| rules.offer(text));
-    rules.finish(rest);
-    match target {
-        Target::Compose => compose::artifacts(&env, &header, plan, out)?,
-        Target::Swarm => swarm::artifacts(&env, &header, plan, out)?,
-        Target::Kubernetes => kubernetes::artifacts(&env, &header, plan, out)?,
+impl<'p, 'm> Renderer<'p, 'm> {
+    pub fn new(plan: &'p Plan<'m>, target: Target) -> Self {
+        Renderer {
+            plan,
+            target,
+            env: environment(),
+            header: header(plan.model),
+        }
     }
-    // Every target builds its images from the same Dockerfiles, under the same names.
-    dockerfile::builds(&env, &header, plan, out)?;
-    // Every target needs the secret files and keeps them out of version control.
-    out.insert(
-        "scripts/generate-secrets.sh",
-        Artifact::script(render_template(
-            &env,
-            "generate-secrets.sh.j2",
-            minijinja::context! {
-                header, project => plan.model.project.name,
-                userns => plan.model.host.userns_remap && target != Target::Kubernetes,
-                bind_dirs => writable_bind_dirs(plan),
-                secrets => plan.secrets.iter().map(|s| minijinja::context! {
-                    name => s.name, bytes => s.bytes, owner => s.owner.to_string(),
-                    mode => format!("0{:o}", s.mode), used_by => s.used_by,
-                    description => s.description,
-                    format => s.template.as_deref().map(printf_format),
-                    sources => s.template.as_deref().map(template_sources).unwrap_or_default(),
-                }).collect::<Vec<_>>(),
-                derived => plan.secrets.iter().filter(|s| s.template.is_some()).map(|s| minijinja::context! {
-                    name => s.name, owner => s.owner.to_string(),
-                    mode => format!("0{:o}", s.mode), used_by => s.used_by,
-                    description => s.description,
-                    format => s.template.as_deref().map(printf_format),
-                    sources => s.template.as_deref().map(template_sources).unwrap_or_default(),
-                }).collect::<Vec<_>>(),
-            },
-        )?),
-    );
-    out.insert(".gitignore", Artifact::text(files::gitignore(&header)));
-    out.insert(
-        ".env.example",
-        Artifact::text(files::env_example(&header, plan)),
-    );
-    Ok(())
+
+    /// The target's own files (its compose or stack file or manifests, the host's firewall,
+    /// profiles and scripts), the secret generator, `.gitignore` and `.env.example`, each
+    /// handed to `out` as it is rendered.
+    pub fn deployment(&self, out: &mut dyn Sink) -> Result<(), RenderBug> {
+        let (env, header, plan, target) = (&self.env, self.header.as_str(), self.plan, self.target);
+        match target {
+            Target::Compose => compose::artifacts(env, header, plan, out)?,
+            Target::Swarm => swarm::artifacts(env, header, plan, out)?,
+            Target::Kubernetes => kubernetes::artifacts(env, header, plan, out)?,
+        }
+        // Every target needs the secret files and keeps them out of version control.
+        out.insert(
+            "scripts/generate-secrets.sh",
+            Artifact::script(render_template(
+                env,
+                "generate-secrets.sh.j2",
+                minijinja::context! {
+                    header, project => plan.model.project.name,
+                    userns => plan.model.host.userns_remap && target != Target::Kubernetes,
+                    bind_dirs => writable_bind_dirs(plan),
+                    secrets => plan.secrets.iter().map(|s| minijinja::context! {
+                        name => s.name, bytes => s.bytes, owner => s.owner.to_string(),
+                        mode => format!("0{:o}", s.mode), used_by => s.used_by,
+                        description => s.description,
+                        format => s.template.as_deref().map(printf_format),
+                        sources => s.template.as_deref().map(template_sources).unwrap_or_default(),
+                    }).collect::<Vec<_>>(),
+                    derived => plan.secrets.iter().filter(|s| s.template.is_some()).map(|s| minijinja::context! {
+                        name => s.name, owner => s.owner.to_string(),
+                        mode => format!("0{:o}", s.mode), used_by => s.used_by,
+                        description => s.description,
+                        format => s.template.as_deref().map(printf_format),
+                        sources => s.template.as_deref().map(template_sources).unwrap_or_default(),
+                    }).collect::<Vec<_>>(),
+                },
+            )?),
+        );
+        out.insert(".gitignore", Artifact::text(files::gitignore(header)));
+        out.insert(
+            ".env.example",
+            Artifact::text(files::env_example(header, plan)),
+        );
+        Ok(())
+    }
+
+    /// What every target shares, one item per service: the Falco rules (the largest
+    /// artifact, 19 MB at 5,000 services, handed over a chunk at a time), the images'
+    /// Dockerfiles and their build script.
+    pub fn per_image(&self, out: &mut dyn Sink) -> Result<(), RenderBug> {
+        let plan = self.plan;
+        let mut rules = out.stream(
+            format!("falco/hardgen-{}.yaml", plan.model.project.name),
+            0o644,
+        );
+        let rest = crate::falco::render(plan, self.target, &self.header, &mut |text| {
+            rules.offer(text)
+        });
+        rules.finish(rest);
+        // Every target builds its images from the same Dockerfiles, under the same names.
+        dockerfile::builds(&self.env, &self.header, plan, out)
+    }
 }
 
 /// A secret template as a single-quoted `printf` format: text with `\\`, `%`, newline
