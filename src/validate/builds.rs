@@ -456,7 +456,7 @@ impl Validator<'_> {
         let rename = if first.value.strip_prefix("/app/") == Some(base)
             && base != b.binary
             && base.len() <= 64
-            && base.as_bytes()[0].is_ascii_alphanumeric()
+            && base.bytes().next().is_some_and(|c| c.is_ascii_alphanumeric())
             && base
                 .bytes()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
