@@ -864,6 +864,69 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_part_stages_with_its_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        // A first build and an update, each with half of the files staged by a part on a
+        // second thread: the result is the whole's.
+        for (readme, stale) in [("a\n", None), ("b\n", Some("scripts/old.sh"))] {
+            let mut s = Staging::new(&out).unwrap();
+            let mut part = s.part();
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    put(&mut part, "falco/r.yaml", "- a\n");
+                    put(&mut part, "dockerfiles/x.Dockerfile", "FROM scratch\n");
+                });
+                put(&mut s, "README.md", readme);
+                if stale.is_none() {
+                    put(&mut s, "scripts/old.sh", "old\n");
+                }
+            });
+            s.join(part);
+            let r = s.finish().unwrap();
+            assert_eq!(r.removed, stale.into_iter().collect::<Vec<_>>());
+            assert_eq!(read_manifest(&out).unwrap().len(), 4 - r.removed.len());
+        }
+        assert_eq!(fs::read_to_string(out.join("README.md")).unwrap(), "b\n");
+        assert_eq!(
+            files(&out),
+            [
+                MANIFEST,
+                "README.md",
+                "dockerfiles",
+                "dockerfiles/x.Dockerfile",
+                "falco",
+                "falco/r.yaml"
+            ]
+        );
+
+        // A foreign file met by the part refuses everything; the part's staged files and
+        // the directories it made go with the whole's.
+        fs::write(out.join(".gitignore"), "mine\n").unwrap();
+        let mut s = Staging::new(&out).unwrap();
+        let mut part = s.part();
+        put(&mut part, "apparmor/p", "profile\n");
+        put(&mut part, ".gitignore", "theirs\n");
+        put(&mut s, "README.md", "c\n");
+        s.join(part);
+        match s.finish() {
+            Err(WriteError::Foreign(p)) => assert_eq!(p, [out.join(".gitignore")]),
+            other => panic!("{other:?}"),
+        }
+        assert!(!out.join("apparmor").exists());
+        assert_eq!(fs::read_to_string(out.join("README.md")).unwrap(), "b\n");
+
+        // A part dropped without joining (its thread panicked) removes what it staged.
+        let fresh = tmp.path().join("fresh");
+        let s = Staging::new(&fresh).unwrap();
+        let mut part = s.part();
+        put(&mut part, "falco/r.yaml", "- a\n");
+        drop(part);
+        drop(s);
+        assert_eq!(files(tmp.path()).iter().filter(|f| !f.starts_with("out")).count(), 0);
+    }
+
+    #[test]
     fn a_foreign_file_refuses_everything_and_stale_files_go() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path();
