@@ -236,15 +236,30 @@ pub fn load_full(
 /// warnings are rendered on a thread of their own while the caller goes on (2,000 warnings
 /// cost a build of the 1,000-service benchmark spec 20 M instructions), and printed by
 /// [`Warnings::print`]; otherwise everything is printed at once, as by `load_full`.
+///
+/// The spec's text goes with the warnings (it is not needed once it is the model).
 pub fn load_rendering(
-    src: &SpecSource,
+    src: SpecSource,
     strict: bool,
     target: Target,
     writes: bool,
     err: &mut dyn std::io::Write,
 ) -> Option<(Model, report::Lines, Warnings)> {
-    let (model, lines, later) = load_inner(src, strict, Some(target), Warn::Later, writes, err)?;
-    Some((model, lines, later.unwrap_or_default()))
+    let (model, lines, later) = load_inner(&src, strict, Some(target), Warn::Later, writes, err)?;
+    let shown = later.unwrap_or_default();
+    if shown.is_empty() {
+        return Some((model, lines, Warnings(None)));
+    }
+    let origin = src.origin();
+    let text = src.text;
+    let job = std::thread::spawn(move || {
+        let source = SourceText::new(&text);
+        shown
+            .iter()
+            .map(|d| d.render_in(&origin, &source))
+            .collect()
+    });
+    Some((model, lines, Warnings(Some(job))))
 }
 
 /// The warnings of a valid spec, being rendered (see [`load_rendering`]).
@@ -281,7 +296,7 @@ fn load_inner(
     warn: Warn,
     writes: bool,
     err: &mut dyn std::io::Write,
-) -> Option<(Model, report::Lines, Option<Warnings>)> {
+) -> Option<(Model, report::Lines, Option<Vec<Diagnostic>>)> {
     let origin = src.origin();
     // Every shape error (unknown keys, wrong types) and, for what remains of the spec, every
     // validation problem: all of them in one run, in the order of the spec.
@@ -327,21 +342,14 @@ fn load_inner(
         _ => Vec::new(),
     };
     let later = warn == Warn::Later && errors == 0 && problems.is_empty() && model.is_some();
-    let warnings = if later {
-        let (origin, text) = (origin.clone(), src.text.clone());
-        let shown = std::mem::take(&mut diags);
-        Some(Warnings((!shown.is_empty()).then(|| {
-            std::thread::spawn(move || {
-                let source = SourceText::new(&text);
-                shown.iter().map(|d| d.render_in(&origin, &source)).collect()
-            })
-        })))
-    } else {
-        None
-    };
+    let warnings = later.then(|| std::mem::take(&mut diags));
     // Made printable and indexed once for all the diagnostics (each shows only its lines),
     // all written at once.
-    let source = SourceText::new(&src.text);
+    let source = SourceText::new(if diags.is_empty() && problems.is_empty() {
+        ""
+    } else {
+        &src.text
+    });
     let mut text = String::new();
     for d in diags.iter().filter(|d| warn != Warn::Never || d.is_error()) {
         text.push_str(&d.render_in(&origin, &source));
@@ -461,11 +469,10 @@ pub fn build(
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
-    let Some((model, lines, warnings)) = load_rendering(&src, strict, target, true, err) else {
+    // The spec's text (1.9 MB at 5,000 services) goes with its warnings, and is not kept.
+    let Some((model, lines, warnings)) = load_rendering(src, strict, target, true, err) else {
         return Outcome::Failed;
     };
-    // The spec's text is not needed once it is the model (1.9 MB at 5,000 services).
-    drop(src);
     let out = out.map_or_else(|| default_out(spec_path, target), Path::to_path_buf);
     let layout = Layout::new(spec_path, &out);
     // Each artifact goes to the staging directory (or, with --check, is compared with the
@@ -700,20 +707,25 @@ pub fn diff_drift(
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
-    let Some((model, lines, warnings)) =
-        load_rendering(&src, opts.strict, opts.target, false, err)
+    let origin = src.origin();
+    let Some((model, lines, warnings)) = load_rendering(src, opts.strict, opts.target, false, err)
     else {
         return Outcome::Failed;
     };
-    let origin = src.origin();
-    drop(src);
     let out = out.map_or_else(|| default_out(spec_path, opts.target), Path::to_path_buf);
     let layout = Layout::new(spec_path, &out);
     // Each artifact is compared with the file on disk as soon as it is rendered; the
     // warnings are rendered meanwhile, and come first.
     let mut drift = diff::Drift::new(&out, true);
     let mut render_err = Vec::new();
-    let rendered = render_into(&model, &lines, opts.target, &layout, &mut drift, &mut render_err);
+    let rendered = render_into(
+        &model,
+        &lines,
+        opts.target,
+        &layout,
+        &mut drift,
+        &mut render_err,
+    );
     warnings.print(err);
     let _ = err.write_all(&render_err);
     if !rendered {

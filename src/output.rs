@@ -923,7 +923,13 @@ pub(crate) mod tests {
         put(&mut part, "falco/r.yaml", "- a\n");
         drop(part);
         drop(s);
-        assert_eq!(files(tmp.path()).iter().filter(|f| !f.starts_with("out")).count(), 0);
+        assert_eq!(
+            files(tmp.path())
+                .iter()
+                .filter(|f| !f.starts_with("out"))
+                .count(),
+            0
+        );
     }
 
     #[test]

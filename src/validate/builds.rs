@@ -456,7 +456,10 @@ impl Validator<'_> {
         let rename = if first.value.strip_prefix("/app/") == Some(base)
             && base != b.binary
             && base.len() <= 64
-            && base.bytes().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && base
+                .bytes()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
             && base
                 .bytes()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
