@@ -155,56 +155,34 @@ impl Emitter<'_> {
 
     /// A string (`quote`: a char, which serde_yaml always asks to be single-quoted).
     fn string(&mut self, v: &str, quote: bool) -> Result {
-        let a = analyze(v)?;
-        // What serde_yaml's `serialize_str` asks libyaml for: a literal block for text with
-        // `\n`, single quotes for what its own deserializer (YAML 1.2's core schema) reads as
-        // null, a boolean, an integer or a float, and for digits with a leading zero;
-        // otherwise any style.
-        let requested = if a.newline {
-            Requested::Literal
-        } else if quote || yaml12_typed(v) {
-            Requested::Single
-        } else {
-            Requested::Any
-        };
-        let key = self.pos == Pos::Key;
-        if key && (a.breaks || v.len() > 128) {
-            return Err(Error::Unsupported(
-                "a multi-line key or one longer than 128 bytes",
-            ));
+        // Most of hardgen's strings are names, paths, options and sentences: settled by a
+        // pass over their bytes, without the analysis (a long key goes on to be refused by
+        // it).
+        if quote || (self.pos == Pos::Key && v.len() > 128) || !obviously_plain(v) {
+            return self.styled(v, quote);
         }
-        // yaml_emitter_select_scalar_style, for block context.
-        let style = match requested {
-            Requested::Literal if a.literal && !key => Style::Literal,
-            Requested::Literal => Style::Double,
-            Requested::Single | Requested::Any => {
-                let mut style = if requested == Requested::Single {
-                    Style::Single
-                } else {
-                    Style::Plain
-                };
-                if style == Style::Plain && (!a.plain || (v.is_empty() && key)) {
-                    style = Style::Single;
-                }
-                if style == Style::Single && !a.single {
-                    style = Style::Double;
-                }
-                style
-            }
-        };
-        match style {
-            Style::Plain if yaml11_misread(v) => self.single(v),
-            Style::Plain => self.plain(v)?,
+        self.plain(v)
+    }
+
+    /// A string in the style `full_style` selects. Not inlined, so that the common strings'
+    /// path (`string`) stays small.
+    #[inline(never)]
+    fn styled(&mut self, v: &str, quote: bool) -> Result {
+        match full_style(v, quote, self.pos == Pos::Key)? {
+            Style::Plain => self.plain(v),
             Style::Single => {
-                if a.breaks {
-                    return Err(Error::Unsupported("a line break in a single-quoted scalar"));
-                }
-                self.single(v)
+                self.single(v);
+                Ok(())
             }
-            Style::Double => self.double(v),
-            Style::Literal => self.literal(v),
+            Style::Double => {
+                self.double(v);
+                Ok(())
+            }
+            Style::Literal => {
+                self.literal(v);
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// serde_yaml's floats: ryu's shortest form of `v`, `.inf`, `-.inf` or `.nan`.
@@ -366,12 +344,225 @@ enum Requested {
     Literal,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Style {
+/// Whether `b` could be a number or timestamp that starts with a digit (see `numeric`):
+/// `numeric` bytes only, one dot at most.
+fn number_like(b: &[u8]) -> bool {
+    let mut dots = 0;
+    for &c in b {
+        if !numeric(c) {
+            return false;
+        }
+        dots += usize::from(c == b'.');
+    }
+    dots < 2
+}
+
+/// The bytes of the numbers and timestamps that start with a digit in YAML 1.2 (serde_yaml's
+/// integers, including `0x`, `0o` and `0b` ones, and Rust's floats) and YAML 1.1 (PyYAML's
+/// int, float and timestamp: also `_`, base-60 `:`, the date's `-`, the time's `T`, `t`,
+/// blanks and `Z`, the offset's sign).
+fn numeric(c: u8) -> bool {
+    matches!(
+        c,
+        b'0'..=b'9'
+            | b'a'..=b'f'
+            | b'A'..=b'F'
+            | b'x'
+            | b'o'
+            | b'_'
+            | b'.'
+            | b':'
+            | b'+'
+            | b'-'
+            | b'T'
+            | b't'
+            | b'Z'
+            | b' '
+            | b'\t'
+    )
+}
+
+/// Whether, for some `k`, the pair `(x[k], y[k])` is `: ` or ` #`, or `y[k]` is not printable
+/// ASCII: conditions 2 and 3 of `obviously_plain` on sixteen pairs of neighbouring bytes,
+/// without branches. Not inlined: on its own, the compiler writes it as a few 16-byte vector
+/// instructions; inlined into `odd_pair`'s loop, as hundreds that shuffle bytes.
+#[inline(never)]
+fn odd_pairs(x: &[u8; 16], y: &[u8; 16]) -> bool {
+    let mut odd = false;
+    for k in 0..16 {
+        let (x, y) = (x[k], y[k]);
+        odd |= !(b' '..=b'~').contains(&y) | (x == b':') & (y == b' ') | (x == b' ') & (y == b'#');
+    }
+    odd
+}
+
+/// The 16 bytes of `b` from `i` and the 16 after them from `i + 1`.
+fn pairs_at(b: &[u8], i: usize) -> (&[u8; 16], &[u8; 16]) {
+    let x = b[i..i + 16].try_into().expect("16 bytes");
+    let y = b[i + 1..i + 17].try_into().expect("16 bytes");
+    (x, y)
+}
+
+/// Whether two neighbouring bytes of `b` are `: ` or ` #`, or a byte after the first is not
+/// printable ASCII: `odd_pairs` on every pair, sixteen at a time.
+fn odd_pair(b: &[u8]) -> bool {
+    if b.len() > 16 {
+        let mut odd = false;
+        let mut i = 0;
+        while i + 17 < b.len() {
+            let (x, y) = pairs_at(b, i);
+            odd |= odd_pairs(x, y);
+            i += 16;
+        }
+        // The last pairs, again some of the ones before.
+        let (x, y) = pairs_at(b, b.len() - 17);
+        odd | odd_pairs(x, y)
+    } else {
+        let mut padded = PADDING;
+        padded[..b.len()].copy_from_slice(b);
+        let (x, y) = pairs_at(&padded, 0);
+        odd_pairs(x, y)
+    }
+}
+
+/// What `odd_pair` pads a short slice with: letters, which pair with nothing odd; not all
+/// one letter, which the compiler would write as a call to `memset`.
+const PADDING: [u8; 17] = *b"abcdefghijklmnopq";
+
+/// How a string is written.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Style {
     Plain,
     Single,
     Double,
     Literal,
+}
+
+/// The style of a string from the whole of libyaml's analysis and selection, then quoted
+/// where a YAML 1.1 reader would misread it plain (`key`: a mapping's key).
+pub(super) fn full_style(v: &str, quote: bool, key: bool) -> Result<Style> {
+    let a = analyze(v)?;
+    // What serde_yaml's `serialize_str` asks libyaml for: a literal block for text with
+    // `\n`, single quotes for what its own deserializer (YAML 1.2's core schema) reads as
+    // null, a boolean, an integer or a float, and for digits with a leading zero;
+    // otherwise any style.
+    let requested = if a.newline {
+        Requested::Literal
+    } else if quote || yaml12_typed(v) {
+        Requested::Single
+    } else {
+        Requested::Any
+    };
+    if key && (a.breaks || v.len() > 128) {
+        return Err(Error::Unsupported(
+            "a multi-line key or one longer than 128 bytes",
+        ));
+    }
+    // yaml_emitter_select_scalar_style, for block context.
+    let style = match requested {
+        Requested::Literal if a.literal && !key => Style::Literal,
+        Requested::Literal => Style::Double,
+        Requested::Single | Requested::Any => {
+            let mut style = if requested == Requested::Single {
+                Style::Single
+            } else {
+                Style::Plain
+            };
+            if style == Style::Plain && (!a.plain || (v.is_empty() && key)) {
+                style = Style::Single;
+            }
+            if style == Style::Single && !a.single {
+                style = Style::Double;
+            }
+            style
+        }
+    };
+    match style {
+        Style::Plain if yaml11_misread(v) => Ok(Style::Single),
+        Style::Single if a.breaks => {
+            Err(Error::Unsupported("a line break in a single-quoted scalar"))
+        }
+        style => Ok(style),
+    }
+}
+
+/// A string `full_style` certainly writes plain (unless it is a char or a key longer than
+/// 128 bytes), decided in a pass or two over its bytes; `false` says nothing. It holds when:
+///
+/// 1. `v` starts with an ASCII letter, `/`, `_`, `./` or `../`, or with a digit and has a
+///    byte no number or timestamp has (not `numeric`: `8080/tcp`, `256m`) or two dots
+///    (`10.0.2.2`);
+/// 2. every byte after the first is printable ASCII or a space (`' '..='~'`);
+/// 3. no `: ` or ` #` occurs, and `v` does not end with a space or a `:`;
+/// 4. `v` is none of the words below.
+///
+/// Then, in `full_style` (the tests check it on generated strings and edge cases):
+/// - `analyze` takes its printable-ASCII branch (1, 2) and finds `plain`: neither first nor
+///   last byte is a space (1, 3); `block_indicators_ascii` finds nothing, as `v` starts
+///   with neither `---` nor `...` nor an indicator (1), and libyaml's other block
+///   indicators are a `:` followed by a space or the end and a `#` after whitespace (3);
+///   no line break, so `requested` is not `Literal` and the key test only refuses a long
+///   key, which `Emitter::string` leaves to `full_style`.
+/// - `yaml12_typed` is false: a letter starts only its null and boolean words (4); `/`
+///   and `_` start nothing it matches; after a `.`, its integers and floats (Rust's
+///   grammar, `.inf`, `.nan`) need a digit or a letter, not `/` or `.`; after a digit,
+///   they are made of `numeric` bytes only (digits, `0x`/`0o`/`0b` and hex digits, `.`,
+///   an exponent's `e`/`E` and sign), with one dot at most (a float's).
+/// - `yaml11_misread` is false: `yaml11_ambiguous` reads a sexagesimal number (digits
+///   before every `:`), an underscored number (a digit first, then digits and `_`) or a
+///   boolean word (4); `yaml11_typed` reads only what starts with a digit, a sign, `.`, `<`
+///   or `=`, after a `.` a digit, `inf` or `nan`, and after a digit `numeric` bytes only,
+///   with one dot at most (a float's, or a timestamp's fraction): PyYAML's int, float and
+///   timestamp patterns, written out at `yaml11_int`, `yaml11_float` and
+///   `yaml11_timestamp`.
+pub(super) fn obviously_plain(v: &str) -> bool {
+    let b = v.as_bytes();
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+        return false;
+    };
+    let start = first.is_ascii_alphabetic()
+        || first == b'/'
+        || first == b'_'
+        || b.starts_with(b"./")
+        || b.starts_with(b"../")
+        || (first.is_ascii_digit() && !number_like(b));
+    if !start || last == b' ' || last == b':' {
+        return false;
+    }
+    if odd_pair(b) {
+        return false;
+    }
+    // Condition 4: YAML 1.2's null and booleans (yaml12_typed) and YAML 1.1's booleans
+    // (super::yaml11_ambiguous), none longer than 5 bytes.
+    b.len() > 5
+        || !matches!(
+            v,
+            "null"
+                | "Null"
+                | "NULL"
+                | "true"
+                | "True"
+                | "TRUE"
+                | "false"
+                | "False"
+                | "FALSE"
+                | "y"
+                | "Y"
+                | "yes"
+                | "Yes"
+                | "YES"
+                | "n"
+                | "N"
+                | "no"
+                | "No"
+                | "NO"
+                | "on"
+                | "On"
+                | "ON"
+                | "off"
+                | "Off"
+                | "OFF"
+        )
 }
 
 /// What yaml_emitter_analyze_scalar concludes, for block context.
@@ -418,14 +609,13 @@ fn analyze(v: &str) -> Result<Analysis> {
     // The common case, in one pass the compiler vectorises: printable ASCII and spaces (no
     // breaks, nothing special), where only `:` and `#` can be block indicators after the
     // first character.
-    let (mut other, mut marks) = (false, false);
-    for &c in b {
-        other |= !(b' '..=b'~').contains(&c);
-        marks |= c == b':' || c == b'#';
+    let mut other = false;
+    for c in b {
+        other |= !(b' '..=b'~').contains(c);
     }
     if !other {
         return Ok(Analysis {
-            plain: first != b' ' && last != b' ' && !block_indicators_ascii(b, marks),
+            plain: first != b' ' && last != b' ' && !block_indicators_ascii(b),
             single: true,
             literal: last != b' ',
             breaks: false,
@@ -524,8 +714,8 @@ fn analyze(v: &str) -> Result<Analysis> {
     Ok(a)
 }
 
-/// libyaml's block indicators in printable ASCII and spaces (`marks`: `b` has a `:` or `#`).
-fn block_indicators_ascii(b: &[u8], marks: bool) -> bool {
+/// libyaml's block indicators in printable ASCII and spaces.
+fn block_indicators_ascii(b: &[u8]) -> bool {
     if b.starts_with(b"---") || b.starts_with(b"...") {
         return true;
     }
@@ -536,20 +726,9 @@ fn block_indicators_ascii(b: &[u8], marks: bool) -> bool {
         b'?' | b':' | b'-' if followed(0) => return true,
         _ => {}
     }
-    if !marks {
-        return false;
-    }
-    // `: ` or a final `:`, and ` #`.
-    let mut i = 1;
-    while i < b.len() {
-        match b[i] {
-            b':' if followed(i) => return true,
-            b'#' if b[i - 1] == b' ' => return true,
-            _ => {}
-        }
-        i += 1;
-    }
-    false
+    // After the first byte, `: ` or a final `:`, and ` #` (a `: ` at the first byte was
+    // found above; in printable ASCII, `odd_pair` finds nothing else).
+    (b.len() > 1 && b[b.len() - 1] == b':') || odd_pair(b)
 }
 
 /// serde_yaml's `visit_untagged_scalar` finding something else than a string (serde_yaml

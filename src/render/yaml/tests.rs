@@ -694,3 +694,231 @@ fn nested_entries_are_the_whole_mapping() {
     }
     assert!(checked > CASES / 8, "{checked} checked");
 }
+
+/// Every string and key of a generated value.
+fn strings_of(v: &V, out: &mut Vec<String>) {
+    match v {
+        V::S(x) => out.push(x.clone()),
+        V::Some(v) => strings_of(v, out),
+        V::Seq(items) => items.iter().for_each(|i| strings_of(i, out)),
+        V::Map(entries) => entries.iter().for_each(|(k, v)| {
+            strings_of(k, out);
+            strings_of(v, out);
+        }),
+        V::Struct(fields) => fields.iter().for_each(|(k, v)| {
+            out.push(k.to_string());
+            strings_of(v, out);
+        }),
+        _ => {}
+    }
+}
+
+/// The quick test of the common strings says plain only where the whole analysis does
+/// (as a value and as a key): on the generated values' strings, on every two pieces after
+/// each start it accepts and a few it does not, and on edge cases; and it does say plain
+/// for the strings hardgen's artifacts are mostly made of.
+#[test]
+fn obviously_plain_strings_are_written_plain() {
+    let mut strings: Vec<String> = [
+        "",
+        "-",
+        "- x",
+        "-x",
+        ":",
+        "a:b",
+        "a: b",
+        "a:",
+        "a :b",
+        "#x",
+        "a #b",
+        "a#b",
+        "a #",
+        "?",
+        "? x",
+        "*a",
+        "&a",
+        "!a",
+        "|",
+        "|-",
+        ">",
+        "%",
+        "@",
+        "`",
+        "'",
+        "\"",
+        "{",
+        "[",
+        ",",
+        " a",
+        "a ",
+        "a  b",
+        "~",
+        "null",
+        "Null",
+        "NULL",
+        "nULL",
+        "true",
+        "True",
+        "TRUE",
+        "false",
+        "yes",
+        "Yes",
+        "YES",
+        "on",
+        "On",
+        "ON",
+        "y",
+        "Y",
+        "n",
+        "N",
+        "no",
+        "off",
+        "Off",
+        "OFF",
+        "0",
+        "012",
+        "0x1f",
+        "0o7",
+        "0b1",
+        "1e3",
+        ".5",
+        "1_000",
+        "_1_000",
+        ".inf",
+        "-.inf",
+        ".NaN",
+        ".nan",
+        "inf",
+        "nan",
+        "infinity",
+        "1:20",
+        "a1:20",
+        "2001-12-14",
+        "=",
+        "<<",
+        ".",
+        "..",
+        "...",
+        "./",
+        "../",
+        ".../x",
+        "---",
+        "--- x",
+        "é",
+        "aé",
+        "a\tb",
+        "a\t",
+        "a\u{1}b",
+        "a\u{7f}",
+        "a\u{85}b",
+        "a\u{A0}",
+        "a\nb",
+        "a\r",
+        "/run/secrets/x",
+        "_x",
+        "8002/tcp",
+        "256m",
+        "30s",
+        "1.5",
+        "10.0.2.2",
+        "10001:10001",
+        "0x1fg",
+        "1inf",
+        "1nan",
+        "9z",
+        "1e3x",
+        "1:2:3x",
+        "2001-12-14x",
+        "2001-12-14t21:59:43.10-05:00",
+        "2001-12-14 21:59:43.10 -5",
+        "1_000y",
+        "0b2",
+        "1.2.3",
+        "1..2",
+        "1.2.",
+        "1.5e3.4",
+        "1:20.5.1",
+        "2001-12-14 21:59:43.10.5",
+        "0x1.2.3",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    strings.push("k".repeat(128));
+    strings.push("k".repeat(129));
+    strings.push(format!("{} #", "k".repeat(127)));
+    strings.extend(FIELDS.iter().map(|f| f.to_string()));
+    for v in cases() {
+        strings_of(&v, &mut strings);
+    }
+    for start in [
+        "", "a", "n", "O", "/", "_", "./", "../", ".", "-", "1", "a ", "a:",
+    ] {
+        for p in PIECES {
+            for q in PIECES {
+                strings.push(format!("{start}{p}{q}"));
+            }
+        }
+    }
+    let mut plain = 0;
+    for v in &strings {
+        if !emit::obviously_plain(v) {
+            continue;
+        }
+        plain += 1;
+        for key in [false, true] {
+            if key && v.len() > 128 {
+                // `Emitter::string` leaves a long key to the whole analysis (which refuses it).
+                continue;
+            }
+            assert!(
+                matches!(emit::full_style(v, false, key), Ok(emit::Style::Plain)),
+                "{v:?} (key: {key}): {:?}",
+                emit::full_style(v, false, key).ok()
+            );
+        }
+    }
+    assert!(plain > strings.len() / 20, "{plain} of {}", strings.len());
+    for v in [
+        "svc00002",
+        "nginx",
+        "node",
+        "NET_BIND_SERVICE",
+        "/run/secrets/db_password",
+        "/tmp:rw,noexec,nosuid,nodev,size=64m,mode=1777",
+        "no-new-privileges:true",
+        "seccomp:seccomp/baseline.json",
+        "bench1000-svc00002:local",
+        "svc00003:10.0.3.2",
+        "10.0.3.2",
+        "1.25.3",
+        "on-failure:5",
+        "8002/tcp",
+        "256m",
+        "./config",
+        "../src/svc00002",
+        "_",
+        "import socket; socket.create_connection(('127.0.0.1', 8002), 3).close()",
+        "hardgen_outbound and hardgen_bench1000_svc00027 and not (hardgen_bench1000_svc00027_destinations)",
+        "Connection outside the zones of a/b (connection=%fd.name to=%fd.sip:%fd.sport a#b)",
+    ] {
+        assert!(emit::obviously_plain(v), "{v:?}");
+    }
+}
+
+/// The block-at-a-time test of neighbouring bytes sees every pair, whatever the length and
+/// position: a printable name with one odd pair or byte anywhere is not obviously plain.
+#[test]
+fn obviously_plain_sees_every_pair() {
+    for n in 1..=70 {
+        let name = "a".repeat(n);
+        assert!(emit::obviously_plain(&name), "{n}");
+        for j in 1..n {
+            for odd in [": ", " #", "\t", "\u{7f}", "é", "\n"] {
+                let mut v = name.clone();
+                v.replace_range(j..(j + odd.len()).min(n), odd);
+                assert!(!emit::obviously_plain(&v), "{v:?}");
+            }
+        }
+    }
+}
