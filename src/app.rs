@@ -228,75 +228,6 @@ pub fn load_full(
     writes: bool,
     err: &mut dyn std::io::Write,
 ) -> Option<(Model, report::Lines)> {
-    let mode = if warnings { Warn::Now } else { Warn::Never };
-    load_inner(src, strict, target, mode, writes, err).map(|(m, l, _)| (m, l))
-}
-
-/// [`load_full`] with every warning, for a command that renders: when the spec is valid its
-/// warnings are rendered on a thread of their own while the caller goes on (2,000 warnings
-/// cost a build of the 1,000-service benchmark spec 20 M instructions), and printed by
-/// [`Warnings::print`]; otherwise everything is printed at once, as by `load_full`.
-///
-/// The spec's text goes with the warnings (it is not needed once it is the model).
-pub fn load_rendering(
-    src: SpecSource,
-    strict: bool,
-    target: Target,
-    writes: bool,
-    err: &mut dyn std::io::Write,
-) -> Option<(Model, report::Lines, Warnings)> {
-    let (model, lines, later) = load_inner(&src, strict, Some(target), Warn::Later, writes, err)?;
-    let shown = later.unwrap_or_default();
-    if shown.is_empty() {
-        return Some((model, lines, Warnings(None)));
-    }
-    let origin = src.origin();
-    let text = src.text;
-    let job = std::thread::spawn(move || {
-        let source = SourceText::new(&text);
-        shown
-            .iter()
-            .map(|d| d.render_in(&origin, &source))
-            .collect()
-    });
-    Some((model, lines, Warnings(Some(job))))
-}
-
-/// The warnings of a valid spec, being rendered (see [`load_rendering`]).
-#[derive(Default)]
-pub struct Warnings(Option<std::thread::JoinHandle<String>>);
-
-impl Warnings {
-    /// Wait for the warnings and write them.
-    pub fn print(self, err: &mut dyn std::io::Write) {
-        if let Some(job) = self.0 {
-            let text = job
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            let _ = err.write_all(text.as_bytes());
-        }
-    }
-}
-
-/// Which diagnostics are printed, and when.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Warn {
-    /// Errors only.
-    Never,
-    /// Errors and warnings, now.
-    Now,
-    /// Errors and warnings, now if there is an error, else later ([`Warnings`]).
-    Later,
-}
-
-fn load_inner(
-    src: &SpecSource,
-    strict: bool,
-    target: Option<Target>,
-    warn: Warn,
-    writes: bool,
-    err: &mut dyn std::io::Write,
-) -> Option<(Model, report::Lines, Option<Vec<Diagnostic>>)> {
     let origin = src.origin();
     // Every shape error (unknown keys, wrong types) and, for what remains of the spec, every
     // validation problem: all of them in one run, in the order of the spec.
@@ -341,17 +272,12 @@ fn load_inner(
         (Some(target), Some(raw), Some(model)) => validate::targets::check(raw, model, target),
         _ => Vec::new(),
     };
-    let later = warn == Warn::Later && errors == 0 && problems.is_empty() && model.is_some();
-    let warnings = later.then(|| std::mem::take(&mut diags));
     // Made printable and indexed once for all the diagnostics (each shows only its lines),
-    // all written at once.
-    let source = SourceText::new(if diags.is_empty() && problems.is_empty() {
-        ""
-    } else {
-        &src.text
-    });
+    // and all written at once (2,000 warnings were 2,000 writes).
+    let quiet = problems.is_empty() && !diags.iter().any(|d| warnings || d.is_error());
+    let source = SourceText::new(if quiet { "" } else { &src.text });
     let mut text = String::new();
-    for d in diags.iter().filter(|d| warn != Warn::Never || d.is_error()) {
+    for d in diags.iter().filter(|d| warnings || d.is_error()) {
         text.push_str(&d.render_in(&origin, &source));
     }
     if errors > 1 || errors > shape_errors {
@@ -375,7 +301,7 @@ fn load_inner(
     if !problems.is_empty() {
         return None;
     }
-    Some((model, report::Lines::from_spec(raw, &src.text), warnings))
+    Some((model, report::Lines::from_spec(raw, &src.text)))
 }
 
 pub fn artifacts(
@@ -469,10 +395,11 @@ pub fn build(
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
-    // The spec's text (1.9 MB at 5,000 services) goes with its warnings, and is not kept.
-    let Some((model, lines, warnings)) = load_rendering(src, strict, target, true, err) else {
+    let Some((model, lines)) = load_full(&src, strict, Some(target), true, true, err) else {
         return Outcome::Failed;
     };
+    // The spec's text is not needed once it is the model (1.9 MB at 5,000 services).
+    drop(src);
     let out = out.map_or_else(|| default_out(spec_path, target), Path::to_path_buf);
     let layout = Layout::new(spec_path, &out);
     // Each artifact goes to the staging directory (or, with --check, is compared with the
@@ -491,18 +418,12 @@ pub fn build(
         match output::Staging::new(&out) {
             Ok(s) => BuildSink::Write(s),
             Err(e) => {
-                warnings.print(err);
                 let _ = writeln!(err, "error: {e}; {kept}");
                 return Outcome::Failed;
             }
         }
     };
-    // The warnings are rendered meanwhile, and come first.
-    let mut render_err = Vec::new();
-    let rendered = render_into(&model, &lines, target, &layout, &mut sink, &mut render_err);
-    warnings.print(err);
-    let _ = err.write_all(&render_err);
-    if !rendered {
+    if !render_into(&model, &lines, target, &layout, &mut sink, err) {
         // Dropping the staging writer removes what it staged.
         return Outcome::Failed;
     }
@@ -707,28 +628,17 @@ pub fn diff_drift(
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
-    let origin = src.origin();
-    let Some((model, lines, warnings)) = load_rendering(src, opts.strict, opts.target, false, err)
+    let Some((model, lines)) = load_full(&src, opts.strict, Some(opts.target), true, false, err)
     else {
         return Outcome::Failed;
     };
+    let origin = src.origin();
+    drop(src);
     let out = out.map_or_else(|| default_out(spec_path, opts.target), Path::to_path_buf);
     let layout = Layout::new(spec_path, &out);
-    // Each artifact is compared with the file on disk as soon as it is rendered; the
-    // warnings are rendered meanwhile, and come first.
+    // Each artifact is compared with the file on disk as soon as it is rendered.
     let mut drift = diff::Drift::new(&out, true);
-    let mut render_err = Vec::new();
-    let rendered = render_into(
-        &model,
-        &lines,
-        opts.target,
-        &layout,
-        &mut drift,
-        &mut render_err,
-    );
-    warnings.print(err);
-    let _ = err.write_all(&render_err);
-    if !rendered {
+    if !render_into(&model, &lines, opts.target, &layout, &mut drift, err) {
         return Outcome::Failed;
     }
     let files = match drift.finish() {

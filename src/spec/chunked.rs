@@ -109,35 +109,8 @@ pub fn parse(text: &str) -> Option<RawSpec> {
         RawSpec::deserialize(toml::de::Deserializer::from(root)).ok()?
     };
     drop(rest);
-    // The services' runs are independent documents: half of them are read on a second
-    // thread (the reading is 0.05 G instructions at 1,000 services; [`SHIFT`] is per thread).
-    let runs: Vec<&Piece> = pieces.iter().filter(|p| p.service.is_some()).collect();
-    let (first, second) = runs.split_at(runs.len() / 2);
-    let (services, more) = std::thread::scope(|scope| {
-        let job = scope.spawn(|| read_services(text, second));
-        let services = read_services(text, first);
-        let more = job
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (services, more)
-    });
-    let mut services = services?;
-    services.extend(more?);
-    // A service in two runs of headers: toml's error about it, from the whole document.
-    services.sort_by(|a, b| a.0.value.cmp(&b.0.value));
-    if services.windows(2).any(|w| w[0].0.value == w[1].0.value) {
-        return None;
-    }
-    // Built from sorted entries, the map's nodes are full (inserted one by one in order,
-    // they are two-thirds full: a third more memory for the largest part of the spec).
-    raw.services = services.into_iter().collect();
-    Some(raw)
-}
-
-/// The services of `runs`, each read as a document of its own; `None` on any problem.
-fn read_services(text: &str, runs: &[&Piece]) -> Option<Vec<(Sp<String>, RawService)>> {
-    let mut services = Vec::with_capacity(runs.len());
-    for p in runs {
+    let mut services = Vec::new();
+    for p in pieces.iter().filter(|p| p.service.is_some()) {
         let one: OneService = {
             let _shift = Shift::new([(0, p.range.start)]);
             toml::from_str(&text[p.range.clone()]).ok()?
@@ -148,7 +121,15 @@ fn read_services(text: &str, runs: &[&Piece]) -> Option<Vec<(Sp<String>, RawServ
             return None;
         }
     }
-    Some(services)
+    // A service in two runs of headers: toml's error about it, from the whole document.
+    services.sort_by(|a, b| a.0.value.cmp(&b.0.value));
+    if services.windows(2).any(|w| w[0].0.value == w[1].0.value) {
+        return None;
+    }
+    // Built from sorted entries, the map's nodes are full (inserted one by one in order,
+    // they are two-thirds full: a third more memory for the largest part of the spec).
+    raw.services = services.into_iter().collect();
+    Some(raw)
 }
 
 /// The document cut at its table headers: the services' runs, and the rest (neighbours of
