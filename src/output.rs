@@ -325,20 +325,13 @@ impl Staging {
         } else {
             None
         };
-        let mut s = Staging {
-            out: out.to_path_buf(),
-            fresh: None,
-            previous: Arc::default(),
+        let mut s = Staging::empty(
+            out.to_path_buf(),
+            None,
+            Arc::default(),
             pid,
-            entries: BTreeMap::new(),
-            dirs: BTreeSet::new(),
-            made: Vec::new(),
-            foreign: Vec::new(),
-            error: None,
-            done: false,
-            incoming: None,
-            buf: Vec::new(),
-        };
+            BTreeSet::new(),
+        );
         match fresh {
             Some(root) => {
                 if let Some(parent) = root.parent() {
@@ -351,6 +344,30 @@ impl Staging {
             None => s.previous = Arc::new(read_manifest(out)?.into_iter().collect()),
         }
         Ok(s)
+    }
+
+    /// A writer that has taken nothing yet.
+    fn empty(
+        out: PathBuf,
+        fresh: Option<PathBuf>,
+        previous: Arc<BTreeSet<String>>,
+        pid: u32,
+        dirs: BTreeSet<PathBuf>,
+    ) -> Staging {
+        Staging {
+            out,
+            fresh,
+            previous,
+            pid,
+            entries: BTreeMap::new(),
+            dirs,
+            made: Vec::new(),
+            foreign: Vec::new(),
+            error: None,
+            done: false,
+            incoming: None,
+            buf: Vec::new(),
+        }
     }
 
     /// Create `dir` (and its missing parents) unless it exists, remembering what was made.
@@ -546,20 +563,13 @@ impl Staging {
 /// `finish` (or, on failure, the whole's clean-up) sees every file.
 impl Split for Staging {
     fn part(&self) -> Self {
-        Staging {
-            out: self.out.clone(),
-            fresh: self.fresh.clone(),
-            previous: Arc::clone(&self.previous),
-            pid: self.pid,
-            entries: BTreeMap::new(),
-            dirs: self.dirs.clone(),
-            made: Vec::new(),
-            foreign: Vec::new(),
-            error: None,
-            done: false,
-            incoming: None,
-            buf: Vec::new(),
-        }
+        Staging::empty(
+            self.out.clone(),
+            self.fresh.clone(),
+            Arc::clone(&self.previous),
+            self.pid,
+            self.dirs.clone(),
+        )
     }
 
     fn join(&mut self, mut part: Self) {

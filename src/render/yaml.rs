@@ -99,13 +99,9 @@ fn quote_yaml11(yaml: &str, out: &mut String) {
     }
 }
 
-/// A plain scalar that YAML 1.2 reads as a string but YAML 1.1 as something else: a
-/// base-60 integer (`1000:1000`), a boolean (`yes`, `off`...) or an integer with `_`.
-fn yaml11_ambiguous(v: &str) -> bool {
-    let sexagesimal = v.contains(':')
-        && v.split(':')
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    let boolean = matches!(
+/// YAML 1.1's booleans that YAML 1.2 reads as strings (`yes`, `off`...).
+fn yaml11_boolean(v: &str) -> bool {
+    matches!(
         v,
         "y" | "Y"
             | "yes"
@@ -122,7 +118,16 @@ fn yaml11_ambiguous(v: &str) -> bool {
             | "off"
             | "Off"
             | "OFF"
-    );
+    )
+}
+
+/// A plain scalar that YAML 1.2 reads as a string but YAML 1.1 as something else: a
+/// base-60 integer (`1000:1000`), a boolean (`yes`, `off`...) or an integer with `_`.
+fn yaml11_ambiguous(v: &str) -> bool {
+    let sexagesimal = v.contains(':')
+        && v.split(':')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let boolean = yaml11_boolean(v);
     let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
     let underscored = digits.contains('_')
         && digits.as_bytes()[0].is_ascii_digit()

@@ -535,34 +535,10 @@ pub(super) fn obviously_plain(v: &str) -> bool {
     // Condition 4: YAML 1.2's null and booleans (yaml12_typed) and YAML 1.1's booleans
     // (super::yaml11_ambiguous), none longer than 5 bytes.
     b.len() > 5
-        || !matches!(
+        || !(matches!(
             v,
-            "null"
-                | "Null"
-                | "NULL"
-                | "true"
-                | "True"
-                | "TRUE"
-                | "false"
-                | "False"
-                | "FALSE"
-                | "y"
-                | "Y"
-                | "yes"
-                | "Yes"
-                | "YES"
-                | "n"
-                | "N"
-                | "no"
-                | "No"
-                | "NO"
-                | "on"
-                | "On"
-                | "ON"
-                | "off"
-                | "Off"
-                | "OFF"
-        )
+            "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+        ) || super::yaml11_boolean(v))
 }
 
 /// What yaml_emitter_analyze_scalar concludes, for block context.
