@@ -274,10 +274,11 @@ pub fn load_full(
     };
     // Made printable and indexed once for all the diagnostics (each shows only its lines),
     // and all written at once (2,000 warnings were 2,000 writes).
-    let quiet = problems.is_empty() && !diags.iter().any(|d| warnings || d.is_error());
+    let shown: Vec<&Diagnostic> = diags.iter().filter(|d| warnings || d.is_error()).collect();
+    let quiet = shown.is_empty() && problems.is_empty();
     let source = SourceText::new(if quiet { "" } else { &src.text });
     let mut text = String::new();
-    for d in diags.iter().filter(|d| warnings || d.is_error()) {
+    for d in shown {
         text.push_str(&d.render_in(&origin, &source));
     }
     if errors > 1 || errors > shape_errors {
@@ -348,14 +349,14 @@ pub fn render_into<S: Split>(
         let second = scope.spawn(|| {
             let done = renderer.per_image(&mut part);
             let m = report::matrix(&plan, lines, target);
-            let header = render::header(model);
+            let header = renderer.header();
             // Both handed over a row at a time (5.4 MB of HTML at 5,000 services).
             let out: &mut dyn Sink = &mut part;
             let mut md = out.stream("compliance.md", 0o644);
-            let rest = report::markdown(&m, &header, &mut |text| md.offer(text));
+            let rest = report::markdown(&m, header, &mut |text| md.offer(text));
             md.finish(rest);
             let mut html = out.stream("compliance.html", 0o644);
-            let rest = report::html(&m, &header, &mut |text| html.offer(text));
+            let rest = report::html(&m, header, &mut |text| html.offer(text));
             html.finish(rest);
             done
         });

@@ -143,6 +143,11 @@ impl<'p, 'm> Renderer<'p, 'm> {
         }
     }
 
+    /// The header every generated file carries.
+    pub fn header(&self) -> &str {
+        &self.header
+    }
+
     /// The target's own files (its compose or stack file or manifests, the host's firewall,
     /// profiles and scripts), the secret generator, `.gitignore` and `.env.example`, each
     /// handed to `out` as it is rendered.
