@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -413,7 +413,7 @@ impl Staging {
             Some(_) => staged,
             None => temp_path(&dir, &target, self.pid),
         };
-        let mut f = fs::File::create(&tmp).map_err(io_err(&tmp, "create"))?;
+        let mut f = create(&tmp, inc.mode).map_err(io_err(&tmp, "create"))?;
         let copied = inc.cmp.copy_prefix(inc.fed, &mut f);
         inc.to = Destination::Staged(tmp, f);
         copied.map_err(io_err(&target, "write"))
@@ -532,9 +532,9 @@ impl Staging {
         let root = self.fresh.clone().expect("a first build");
         let manifest = manifest_text(self.entries.keys());
         let target = root.join(MANIFEST);
-        let written = fs::File::create(&target).and_then(|mut f| {
+        let written = create(&target, 0o644).and_then(|mut f| {
             f.write_all(manifest.as_bytes())?;
-            f.set_permissions(fs::Permissions::from_mode(0o644))
+            set_mode(&f, 0o644)
         });
         if let Err(e) = written {
             self.discard();
@@ -650,7 +650,7 @@ impl Piecewise for Staging {
             Destination::Refused => Entry::Refused,
             Destination::Staged(tmp, f) => {
                 let target = self.out.join(&inc.path);
-                if let Err(e) = f.set_permissions(fs::Permissions::from_mode(inc.mode)) {
+                if let Err(e) = set_mode(&f, inc.mode) {
                     let _ = fs::remove_file(&tmp);
                     return Err(io_err(&target, "write")(e));
                 }
@@ -749,12 +749,54 @@ fn temp_path(dir: &Path, target: &Path, pid: u32) -> PathBuf {
     dir.join(format!(".{name}.hardgen-{pid}.tmp"))
 }
 
+/// A new file created with its final `mode` as far as the umask lets it: a secret file is
+/// never readable by others between its creation and [`set_mode`]. Always a new file (one left
+/// at that name, a temporary file of a run that was killed, is removed first), so the mode is
+/// the one given here and not an old file's.
+fn create(path: &Path, mode: u32) -> std::io::Result<fs::File> {
+    let open = || {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+    };
+    match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            fs::remove_file(path)?;
+            open()
+        }
+        r => r,
+    }
+}
+
+/// Gives a file made by [`create`] exactly `mode`, whatever the umask took from it; a system
+/// call only when the umask took something (with the usual 022 or 002, never for hardgen's
+/// 0644, 0755, 0600 and 0700: 1,000 `fchmod` fewer for 1,000 files).
+fn set_mode(f: &fs::File, mode: u32) -> std::io::Result<()> {
+    if umask().is_some_and(|u| mode & u == 0) {
+        // Created new with `mode` and nothing masked: already exact.
+        return Ok(());
+    }
+    f.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+/// The process's umask, read from `/proc/self/status` once (`umask(2)` can only be read by
+/// setting it, which would race with the other rendering thread); `None` where it cannot be
+/// read, and every file is then given its mode explicitly.
+fn umask() -> Option<u32> {
+    static UMASK: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let status = fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+        u32::from_str_radix(line.trim(), 8).ok()
+    })
+}
+
 fn stage(dir: &Path, target: &Path, bytes: &[u8], mode: u32, pid: u32) -> Result<PathBuf, IoError> {
     let tmp = temp_path(dir, target, pid);
-    let mut f = fs::File::create(&tmp).map_err(io_err(&tmp, "create"))?;
-    let res = f
-        .write_all(bytes)
-        .and_then(|()| f.set_permissions(fs::Permissions::from_mode(mode)));
+    let mut f = create(&tmp, mode).map_err(io_err(&tmp, "create"))?;
+    let res = f.write_all(bytes).and_then(|()| set_mode(&f, mode));
     if let Err(e) = res {
         let _ = fs::remove_file(&tmp);
         return Err(io_err(target, "write")(e));
@@ -871,6 +913,23 @@ pub(crate) mod tests {
             files(&out),
             [MANIFEST, "README.md", "seccomp", "seccomp/a.json"]
         );
+    }
+
+    #[test]
+    fn a_staged_file_has_its_mode_from_creation_whatever_was_at_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".secret.hardgen-1.tmp");
+        // A killed run's temporary file, readable by all, at the name a secret is staged at.
+        fs::write(&path, "old").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let mut f = create(&path, 0o600).unwrap();
+        f.write_all(b"new").unwrap();
+        set_mode(&f, 0o600).unwrap();
+        let meta = fs::metadata(&path).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o600);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+        // The umask is read (on Linux, from /proc/self/status).
+        assert!(cfg!(not(target_os = "linux")) || umask().is_some());
     }
 
     #[test]
