@@ -13,7 +13,7 @@ use hardgen::app::{self, Outcome};
 /// most facts of the spec, and glibc's malloc and free were a fifth of its instructions; with
 /// jemalloc a fresh build of the benchmark's 1,000-service spec takes 14 % less time
 /// (bench/profile-notes.md, "The allocator").
-#[cfg(not(target_env = "msvc"))]
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -21,7 +21,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// system after 50 ms instead of 10 s, so a large spec's peak memory stays what it holds at
 /// once (at 5,000 services 44 MiB instead of 53), and pages are purged at once rather than
 /// kept "muzzy". A process of under a tenth of a second is not slowed by it.
-#[cfg(not(target_env = "msvc"))]
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
 #[export_name = "_rjem_malloc_conf"]
 static MALLOC_CONF: &[u8; 35] = b"dirty_decay_ms:50,muzzy_decay_ms:0\0";
 
