@@ -47,7 +47,10 @@ impl Layout {
     /// A build context (relative to the spec's directory) as seen from the output directory:
     /// `./src/web` when the two directories are one, `../../src/web` for `--out deploy/x`.
     pub fn context_from_out(&self, context: &str) -> String {
-        let rel = relative(&self.out_dir, &normalise(&self.spec_dir.join(context)));
+        let rel = match (joined(&self.out_dir, ""), joined(&self.spec_dir, context)) {
+            (Some(from), Some(to)) => relative_parts(&from, &to),
+            _ => relative(&self.out_dir, &normalise(&self.spec_dir.join(context))),
+        };
         if rel.starts_with("..") {
             rel
         } else {
@@ -58,8 +61,16 @@ impl Layout {
     /// A generated file (relative to the output directory) as seen from a build context, as
     /// Compose resolves `build.dockerfile`.
     pub fn from_context(&self, context: &str, generated: &str) -> String {
-        let ctx = normalise(&self.spec_dir.join(context));
-        relative(&ctx, &normalise(&self.out_dir.join(generated)))
+        match (
+            joined(&self.spec_dir, context),
+            joined(&self.out_dir, generated),
+        ) {
+            (Some(from), Some(to)) => relative_parts(&from, &to),
+            _ => {
+                let ctx = normalise(&self.spec_dir.join(context));
+                relative(&ctx, &normalise(&self.out_dir.join(generated)))
+            }
+        }
     }
 }
 
@@ -112,6 +123,46 @@ fn relative(from: &Path, to: &Path) -> String {
     }
 }
 
+/// The components (below `/`) of `normalise(&dir.join(rel))`, without building either path,
+/// for the usual case; `None` otherwise. `dir` is absolute and normalised (`Layout`'s
+/// directories): as a string, `/` and its components joined by `/`. When `dir` is UTF-8 and
+/// `rel` is a plain relative path (not absolute, no `..` component), `join` appends `rel`
+/// after a `/`, and `normalise` keeps every component of the result but the `.` and empty
+/// ones (`a/./b`, `a//b`, a trailing `/`): what the filter below keeps. An absolute `rel`
+/// (which `join` takes instead of `dir`), a `..` (which pops) or a directory that is not
+/// UTF-8 (which `relative` would print lossily) take the general path.
+fn joined<'a>(dir: &'a Path, rel: &'a str) -> Option<Vec<&'a str>> {
+    let dir = dir.to_str()?;
+    if rel.starts_with('/') || rel.split('/').any(|c| c == "..") {
+        return None;
+    }
+    Some(
+        dir.split('/')
+            .chain(rel.split('/'))
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect(),
+    )
+}
+
+/// `relative` on paths given as their components below `/` (both absolute and normalised):
+/// a `..` for each component of `from` after the common ones, then the rest of `to`, joined
+/// by `/`; `.` when they are the same.
+fn relative_parts(from: &[&str], to: &[&str]) -> String {
+    let common = from.iter().zip(to).take_while(|(a, b)| a == b).count();
+    let mut out = String::new();
+    let ups = std::iter::repeat_n("..", from.len() - common);
+    for part in ups.chain(to[common..].iter().copied()) {
+        if !out.is_empty() {
+            out.push('/');
+        }
+        out.push_str(part);
+    }
+    if out.is_empty() {
+        out.push('.');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +195,76 @@ mod tests {
             up.from_context("../app", "dockerfiles/a.Dockerfile"),
             "../../srv/out/dockerfiles/a.Dockerfile"
         );
+    }
+
+    /// The general path of `context_from_out` and `from_context`, which the fast one must
+    /// equal.
+    fn general(l: &Layout, context: &str, generated: &str) -> (String, String) {
+        let rel = relative(&l.out_dir, &normalise(&l.spec_dir.join(context)));
+        let from_out = if rel.starts_with("..") {
+            rel
+        } else {
+            format!("./{rel}")
+        };
+        let ctx = normalise(&l.spec_dir.join(context));
+        let dockerfile = relative(&ctx, &normalise(&l.out_dir.join(generated)));
+        (from_out, dockerfile)
+    }
+
+    #[test]
+    fn the_plain_path_fast_path_is_the_general_path() {
+        let dirs = [
+            "/",
+            "/repo",
+            "/repo/ops",
+            "/repo/deploy",
+            "/repo/deploy/shop",
+            "/repo/src",
+            "/repo/src/web",
+            "/srv/out",
+            "/..foo/bar",
+            "/répo/ü",
+        ];
+        let contexts = [
+            "",
+            ".",
+            "./",
+            "src/web",
+            "./src/web",
+            "src//web/",
+            "src/./web",
+            "deploy",
+            "deploy/shop",
+            "deploy/shop/x",
+            "../app",
+            "src/../app",
+            "/abs/app",
+            "..foo",
+            "..foo/x",
+            ".hidden/x",
+            "a..b",
+            "src/wéb",
+        ];
+        let generated = [
+            "dockerfiles/web.Dockerfile",
+            "./dockerfiles//a.Dockerfile",
+            "../x/y",
+            "/etc/x",
+        ];
+        for spec in dirs {
+            for out in dirs {
+                let l = layout(spec, out);
+                for c in contexts {
+                    for g in generated {
+                        assert_eq!(
+                            (l.context_from_out(c), l.from_context(c, g)),
+                            general(&l, c, g),
+                            "spec {spec}, out {out}, context {c}, generated {g}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

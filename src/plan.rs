@@ -180,11 +180,15 @@ pub struct Firewall {
 /// (Compose tags its build with it, swarm and Kubernetes run it, `build-images.sh` builds and
 /// pushes it).
 fn built_image(project: &Project, service: &str) -> String {
-    let repo = format!("{}-{service}", project.name);
-    match &project.registry {
-        Some(r) => format!("{r}/{repo}:{}", project.image_tag),
-        None => format!("{repo}:{}", project.image_tag),
+    let mut image = String::new();
+    if let Some(r) = &project.registry {
+        image.push_str(r);
+        image.push('/');
     }
+    for part in [project.name.as_str(), "-", service, ":", &project.image_tag] {
+        image.push_str(part);
+    }
+    image
 }
 
 pub fn plan<'m>(model: &'m Model, layout: &Layout) -> Plan<'m> {
@@ -193,12 +197,12 @@ pub fn plan<'m>(model: &'m Model, layout: &Layout) -> Plan<'m> {
     let (seccomp_profiles, profile_of) = plan_seccomp(&services);
     let services = services
         .into_iter()
-        .map(|(svc, networks)| {
-            let seccomp_profile = profile_of[svc.name.as_str()].clone();
+        .zip(profile_of)
+        .map(|((svc, networks), seccomp_profile)| {
             let (image, dockerfile, build) = match &svc.source {
-                Source::Image(i) => (i.to_string(), None, None),
+                Source::Image(i) => (i.text(), None, None),
                 Source::Build(b) => {
-                    let dockerfile = format!("dockerfiles/{}.Dockerfile", svc.name);
+                    let dockerfile = ["dockerfiles/", svc.name.as_str(), ".Dockerfile"].concat();
                     let paths = BuildPaths {
                         context: layout.context_from_out(&b.context),
                         dockerfile: layout.from_context(&b.context, &dockerfile),
@@ -361,12 +365,12 @@ fn policy_of(svc: &Service) -> seccomp::Policy {
 /// One profile per distinct filter: a bare preset is named after it; a customised one after
 /// the first service (by name) that uses it. Policies that render the same filter (a
 /// capability that opens no syscall) share one profile. Returns the profiles and each
-/// service's profile name; each distinct policy is rendered once.
-fn plan_seccomp<'m>(
-    services: &[(&'m Service, Vec<Attachment>)],
-) -> (BTreeMap<String, seccomp::Policy>, BTreeMap<&'m str, String>) {
+/// service's profile name, in `services`' order; each distinct policy is rendered once.
+fn plan_seccomp(
+    services: &[(&Service, Vec<Attachment>)],
+) -> (BTreeMap<String, seccomp::Policy>, Vec<String>) {
     let mut profiles: BTreeMap<String, seccomp::Policy> = BTreeMap::new();
-    let mut profile_of: BTreeMap<&str, String> = BTreeMap::new();
+    let mut profile_of: Vec<String> = Vec::with_capacity(services.len());
     let mut by_policy: BTreeMap<seccomp::Policy, String> = BTreeMap::new();
     let mut by_text: BTreeMap<String, String> = BTreeMap::new();
     for (svc, _) in services {
@@ -395,7 +399,7 @@ fn plan_seccomp<'m>(
                 name
             }
         };
-        profile_of.insert(svc.name.as_str(), name);
+        profile_of.push(name);
     }
     (profiles, profile_of)
 }
@@ -543,8 +547,14 @@ fn flow_rules(model: &Model, zones: &[PlannedZone], services: &[PlannedService])
                 continue;
             };
             for port in &f.ports {
+                let mut comment =
+                    String::with_capacity(f.from.len() + f.to.len() + client.len() + 32);
+                for part in ["flow ", &f.from, " -> ", &f.to, ": ", client, " may reach "] {
+                    comment.push_str(part);
+                }
+                port.push_to(&mut comment);
                 rules.push(Rule::new(
-                    format!("flow {} -> {}: {client} may reach {port}", f.from, f.to),
+                    comment,
                     vec![
                         in_if(false, &to.bridge),
                         out_if(false, &to.bridge),
