@@ -7,7 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
+use std::sync::OnceLock;
 
+use crate::detect;
 use crate::layout::Layout;
 use crate::model::*;
 use crate::seccomp;
@@ -67,9 +69,18 @@ pub struct PlannedService<'m> {
     pub dockerfile: Option<String>,
     /// Build services: where Compose finds the source and the Dockerfile.
     pub build: Option<BuildPaths>,
+    /// Its process allowlist, made by the first renderer that asks (`allowlist`).
+    allowlist: OnceLock<detect::Allowlist>,
 }
 
 impl PlannedService<'_> {
+    /// The service's process allowlist (`detect::allowlist`), which the security check and
+    /// the Falco rules both use: made once, by whichever of the two render threads asks
+    /// first, not once by each.
+    pub fn allowlist(&self) -> &detect::Allowlist {
+        self.allowlist.get_or_init(|| detect::allowlist(self.svc))
+    }
+
     /// The paths the service may write (its tmpfs mounts and writable volumes), sorted: what
     /// its AppArmor profile and its Falco rules allow.
     pub fn writable_paths(&self) -> Vec<String> {
@@ -224,6 +235,7 @@ pub fn plan<'m>(model: &'m Model, layout: &Layout) -> Plan<'m> {
                 image,
                 dockerfile,
                 build,
+                allowlist: OnceLock::new(),
             }
         })
         .collect::<Vec<_>>();

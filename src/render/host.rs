@@ -447,7 +447,7 @@ pub(super) fn security_check(
             c.push_str(secret);
         }
         push_all(c, &["' ", if s.health.is_some() { "yes" } else { "no" }]);
-        let allow = crate::detect::allowlist(s);
+        let allow = ps.allowlist();
         push_all(
             &mut process_checks,
             &[
