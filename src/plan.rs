@@ -456,15 +456,15 @@ fn pin_flow_targets<'m>(
             let Some(c) = model.services.get(client) else {
                 continue;
             };
+            // Looked up once for all the targets (a client left without a pin gets an empty
+            // map: no pinned hosts, as without the entry).
+            let client_pins = pins.entry(client.as_str()).or_default();
             for &(target, t, addr) in targets.iter() {
                 // Members of a common zone talk there directly: nothing to pin.
                 if c.zones.iter().any(|z| t.zones.contains(z)) {
                     continue;
                 }
-                pins.entry(client.as_str())
-                    .or_default()
-                    .entry(target)
-                    .or_insert(addr);
+                client_pins.entry(target).or_insert(addr);
             }
         }
     }
