@@ -523,6 +523,16 @@ impl Text for PortProto {
     }
 }
 
+impl Text for PublishedPort {
+    fn push_to(&self, out: &mut String) {
+        self.host_ip.push_to(out);
+        out.push(':');
+        self.host_port.push_to(out);
+        out.push(':');
+        self.container.push_to(out);
+    }
+}
+
 impl Text for ByteSize {
     fn push_to(&self, out: &mut String) {
         self.amount.push_to(out);
@@ -639,6 +649,14 @@ mod tests {
             for proto in [Proto::Tcp, Proto::Udp] {
                 same(PortProto { port, proto });
             }
+        }
+        for s in [
+            "8080",
+            "127.0.0.1:8080:80",
+            "0.0.0.0:53:53/udp",
+            "10.1.2.3:65535:1/tcp",
+        ] {
+            same(PublishedPort::parse(s).expect("a port"));
         }
         for s in ["512m", "1g", "64k", "10240m"] {
             same(ByteSize::parse(s).expect("a size"));

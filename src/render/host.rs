@@ -155,7 +155,17 @@ pub(super) fn incident(env: &Environment, header: &str, plan: &Plan) -> Result<S
         .map(|ps| {
             minijinja::context! {
                 name => ps.svc.name,
-                networks => ps.networks.iter().map(|a| format!("{}={}", a.zone, a.address)).collect::<Vec<_>>().join(" "),
+                networks => {
+                    let mut n = String::new();
+                    for (i, a) in ps.networks.iter().enumerate() {
+                        if i > 0 {
+                            n.push(' ');
+                        }
+                        push_all(&mut n, &[&a.zone, "="]);
+                        a.address.push_to(&mut n);
+                    }
+                    n
+                },
             }
         })
         .collect();
