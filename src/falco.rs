@@ -383,13 +383,15 @@ fn service_items<'a>(
     let who = who.as_str();
     // The runtime's own set-up of a `docker exec` (runc init: setuid, capset, /proc writes)
     // runs in the container too: it is the engine, not the service.
-    let mut items = vec![mac(
+    // At most 11 items: 4 lists and macros, 2 for the secrets, 5 rules.
+    let mut items = Vec::with_capacity(11);
+    items.push(mac(
         base,
         cat(&[
             &container_match(target, project, &s.name),
             " and not proc.name in (hardgen_container_runtimes)",
         ]),
-    )];
+    ));
     let programs = cat(&[base, "_programs"]);
     let programs = programs.as_str();
     items.push(list(
