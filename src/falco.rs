@@ -7,12 +7,11 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
-use std::fmt::Write as _;
 
 use serde::Serialize;
 
 use crate::detect;
-use crate::model::Flow;
+use crate::model::{Flow, Text};
 use crate::plan::{Plan, PlannedService, PlannedZone, Role};
 use crate::targets::Target;
 
@@ -303,7 +302,7 @@ fn destinations(ix: &Index, ps: &PlannedService, target: Target) -> String {
     for a in &ps.networks {
         if a.role == Role::Member {
             if let Some(z) = ix.zones.get(a.zone.as_str()) {
-                own.insert(z.subnet.to_string());
+                own.insert(z.subnet.text());
             }
         }
     }
@@ -331,12 +330,14 @@ fn destinations(ix: &Index, ps: &PlannedService, target: Target) -> String {
         if !text.is_empty() {
             text.push_str(" or ");
         }
-        let _ = write!(text, "(fd.snet in (\"{net}\") and fd.sport in (");
+        text.push_str("(fd.snet in (\"");
+        net.push_to(&mut text);
+        text.push_str("\") and fd.sport in (");
         for (i, p) in f.ports.iter().enumerate() {
             if i > 0 {
                 text.push_str(", ");
             }
-            let _ = write!(text, "{}", p.port);
+            p.port.push_to(&mut text);
         }
         text.push_str("))");
     }
@@ -374,23 +375,23 @@ fn service_items<'a>(
     allow: &'a detect::Allowlist,
     writable: &'a [String],
     target: Target,
-    id: &str,
+    base: &str,
 ) -> Vec<Item<'a>> {
     let s = ps.svc;
     let project = &plan.model.project.name;
     let who = cat(&[project, "/", &s.name]);
     let who = who.as_str();
-    let base = cat(&["hardgen_", &ident(project), "_", id]);
-    let base = base.as_str();
     // The runtime's own set-up of a `docker exec` (runc init: setuid, capset, /proc writes)
     // runs in the container too: it is the engine, not the service.
-    let mut items = vec![mac(
+    // At most 11 items: 4 lists and macros, 2 for the secrets, 5 rules.
+    let mut items = Vec::with_capacity(11);
+    items.push(mac(
         base,
         cat(&[
             &container_match(target, project, &s.name),
             " and not proc.name in (hardgen_container_runtimes)",
         ]),
-    )];
+    ));
     let programs = cat(&[base, "_programs"]);
     let programs = programs.as_str();
     items.push(list(
@@ -514,7 +515,7 @@ fn service_items<'a>(
             ],
         ));
     }
-    let uid = s.user.uid.to_string();
+    let uid = s.user.uid.text();
     items.push(rule(
         cat(&["hardgen ", who, ": privilege change"]),
         cat(&["A process of ", who, " changes its user, group or capabilities, enters another namespace, or runs as another user than the service's ", &uid, "."]),
@@ -565,6 +566,8 @@ pub fn render(
         }
     };
     chunk(shared(), &mut text);
+    // Each service's lists and macros are named `hardgen_<project>_<service>[_<n>]`.
+    let prefix = cat(&["hardgen_", &ident(project), "_"]);
     let mut used: BTreeSet<String> = BTreeSet::new();
     for ps in &plan.services {
         let mut id = ident(&ps.svc.name);
@@ -573,10 +576,17 @@ pub fn render(
             id = format!("{}_{n}", ident(&ps.svc.name));
             n += 1;
         }
-        let allow = detect::allowlist(ps.svc);
         let writable = ps.writable_paths();
         chunk(
-            service_items(plan, &ix, ps, &allow, &writable, target, &id),
+            service_items(
+                plan,
+                &ix,
+                ps,
+                ps.allowlist(),
+                &writable,
+                target,
+                &cat(&[&prefix, &id]),
+            ),
             &mut text,
         );
         offer(&mut text);

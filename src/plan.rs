@@ -7,7 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
+use std::sync::OnceLock;
 
+use crate::detect;
 use crate::layout::Layout;
 use crate::model::*;
 use crate::seccomp;
@@ -67,9 +69,18 @@ pub struct PlannedService<'m> {
     pub dockerfile: Option<String>,
     /// Build services: where Compose finds the source and the Dockerfile.
     pub build: Option<BuildPaths>,
+    /// Its process allowlist, made by the first renderer that asks (`allowlist`).
+    allowlist: OnceLock<detect::Allowlist>,
 }
 
 impl PlannedService<'_> {
+    /// The service's process allowlist (`detect::allowlist`), which the security check and
+    /// the Falco rules both use: made once, by whichever of the two render threads asks
+    /// first, not once by each.
+    pub fn allowlist(&self) -> &detect::Allowlist {
+        self.allowlist.get_or_init(|| detect::allowlist(self.svc))
+    }
+
     /// The paths the service may write (its tmpfs mounts and writable volumes), sorted: what
     /// its AppArmor profile and its Falco rules allow.
     pub fn writable_paths(&self) -> Vec<String> {
@@ -180,11 +191,15 @@ pub struct Firewall {
 /// (Compose tags its build with it, swarm and Kubernetes run it, `build-images.sh` builds and
 /// pushes it).
 fn built_image(project: &Project, service: &str) -> String {
-    let repo = format!("{}-{service}", project.name);
-    match &project.registry {
-        Some(r) => format!("{r}/{repo}:{}", project.image_tag),
-        None => format!("{repo}:{}", project.image_tag),
+    let mut image = String::new();
+    if let Some(r) = &project.registry {
+        image.push_str(r);
+        image.push('/');
     }
+    for part in [project.name.as_str(), "-", service, ":", &project.image_tag] {
+        image.push_str(part);
+    }
+    image
 }
 
 pub fn plan<'m>(model: &'m Model, layout: &Layout) -> Plan<'m> {
@@ -193,12 +208,12 @@ pub fn plan<'m>(model: &'m Model, layout: &Layout) -> Plan<'m> {
     let (seccomp_profiles, profile_of) = plan_seccomp(&services);
     let services = services
         .into_iter()
-        .map(|(svc, networks)| {
-            let seccomp_profile = profile_of[svc.name.as_str()].clone();
+        .zip(profile_of)
+        .map(|((svc, networks), seccomp_profile)| {
             let (image, dockerfile, build) = match &svc.source {
-                Source::Image(i) => (i.to_string(), None, None),
+                Source::Image(i) => (i.text(), None, None),
                 Source::Build(b) => {
-                    let dockerfile = format!("dockerfiles/{}.Dockerfile", svc.name);
+                    let dockerfile = ["dockerfiles/", svc.name.as_str(), ".Dockerfile"].concat();
                     let paths = BuildPaths {
                         context: layout.context_from_out(&b.context),
                         dockerfile: layout.from_context(&b.context, &dockerfile),
@@ -220,6 +235,7 @@ pub fn plan<'m>(model: &'m Model, layout: &Layout) -> Plan<'m> {
                 image,
                 dockerfile,
                 build,
+                allowlist: OnceLock::new(),
             }
         })
         .collect::<Vec<_>>();
@@ -361,12 +377,12 @@ fn policy_of(svc: &Service) -> seccomp::Policy {
 /// One profile per distinct filter: a bare preset is named after it; a customised one after
 /// the first service (by name) that uses it. Policies that render the same filter (a
 /// capability that opens no syscall) share one profile. Returns the profiles and each
-/// service's profile name; each distinct policy is rendered once.
-fn plan_seccomp<'m>(
-    services: &[(&'m Service, Vec<Attachment>)],
-) -> (BTreeMap<String, seccomp::Policy>, BTreeMap<&'m str, String>) {
+/// service's profile name, in `services`' order; each distinct policy is rendered once.
+fn plan_seccomp(
+    services: &[(&Service, Vec<Attachment>)],
+) -> (BTreeMap<String, seccomp::Policy>, Vec<String>) {
     let mut profiles: BTreeMap<String, seccomp::Policy> = BTreeMap::new();
-    let mut profile_of: BTreeMap<&str, String> = BTreeMap::new();
+    let mut profile_of: Vec<String> = Vec::with_capacity(services.len());
     let mut by_policy: BTreeMap<seccomp::Policy, String> = BTreeMap::new();
     let mut by_text: BTreeMap<String, String> = BTreeMap::new();
     for (svc, _) in services {
@@ -395,7 +411,7 @@ fn plan_seccomp<'m>(
                 name
             }
         };
-        profile_of.insert(svc.name.as_str(), name);
+        profile_of.push(name);
     }
     (profiles, profile_of)
 }
@@ -440,15 +456,15 @@ fn pin_flow_targets<'m>(
             let Some(c) = model.services.get(client) else {
                 continue;
             };
+            // Looked up once for all the targets (a client left without a pin gets an empty
+            // map: no pinned hosts, as without the entry).
+            let client_pins = pins.entry(client.as_str()).or_default();
             for &(target, t, addr) in targets.iter() {
                 // Members of a common zone talk there directly: nothing to pin.
                 if c.zones.iter().any(|z| t.zones.contains(z)) {
                     continue;
                 }
-                pins.entry(client.as_str())
-                    .or_default()
-                    .entry(target)
-                    .or_insert(addr);
+                client_pins.entry(target).or_insert(addr);
             }
         }
     }
@@ -543,8 +559,14 @@ fn flow_rules(model: &Model, zones: &[PlannedZone], services: &[PlannedService])
                 continue;
             };
             for port in &f.ports {
+                let mut comment =
+                    String::with_capacity(f.from.len() + f.to.len() + client.len() + 32);
+                for part in ["flow ", &f.from, " -> ", &f.to, ": ", client, " may reach "] {
+                    comment.push_str(part);
+                }
+                port.push_to(&mut comment);
                 rules.push(Rule::new(
-                    format!("flow {} -> {}: {client} may reach {port}", f.from, f.to),
+                    comment,
                     vec![
                         in_if(false, &to.bridge),
                         out_if(false, &to.bridge),

@@ -177,14 +177,14 @@ impl Resources {
     pub(super) fn of(s: &Service) -> Resources {
         Resources {
             limits: Limits {
-                cpus: s.cpus.to_string(),
-                memory: s.memory.to_string(),
+                cpus: s.cpus.text(),
+                memory: s.memory.text(),
                 pids: s.pids,
             },
             reservations: (s.memory_reservation.is_some() || s.cpus_reservation.is_some()).then(
                 || Reservations {
-                    cpus: s.cpus_reservation.map(|c| c.to_string()),
-                    memory: s.memory_reservation.map(|m| m.to_string()),
+                    cpus: s.cpus_reservation.map(|c| c.text()),
+                    memory: s.memory_reservation.map(|m| m.text()),
                 },
             ),
         }
@@ -254,10 +254,13 @@ fn service<'a>(plan: &Plan, ps: &'a PlannedService) -> ComposeService<'a> {
         .tmpfs
         .iter()
         .map(|t| {
-            format!(
-                "{}:rw,noexec,nosuid,nodev,size={},mode={:o}",
-                t.path, t.size, t.mode
-            )
+            let mut text = String::with_capacity(t.path.len() + 48);
+            text.push_str(&t.path);
+            text.push_str(":rw,noexec,nosuid,nodev,size=");
+            t.size.push_to(&mut text);
+            text.push_str(",mode=");
+            push_octal(&mut text, t.mode);
+            text
         })
         .collect();
     let volumes = s.volumes.iter().map(volume_mount).collect();
@@ -266,8 +269,8 @@ fn service<'a>(plan: &Plan, ps: &'a PlannedService) -> ComposeService<'a> {
         .iter()
         .map(|p| PortMapping {
             target: p.container.port,
-            published: p.host_port.to_string(),
-            host_ip: p.host_ip.to_string(),
+            published: p.host_port.text(),
+            host_ip: p.host_ip.text(),
             protocol: p.container.proto.as_str(),
             mode: "host",
         })
@@ -279,7 +282,7 @@ fn service<'a>(plan: &Plan, ps: &'a PlannedService) -> ComposeService<'a> {
             (
                 a.zone.as_str(),
                 ServiceNetwork {
-                    ipv4_address: a.address.to_string(),
+                    ipv4_address: a.address.text(),
                 },
             )
         })
@@ -289,9 +292,9 @@ fn service<'a>(plan: &Plan, ps: &'a PlannedService) -> ComposeService<'a> {
         test: std::iter::once(Cow::Borrowed("CMD"))
             .chain(h.cmd.iter().map(|a| lit(a)))
             .collect(),
-        interval: h.interval.to_string(),
-        timeout: h.timeout.to_string(),
-        start_period: h.start_period.to_string(),
+        interval: h.interval.text(),
+        timeout: h.timeout.text(),
+        start_period: h.start_period.text(),
         retries: h.retries,
     });
     let (build, pull_policy) = match &ps.build {
@@ -329,8 +332,8 @@ fn service<'a>(plan: &Plan, ps: &'a PlannedService) -> ComposeService<'a> {
             .command
             .as_ref()
             .map(|c| c.iter().map(|a| lit(a)).collect()),
-        user: s.user.to_string(),
-        group_add: ps.group_add.iter().map(u32::to_string).collect(),
+        user: s.user.text(),
+        group_add: ps.group_add.iter().map(Text::text).collect(),
         read_only: s.read_only,
         init: s.init,
         cap_drop: &["ALL"],
@@ -344,21 +347,27 @@ fn service<'a>(plan: &Plan, ps: &'a PlannedService) -> ComposeService<'a> {
             .iter()
             .map(|(k, v)| (k.as_str(), lit(v)))
             .collect(),
-        expose: s.expose.iter().map(|p| p.to_string()).collect(),
+        expose: s.expose.iter().map(Text::text).collect(),
         ports,
         networks,
         extra_hosts: ps
             .pinned_hosts
             .iter()
-            .map(|(name, addr)| format!("{name}:{addr}"))
+            .map(|(name, addr)| {
+                let mut host = String::with_capacity(name.len() + 16);
+                host.push_str(name);
+                host.push(':');
+                addr.push_to(&mut host);
+                host
+            })
             .collect(),
         depends_on,
         healthcheck,
-        restart: s.restart.to_string(),
-        mem_limit: s.memory.to_string(),
-        memswap_limit: s.memory.to_string(),
-        mem_reservation: s.memory_reservation.map(|m| m.to_string()),
-        cpus: s.cpus.to_string(),
+        restart: s.restart.text(),
+        mem_limit: s.memory.text(),
+        memswap_limit: s.memory.text(),
+        mem_reservation: s.memory_reservation.map(|m| m.text()),
+        cpus: s.cpus.text(),
         pids_limit: s.pids,
         ulimits: s.nofile.map(|n| Ulimits {
             nofile: Limit { soft: n, hard: n },
@@ -430,11 +439,29 @@ fn security_opt(ps: &PlannedService) -> Vec<String> {
     if s.no_new_privileges {
         security_opt.push("no-new-privileges:true".to_string());
     }
-    security_opt.push(format!("seccomp:seccomp/{}.json", ps.seccomp_profile));
+    security_opt.push(["seccomp:seccomp/", ps.seccomp_profile.as_str(), ".json"].concat());
     if let Some(a) = &s.apparmor {
-        security_opt.push(format!("apparmor:{a}"));
+        security_opt.push(["apparmor:", a.as_str()].concat());
     }
     security_opt
+}
+
+/// `n` in octal, as `{:o}` writes it.
+fn push_octal(out: &mut String, n: u32) {
+    let mut digits = [0u8; 11];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n & 7) as u8;
+        n >>= 3;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
 }
 
 /// The `.env` variable that sets the gateway mode of internal zones (default `nat`; `isolated`
@@ -577,4 +604,18 @@ pub(super) fn artifacts(
         Artifact::script(host::incident(env, header, plan)?),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn octal_is_what_format_writes() {
+        for n in (0..5000).chain([0o755, 0o1777, 0o7777, u32::MAX]) {
+            let mut s = String::from("mode=");
+            push_octal(&mut s, n);
+            assert_eq!(s, format!("mode={n:o}"));
+        }
+    }
 }

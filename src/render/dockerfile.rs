@@ -14,23 +14,37 @@ use crate::plan::Plan;
 /// misreads `\"` and `\\"`, sees no backslash before a quote. Control characters (C0, C1)
 /// and line separators are escaped too, so the instruction stays on its line.
 fn dockerfile_json(args: &[String]) -> String {
-    let mut out = String::from("[");
+    let mut out = String::with_capacity(2 + args.iter().map(|a| a.len() + 3).sum::<usize>());
+    out.push('[');
     for (i, a) in args.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         out.push('"');
-        for c in a.chars() {
+        // The runs between escaped characters are copied whole.
+        let mut start = 0;
+        for (at, c) in a.char_indices() {
             if matches!(c, '"' | '\\' | '\u{2028}' | '\u{2029}') || c.is_control() {
-                out.push_str(&format!("\\u{:04x}", u32::from(c)));
-            } else {
-                out.push(c);
+                out.push_str(&a[start..at]);
+                push_json_escape(&mut out, c);
+                start = at + c.len_utf8();
             }
         }
+        out.push_str(&a[start..]);
         out.push('"');
     }
     out.push(']');
     out
+}
+
+/// `c` as `\uXXXX` (`{:04x}`: every character `dockerfile_json` escapes is below U+10000).
+fn push_json_escape(out: &mut String, c: char) {
+    let n = u32::from(c);
+    debug_assert!(n < 0x10000);
+    out.push_str("\\u");
+    for shift in [12, 8, 4, 0] {
+        out.push(char::from_digit((n >> shift) & 0xf, 16).expect("a hex digit"));
+    }
 }
 
 /// Quote a value for a Dockerfile double-quoted string (LABEL): `\`, `"` and `$` escaped.
@@ -450,6 +464,48 @@ fn dockerfile(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dockerfile_json_escapes_as_format_did() {
+        let former = |args: &[String]| {
+            let mut out = String::from("[");
+            for (i, a) in args.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('"');
+                for c in a.chars() {
+                    if matches!(c, '"' | '\\' | '\u{2028}' | '\u{2029}') || c.is_control() {
+                        out.push_str(&format!("\\u{:04x}", u32::from(c)));
+                    } else {
+                        out.push(c);
+                    }
+                }
+                out.push('"');
+            }
+            out.push(']');
+            out
+        };
+        let every: String = (0..0x2100u32)
+            .chain(0x2020..0x2030)
+            .filter_map(char::from_u32)
+            .collect();
+        let lists: Vec<Vec<String>> = vec![
+            vec![],
+            vec![String::new()],
+            vec![every.clone()],
+            vec![
+                "sh".into(),
+                "-c".into(),
+                "echo \"$X\" \\ done\n".into(),
+                every,
+            ],
+            vec!["é\u{85}x\u{2028}".into(), "\u{9f}\u{a0}".into()],
+        ];
+        for l in lists {
+            assert_eq!(dockerfile_json(&l), former(&l));
+        }
+    }
 
     #[test]
     fn dockerfile_json_is_json_without_backslash_quote() {

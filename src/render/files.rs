@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::model::Model;
+use crate::model::{Model, Text};
 
 use crate::plan::Plan;
 use crate::targets::Target;
@@ -218,30 +218,46 @@ pub fn readme(header: &str, plan: &Plan) -> String {
         let _ = writeln!(s, "- {} -> {}: {}", f.from, f.to, ports.join(", "));
     }
     s.push_str("\n## Services\n\n| service | image | user | seccomp | capabilities | ports |\n|---|---|---|---|---|---|\n");
+    // A row per service, written piece by piece (what `writeln!` of
+    // "| {name} | `{image}` | {user} | {seccomp} | {caps or none} | {ports or -} |" wrote).
     for ps in &plan.services {
         let sv = ps.svc;
-        let ports: Vec<String> = sv.ports.iter().map(|p| p.to_string()).collect();
-        let caps: Vec<&str> = sv.cap_add.iter().map(String::as_str).collect();
-        let _ = writeln!(
-            s,
-            "| {} | `{}` | {} | {} | {} | {} |",
-            sv.name,
-            ps.image,
-            sv.user,
-            ps.seccomp_profile,
-            if caps.is_empty() {
-                "none".to_string()
-            } else {
-                caps.join(", ")
-            },
-            if ports.is_empty() {
-                "-".to_string()
-            } else {
-                ports.join(", ")
+        for part in ["| ", &sv.name, " | `", &ps.image, "` | "] {
+            s.push_str(part);
+        }
+        sv.user.push_to(&mut s);
+        for part in [" | ", &ps.seccomp_profile, " | "] {
+            s.push_str(part);
+        }
+        push_joined(&mut s, sv.cap_add.iter().map(String::as_str), "none");
+        s.push_str(" | ");
+        if sv.ports.is_empty() {
+            s.push('-');
+        }
+        for (i, p) in sv.ports.iter().enumerate() {
+            if i > 0 {
+                s.push_str(", ");
             }
-        );
+            p.push_to(&mut s);
+        }
+        s.push_str(" |\n");
     }
     s
+}
+
+/// `items` joined by `, `, or `none` when there is none.
+fn push_joined<'a>(s: &mut String, items: impl Iterator<Item = &'a str>, none: &str) {
+    let mut any = false;
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(item);
+        any = true;
+    }
+    if !any {
+        s.push_str(none);
+    }
 }
 
 /// One watch of `host/audit.rules`: CIS Docker Benchmark v1.6.0 id, what it is, path, perms.

@@ -532,13 +532,33 @@ pub(super) fn obviously_plain(v: &str) -> bool {
     if odd_pair(b) {
         return false;
     }
-    // Condition 4: YAML 1.2's null and booleans (yaml12_typed) and YAML 1.1's booleans
-    // (super::yaml11_ambiguous), none longer than 5 bytes.
-    b.len() > 5
+    not_a_word(v)
+}
+
+/// Condition 4 of `obviously_plain`: `v` is not YAML 1.2's null or a boolean (yaml12_typed)
+/// nor YAML 1.1's booleans (super::yaml11_ambiguous), none longer than 5 bytes.
+fn not_a_word(v: &str) -> bool {
+    v.len() > 5
         || !(matches!(
             v,
             "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
         ) || super::yaml11_boolean(v))
+}
+
+/// A struct's field name that `Emitter::string` writes plain as a key, decided without its
+/// pass over pairs of bytes (every struct field of every rendered value is a key): at most
+/// 128 bytes of lowercase ASCII letters, digits and `_`, starting with a letter, and not one
+/// of the words. Such a name meets every condition of `obviously_plain` (1: a letter first;
+/// 2 and 3: no byte but printable ones, no space, no `:`; 4: `not_a_word`), and a key of at
+/// most 128 bytes that is obviously plain is written by `plain`. Other names (`rename`d ones:
+/// `io.hardgen.seccomp`, `macro`...) take `serialize_str` as before.
+pub(super) fn plain_field_name(k: &str) -> bool {
+    let b = k.as_bytes();
+    b.len() <= 128
+        && b.first().is_some_and(u8::is_ascii_lowercase)
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+        && not_a_word(k)
 }
 
 /// What yaml_emitter_analyze_scalar concludes, for block context.
@@ -1191,7 +1211,14 @@ impl ser::SerializeStruct for Compound<'_, '_> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result {
-        self.key(key)?;
+        if plain_field_name(key) {
+            // What `self.key(key)` writes for such a name (see `plain_field_name`).
+            self.next_entry();
+            self.em.pos = Pos::Key;
+            self.em.plain(key)?;
+        } else {
+            self.key(key)?;
+        }
         self.value(value)
     }
     fn end(self) -> Result {

@@ -922,3 +922,97 @@ fn obviously_plain_sees_every_pair() {
         }
     }
 }
+
+/// The quick test of struct field names says plain only where `obviously_plain` does (and
+/// so where the whole analysis does, as a key: `obviously_plain_strings_are_written_plain`),
+/// on every lowercase word, the renderers' field names and edge cases; and the common
+/// field names pass it.
+#[test]
+fn plain_field_names_are_obviously_plain() {
+    let mut names: Vec<String> = [
+        "",
+        "_",
+        "_x",
+        "a",
+        "y",
+        "n",
+        "no",
+        "on",
+        "off",
+        "yes",
+        "null",
+        "true",
+        "false",
+        "nul",
+        "truey",
+        "x1",
+        "1x",
+        "a-b",
+        "a.b",
+        "a b",
+        "a:",
+        "A",
+        "aB",
+        "é",
+        "ipv4_address",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    names.push("k".repeat(128));
+    names.push("k".repeat(129));
+    let letters = "abcdefghijklmnopqrstuvwxyz_0";
+    for a in letters.chars() {
+        names.push(a.to_string());
+        for b in letters.chars() {
+            names.push(format!("{a}{b}"));
+            for c in "aefhlnorsuy".chars() {
+                names.push(format!("{a}{b}{c}"));
+                for d in "eflsu".chars() {
+                    names.push(format!("{a}{b}{c}{d}"));
+                    names.push(format!("{a}{b}{c}{d}e"));
+                }
+            }
+        }
+    }
+    let mut fast = 0;
+    for k in &names {
+        if emit::plain_field_name(k) {
+            fast += 1;
+            assert!(emit::obviously_plain(k) && k.len() <= 128, "{k:?}");
+        }
+    }
+    assert!(fast > names.len() / 2, "{fast} of {}", names.len());
+    for k in [
+        "name",
+        "image",
+        "user",
+        "read_only",
+        "init",
+        "cap_drop",
+        "security_opt",
+        "tmpfs",
+        "environment",
+        "networks",
+        "restart",
+        "mem_limit",
+        "cpus",
+        "pids_limit",
+        "deploy",
+        "logging",
+        "labels",
+        "rule",
+        "desc",
+        "condition",
+        "output",
+        "priority",
+        "tags",
+        "list",
+        "items",
+    ] {
+        assert!(emit::plain_field_name(k), "{k}");
+    }
+    for k in ["on", "no", "y", "null", "true", "macro_", "Type", "x-y"] {
+        assert_eq!(emit::plain_field_name(k), k == "macro_", "{k}");
+    }
+}
