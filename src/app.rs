@@ -329,11 +329,12 @@ pub fn artifacts_with_report(
 /// Render the artifacts of a target and the compliance report into `sink`, each handed over
 /// as it is rendered; false (after saying why) on a render bug.
 ///
-/// On two threads: this one renders the target's deployment while a second renders what is
-/// per image (the Falco rules, the Dockerfiles) and the compliance report into a part of
-/// `sink` (`artifact::Split`), joined when both are done. At 1,000 services the halves take
-/// 74 M and 89 M instructions (were 117 M and 118 M before both were trimmed); the split made
-/// a fresh build 12 % faster on two idle cores (bench/profile-notes.md, "Two cores").
+/// On two threads: this one renders the target's deployment and the compliance report while
+/// a second renders what is per image (the Falco rules, the Dockerfiles) into a part of `sink`
+/// (`artifact::Split`), joined when both are done. At 1,000 services the halves take 86 M and
+/// 77 M instructions (the report went from the second half to this one when trimming the
+/// renderers left the second the longer); the split made a fresh build 12 % faster on two
+/// idle cores (bench/profile-notes.md, "Two cores").
 pub fn render_into<S: Split>(
     model: &Model,
     lines: &report::Lines,
@@ -346,21 +347,18 @@ pub fn render_into<S: Split>(
     let renderer = render::Renderer::new(&plan, target);
     let mut part = sink.part();
     let (deployment, rest) = std::thread::scope(|scope| {
-        let second = scope.spawn(|| {
-            let done = renderer.per_image(&mut part);
-            let m = report::matrix(&plan, lines, target);
-            let header = renderer.header();
-            // Both handed over a row at a time (5.4 MB of HTML at 5,000 services).
-            let out: &mut dyn Sink = &mut part;
-            let mut md = out.stream("compliance.md", 0o644);
-            let rest = report::markdown(&m, header, &mut |text| md.offer(text));
-            md.finish(rest);
-            let mut html = out.stream("compliance.html", 0o644);
-            let rest = report::html(&m, header, &mut |text| html.offer(text));
-            html.finish(rest);
-            done
-        });
+        let second = scope.spawn(|| renderer.per_image(&mut part));
         let deployment = renderer.deployment(sink);
+        let m = report::matrix(&plan, lines, target);
+        let header = renderer.header();
+        // Both handed over a row at a time (5.4 MB of HTML at 5,000 services).
+        let out: &mut dyn Sink = sink;
+        let mut md = out.stream("compliance.md", 0o644);
+        let rest = report::markdown(&m, header, &mut |text| md.offer(text));
+        md.finish(rest);
+        let mut html = out.stream("compliance.html", 0o644);
+        let rest = report::html(&m, header, &mut |text| html.offer(text));
+        html.finish(rest);
         let rest = second
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
