@@ -35,7 +35,7 @@ PIP_PINS=(
   jsonschema==4.26.0   # SARIF schema check of `hardgen audit` (tests/compose_corpus.rs)
 )
 
-APT_PKGS=(gcc make shellcheck iptables nftables busybox-static debootstrap apparmor hyperfine chromium auditd jq bpftrace)
+APT_PKGS=(gcc libc6-dev make shellcheck iptables nftables busybox-static debootstrap apparmor hyperfine chromium auditd jq bpftrace)
 
 log() { printf 'install-tools: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
