@@ -11,12 +11,6 @@ pub struct User {
     pub gid: u32,
 }
 
-impl fmt::Display for User {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.uid, self.gid)
-    }
-}
-
 impl User {
     pub fn parse(s: &str) -> Option<User> {
         let (u, g) = s.split_once(':')?;
@@ -97,12 +91,6 @@ impl Ipv4Net {
     }
 }
 
-impl fmt::Display for Ipv4Net {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Proto {
     Tcp,
@@ -145,12 +133,6 @@ impl PortProto {
             port: parse_port(p)?,
             proto,
         })
-    }
-}
-
-impl fmt::Display for PortProto {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.port, self.proto.as_str())
     }
 }
 
@@ -212,19 +194,6 @@ impl PublishedPort {
     }
 }
 
-impl fmt::Display for PublishedPort {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}/{}",
-            self.host_ip,
-            self.host_port,
-            self.container.port,
-            self.container.proto.as_str()
-        )
-    }
-}
-
 /// A size with a binary unit, kept as written (`512m`) for the output and as bytes for
 /// comparisons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -258,12 +227,6 @@ impl ByteSize {
             amount,
             unit,
         })
-    }
-}
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.amount, self.unit)
     }
 }
 
@@ -310,12 +273,6 @@ impl Duration {
     }
 }
 
-impl fmt::Display for Duration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.amount, self.unit)
-    }
-}
-
 /// CPU cores in thousandths, so values compare and print exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Cpus(pub u32);
@@ -326,19 +283,6 @@ impl Cpus {
             return None;
         }
         Some(Cpus((v * 1000.0).round() as u32))
-    }
-}
-
-impl fmt::Display for Cpus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let whole = self.0 / 1000;
-        let frac = self.0 % 1000;
-        if frac == 0 {
-            write!(f, "{whole}.0")
-        } else {
-            let s = format!("{frac:03}");
-            write!(f, "{whole}.{}", s.trim_end_matches('0'))
-        }
     }
 }
 
@@ -359,18 +303,6 @@ impl Restart {
             "on-failure" => Restart::OnFailure(None),
             _ => Restart::OnFailure(Some(parse_u32(s.strip_prefix("on-failure:")?)?)),
         })
-    }
-}
-
-impl fmt::Display for Restart {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Restart::No => f.write_str("no"),
-            Restart::Always => f.write_str("always"),
-            Restart::UnlessStopped => f.write_str("unless-stopped"),
-            Restart::OnFailure(None) => f.write_str("on-failure"),
-            Restart::OnFailure(Some(n)) => write!(f, "on-failure:{n}"),
-        }
     }
 }
 
@@ -447,23 +379,10 @@ impl ImageRef {
     }
 }
 
-impl fmt::Display for ImageRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.repository)?;
-        if let Some(t) = &self.tag {
-            write!(f, ":{t}")?;
-        }
-        if let Some(d) = &self.digest {
-            write!(f, "@{d}")?;
-        }
-        Ok(())
-    }
-}
-
 /// A value written into a `String` without `core::fmt`, for the renderers' hot paths (a
 /// `to_string` or a `format!` of these cost several hundred instructions each, by the
-/// thousand per build). Each writes exactly what its `Display` writes: the tests compare
-/// the two.
+/// thousand per build). The model's values have no other spelling: their `Display` writes
+/// their `Text` (`display_by_text`), and the tests compare each with how `format!` wrote it.
 pub trait Text {
     fn push_to(&self, out: &mut String);
 
@@ -485,6 +404,29 @@ macro_rules! text_of_integers {
 }
 
 text_of_integers!(u8, u16, u32, u64, usize);
+
+/// `Display` for the model's values is their `Text`: one home for how each is written.
+macro_rules! display_by_text {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.text())
+            }
+        }
+    )*};
+}
+
+display_by_text!(
+    User,
+    Ipv4Net,
+    PortProto,
+    PublishedPort,
+    ByteSize,
+    Duration,
+    Cpus,
+    Restart,
+    ImageRef
+);
 
 impl Text for Ipv4Addr {
     fn push_to(&self, out: &mut String) {
@@ -604,11 +546,45 @@ impl Text for ImageRef {
 mod tests {
     use super::*;
 
-    fn same<T: Text + fmt::Display>(v: T) {
+    /// `v` written by `Text` (appended, and alone) and by `Display` is `expected`.
+    fn same<T: Text + fmt::Display>(v: T, expected: String) {
         let mut pushed = String::from("x");
         v.push_to(&mut pushed);
-        assert_eq!(pushed, format!("x{v}"));
-        assert_eq!(v.text(), v.to_string());
+        assert_eq!(pushed, format!("x{expected}"));
+        assert_eq!(v.text(), expected);
+        assert_eq!(v.to_string(), expected);
+    }
+
+    /// How `format!` wrote each value before `Text` (its `Display` then), the oracle the
+    /// pushes must equal.
+    fn cpus_by_format(c: Cpus) -> String {
+        let (whole, frac) = (c.0 / 1000, c.0 % 1000);
+        if frac == 0 {
+            format!("{whole}.0")
+        } else {
+            format!("{whole}.{}", format!("{frac:03}").trim_end_matches('0'))
+        }
+    }
+
+    fn restart_by_format(r: Restart) -> String {
+        match r {
+            Restart::No => "no".into(),
+            Restart::Always => "always".into(),
+            Restart::UnlessStopped => "unless-stopped".into(),
+            Restart::OnFailure(None) => "on-failure".into(),
+            Restart::OnFailure(Some(n)) => format!("on-failure:{n}"),
+        }
+    }
+
+    fn image_by_format(i: &ImageRef) -> String {
+        let mut s = i.repository.clone();
+        if let Some(t) = &i.tag {
+            s += &format!(":{t}");
+        }
+        if let Some(d) = &i.digest {
+            s += &format!("@{d}");
+        }
+        s
     }
 
     #[test]
@@ -625,29 +601,33 @@ mod tests {
             u32::MAX as u64,
             u64::MAX,
         ] {
-            same(n);
-            same(n as u32);
-            same(n as u16);
-            same(n as u8);
-            same(n as usize);
+            same(n, n.to_string());
+            same(n as u32, (n as u32).to_string());
+            same(n as u16, (n as u16).to_string());
+            same(n as u8, (n as u8).to_string());
+            same(n as usize, (n as usize).to_string());
         }
         for a in [[0, 0, 0, 0], [127, 0, 0, 1], [10, 9, 255, 100], [255; 4]] {
-            same(Ipv4Addr::from(a));
+            let addr = Ipv4Addr::from(a);
+            same(addr, addr.to_string());
             for prefix in [0, 8, 24, 32] {
-                same(Ipv4Net {
-                    addr: Ipv4Addr::from(a),
-                    prefix,
-                });
+                same(Ipv4Net { addr, prefix }, format!("{addr}/{prefix}"));
             }
         }
-        same(User { uid: 0, gid: 0 });
-        same(User {
-            uid: 65534,
-            gid: 1000,
-        });
+        same(User { uid: 0, gid: 0 }, "0:0".into());
+        same(
+            User {
+                uid: 65534,
+                gid: 1000,
+            },
+            "65534:1000".into(),
+        );
         for port in [1, 80, 65535] {
             for proto in [Proto::Tcp, Proto::Udp] {
-                same(PortProto { port, proto });
+                same(
+                    PortProto { port, proto },
+                    format!("{port}/{}", proto.as_str()),
+                );
             }
         }
         for s in [
@@ -656,16 +636,26 @@ mod tests {
             "0.0.0.0:53:53/udp",
             "10.1.2.3:65535:1/tcp",
         ] {
-            same(PublishedPort::parse(s).expect("a port"));
+            let p = PublishedPort::parse(s).expect("a port");
+            let expected = format!(
+                "{}:{}:{}/{}",
+                p.host_ip,
+                p.host_port,
+                p.container.port,
+                p.container.proto.as_str()
+            );
+            same(p, expected);
         }
         for s in ["512m", "1g", "64k", "10240m"] {
-            same(ByteSize::parse(s).expect("a size"));
+            let b = ByteSize::parse(s).expect("a size");
+            same(b, format!("{}{}", b.amount, b.unit));
         }
         for s in ["30s", "1m", "500ms", "1h", "1234567ms"] {
-            same(Duration::parse(s).expect("a duration"));
+            let d = Duration::parse(s).expect("a duration");
+            same(d, format!("{}{}", d.amount, d.unit));
         }
         for c in (0..=3000).chain([10_000, 1_024_000, 123_456]) {
-            same(Cpus(c));
+            same(Cpus(c), cpus_by_format(Cpus(c)));
         }
         for r in [
             Restart::No,
@@ -676,7 +666,7 @@ mod tests {
             Restart::OnFailure(Some(5)),
             Restart::OnFailure(Some(u32::MAX)),
         ] {
-            same(r);
+            same(r, restart_by_format(r));
         }
         for s in [
             "nginx",
@@ -684,7 +674,9 @@ mod tests {
             "registry.example.com:5000/team/app:v2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             "redis@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
         ] {
-            same(ImageRef::parse(s).expect("an image"));
+            let i = ImageRef::parse(s).expect("an image");
+            let expected = image_by_format(&i);
+            same(i, expected);
         }
     }
 }
