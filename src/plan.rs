@@ -196,9 +196,7 @@ fn built_image(project: &Project, service: &str) -> String {
         image.push_str(r);
         image.push('/');
     }
-    for part in [project.name.as_str(), "-", service, ":", &project.image_tag] {
-        image.push_str(part);
-    }
+    image.extend([project.name.as_str(), "-", service, ":", &project.image_tag]);
     image
 }
 
@@ -561,9 +559,7 @@ fn flow_rules(model: &Model, zones: &[PlannedZone], services: &[PlannedService])
             for port in &f.ports {
                 let mut comment =
                     String::with_capacity(f.from.len() + f.to.len() + client.len() + 32);
-                for part in ["flow ", &f.from, " -> ", &f.to, ": ", client, " may reach "] {
-                    comment.push_str(part);
-                }
+                comment.extend(["flow ", &f.from, " -> ", &f.to, ": ", client, " may reach "]);
                 port.push_to(&mut comment);
                 rules.push(Rule::new(
                     comment,

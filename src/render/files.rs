@@ -222,14 +222,13 @@ pub fn readme(header: &str, plan: &Plan) -> String {
     // "| {name} | `{image}` | {user} | {seccomp} | {caps or none} | {ports or -} |" wrote).
     for ps in &plan.services {
         let sv = ps.svc;
-        for part in ["| ", &sv.name, " | `", &ps.image, "` | "] {
-            s.push_str(part);
-        }
+        s.extend(["| ", &sv.name, " | `", &ps.image, "` | "]);
         sv.user.push_to(&mut s);
-        for part in [" | ", &ps.seccomp_profile, " | "] {
-            s.push_str(part);
+        s.extend([" | ", &ps.seccomp_profile, " | "]);
+        if sv.cap_add.is_empty() {
+            s.push_str("none");
         }
-        push_joined(&mut s, sv.cap_add.iter().map(String::as_str), "none");
+        super::push_joined(&mut s, sv.cap_add.iter().map(String::as_str), ", ");
         s.push_str(" | ");
         if sv.ports.is_empty() {
             s.push('-');
@@ -243,21 +242,6 @@ pub fn readme(header: &str, plan: &Plan) -> String {
         s.push_str(" |\n");
     }
     s
-}
-
-/// `items` joined by `, `, or `none` when there is none.
-fn push_joined<'a>(s: &mut String, items: impl Iterator<Item = &'a str>, none: &str) {
-    let mut any = false;
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            s.push_str(", ");
-        }
-        s.push_str(item);
-        any = true;
-    }
-    if !any {
-        s.push_str(none);
-    }
 }
 
 /// One watch of `host/audit.rules`: CIS Docker Benchmark v1.6.0 id, what it is, path, perms.

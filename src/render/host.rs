@@ -2,6 +2,8 @@
 //! pull script, the host check; and, for compose (fixed bridges and addresses), the firewall,
 //! the security check, AppArmor profiles and the incident script.
 
+use std::fmt::Write as _;
+
 use minijinja::Environment;
 
 use super::{files, render_template, RenderBug};
@@ -161,7 +163,7 @@ pub(super) fn incident(env: &Environment, header: &str, plan: &Plan) -> Result<S
                         if i > 0 {
                             n.push(' ');
                         }
-                        push_all(&mut n, &[&a.zone, "="]);
+                        n.extend([&a.zone, "="]);
                         a.address.push_to(&mut n);
                     }
                     n
@@ -250,8 +252,8 @@ fn iptables_rule(r: &Rule) -> String {
         match m {
             Match::Established => out.push_str("-m conntrack --ctstate RELATED,ESTABLISHED"),
             Match::Invalid => out.push_str("-m conntrack --ctstate INVALID"),
-            Match::InIf { not: n, name } => push_all(&mut out, &[not(*n), "-i ", name]),
-            Match::OutIf { not: n, name } => push_all(&mut out, &[not(*n), "-o ", name]),
+            Match::InIf { not: n, name } => out.extend([not(*n), "-i ", name]),
+            Match::OutIf { not: n, name } => out.extend([not(*n), "-o ", name]),
             Match::Src(net) => {
                 out.push_str("-s ");
                 net.push_to(&mut out);
@@ -262,7 +264,7 @@ fn iptables_rule(r: &Rule) -> String {
             }
             Match::Port(p) => {
                 let proto = p.proto.as_str();
-                push_all(&mut out, &["-p ", proto, " -m ", proto, " --dport "]);
+                out.extend(["-p ", proto, " -m ", proto, " --dport "]);
                 p.port.push_to(&mut out);
             }
             Match::OrigDst(net) => {
@@ -280,33 +282,13 @@ fn iptables_rule(r: &Rule) -> String {
     };
     out.push_str("-m comment --comment \"");
     push_comment(&mut out, &r.comment);
-    push_all(&mut out, &["\" -j ", target]);
+    out.extend(["\" -j ", target]);
     out
-}
-
-/// `n` as 16 lowercase hexadecimal digits, as `{:016x}` writes it.
-fn push_hex16(out: &mut String, n: u64) {
-    for shift in (0..16).rev() {
-        let d = ((n >> (shift * 4)) & 0xf) as u8;
-        out.push(char::from(if d < 10 { b'0' + d } else { b'a' + d - 10 }));
-    }
-}
-
-/// The pieces one after the other.
-fn push_all(out: &mut String, parts: &[&str]) {
-    for p in parts {
-        out.push_str(p);
-    }
 }
 
 /// A rule's comment with each `"` written as `'` (the comment is written between `"`).
 fn push_comment(out: &mut String, comment: &str) {
-    for (i, part) in comment.split('"').enumerate() {
-        if i > 0 {
-            out.push('\'');
-        }
-        out.push_str(part);
-    }
+    super::push_joined(out, comment.split('"'), "'");
 }
 
 /// A rule of hardgen's nftables chains. In the forward chain an accepted packet is marked
@@ -322,12 +304,8 @@ fn nft_rule(r: &Rule, accept: &str) -> String {
         match m {
             Match::Established => out.push_str("ct state established,related"),
             Match::Invalid => out.push_str("ct state invalid"),
-            Match::InIf { not: n, name } => {
-                push_all(&mut out, &["iifname ", not(*n), "\"", name, "\""])
-            }
-            Match::OutIf { not: n, name } => {
-                push_all(&mut out, &["oifname ", not(*n), "\"", name, "\""])
-            }
+            Match::InIf { not: n, name } => out.extend(["iifname ", not(*n), "\"", name, "\""]),
+            Match::OutIf { not: n, name } => out.extend(["oifname ", not(*n), "\"", name, "\""]),
             Match::Src(net) => {
                 out.push_str("ip saddr ");
                 net.push_to(&mut out);
@@ -337,7 +315,7 @@ fn nft_rule(r: &Rule, accept: &str) -> String {
                 net.push_to(&mut out);
             }
             Match::Port(p) => {
-                push_all(&mut out, &[p.proto.as_str(), " dport "]);
+                out.extend([p.proto.as_str(), " dport "]);
                 p.port.push_to(&mut out);
             }
             Match::OrigDst(net) => {
@@ -353,7 +331,7 @@ fn nft_rule(r: &Rule, accept: &str) -> String {
         Verdict::Return => "accept",
         Verdict::Drop => "drop",
     };
-    push_all(&mut out, &[verdict, " comment \""]);
+    out.extend([verdict, " comment \""]);
     push_comment(&mut out, &r.comment);
     out.push('"');
     out
@@ -391,7 +369,7 @@ pub(super) fn security_check(
             .iter()
             .map(|a| {
                 let mut n = String::with_capacity(a.zone.len() + 16);
-                push_all(&mut n, &[&a.zone, "="]);
+                n.extend([&a.zone, "="]);
                 a.address.push_to(&mut n);
                 n
             })
@@ -415,27 +393,19 @@ pub(super) fn security_check(
         // '{caps}' {nnp} {ro} {memory} {pids} {nanocpus} \\\n    '{networks}' '{ports}'
         // '{secrets}' {health}", each of the networks and ports followed by a space.
         let c = &mut service_checks;
-        push_all(c, &["\n# ", &s.name, "\ncheck_service ", &s.name, " '"]);
+        c.extend(["\n# ", &s.name, "\ncheck_service ", &s.name, " '"]);
         s.user.push_to(c);
         c.push_str("' ");
-        push_hex16(c, capeff);
+        let _ = write!(c, "{capeff:016x}");
         c.push_str(" '");
-        for (i, cap) in s.cap_add.iter().enumerate() {
-            if i > 0 {
-                c.push(',');
-            }
-            c.push_str(cap);
-        }
+        super::push_joined(c, s.cap_add.iter().map(String::as_str), ",");
         c.push_str("' ");
-        push_all(
-            c,
-            &[
-                if s.no_new_privileges { "1" } else { "0" },
-                " ",
-                if s.read_only { "true" } else { "false" },
-                " ",
-            ],
-        );
+        c.extend([
+            if s.no_new_privileges { "1" } else { "0" },
+            " ",
+            if s.read_only { "true" } else { "false" },
+            " ",
+        ]);
         s.memory.bytes.push_to(c);
         c.push(' ');
         s.pids.push_to(c);
@@ -443,37 +413,28 @@ pub(super) fn security_check(
         (u64::from(s.cpus.0) * 1_000_000).push_to(c);
         c.push_str(" \\\n    '");
         for n in &nets {
-            push_all(c, &[n, " "]);
+            c.extend([n, " "]);
         }
         c.push_str("' '");
         for p in &ports {
-            push_all(c, &[p, " "]);
+            c.extend([p, " "]);
         }
         c.push_str("' '");
-        for (i, secret) in s.secrets.iter().enumerate() {
-            if i > 0 {
-                c.push(' ');
-            }
-            c.push_str(secret);
-        }
-        push_all(c, &["' ", if s.health.is_some() { "yes" } else { "no" }]);
+        super::push_joined(c, s.secrets.iter().map(String::as_str), " ");
+        c.extend(["' ", if s.health.is_some() { "yes" } else { "no" }]);
         let allow = ps.allowlist();
-        push_all(
+        process_checks.extend([
+            "\ncheck_processes ",
+            &s.name,
+            " ",
+            if allow.known { "yes" } else { "no" },
+            " '",
+        ]);
+        super::push_joined(
             &mut process_checks,
-            &[
-                "\ncheck_processes ",
-                &s.name,
-                " ",
-                if allow.known { "yes" } else { "no" },
-                " '",
-            ],
+            allow.names.iter().map(String::as_str),
+            " ",
         );
-        for (i, name) in allow.names.iter().enumerate() {
-            if i > 0 {
-                process_checks.push(' ');
-            }
-            process_checks.push_str(name);
-        }
         process_checks.push('\'');
     }
     render_template(
@@ -609,23 +570,6 @@ mod tests {
                     }
                 }
             }
-        }
-    }
-
-    #[test]
-    fn hex_is_what_format_writes() {
-        for n in [
-            0,
-            1,
-            0xa,
-            0xff,
-            0x2000_0000,
-            0x0123_4567_89ab_cdef,
-            u64::MAX,
-        ] {
-            let mut s = String::new();
-            push_hex16(&mut s, n);
-            assert_eq!(s, format!("{n:016x}"));
         }
     }
 

@@ -98,6 +98,21 @@ fn render_template<S: Serialize>(
     Ok(normalise(&text))
 }
 
+/// `items` one after the other with `sep` between them, appended to `out` (what `join`
+/// returns, without a `String` of its own: the renderers write a thousand such lists).
+pub(crate) fn push_joined<'a>(
+    out: &mut String,
+    items: impl IntoIterator<Item = &'a str>,
+    sep: &str,
+) {
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(item);
+    }
+}
+
 /// LF endings, no trailing blanks, exactly one final newline.
 /// One pass into one buffer: a `\r` before a line break is trailing whitespace, which
 /// `trim_end` drops anyway (20 M instructions of a build at 1,000 services went to the
