@@ -81,7 +81,11 @@ impl Validator<'_> {
 
     pub(super) fn build(&mut self, service: &str, b: &RawBuild) -> Build {
         let runtime = b.runtime.value;
+        let reported = self.diags.len();
         let version = self.build_version(service, b);
+        // A missing or invalid version was just reported: the base images' names are not known,
+        // so saying they have no digest would be a knock-on warning naming a broken image.
+        let version_known = self.diags.len() == reported;
         let context = self.build_context(service, b);
         let binary = match &b.binary {
             None => service.to_string(),
@@ -207,7 +211,7 @@ impl Validator<'_> {
             writable_dirs,
             integrity,
         };
-        self.pin(service, b, &mut build);
+        self.pin(service, b, &mut build, version_known);
         build
     }
 
@@ -360,7 +364,7 @@ impl Validator<'_> {
     }
 
     /// The base images' digests, and a warning for each base image left unpinned.
-    fn pin(&mut self, service: &str, b: &RawBuild, build: &mut Build) {
+    fn pin(&mut self, service: &str, b: &RawBuild, build: &mut Build, version_known: bool) {
         let digest = |this: &mut Self, d: &Option<Sp<String>>| -> Option<String> {
             let d = d.as_ref()?;
             let ok = d.value.strip_prefix("sha256:").is_some_and(|h| {
@@ -407,6 +411,9 @@ impl Validator<'_> {
             .map_or(&b.runtime.span, |v| &v.span)
             .clone();
         let mut unpinned = Vec::new();
+        if !version_known {
+            return;
+        }
         if build.builder_digest.is_none() {
             unpinned.push(build.builder_image());
         }

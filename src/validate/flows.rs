@@ -67,7 +67,12 @@ impl Validator<'_> {
                         let listened = members_of(&f.to.value).iter().any(|s| {
                             s.expose.contains(&pp) || s.ports.iter().any(|x| x.container == pp)
                         });
-                        if !listened && ends == 2 {
+                        // A member whose own port value was already reported (E011) may be
+                        // the one meant to listen here: no knock-on warning.
+                        let unsure = members_of(&f.to.value)
+                            .iter()
+                            .any(|s| self.bad_ports.contains(&s.name));
+                        if !listened && !unsure && ends == 2 {
                             self.push(
                                 Diagnostic::warning(
                                     "W102",

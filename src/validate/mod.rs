@@ -57,6 +57,10 @@ const MAX_ARGS_JSON: usize = 32 * 1024;
 pub struct Validator<'a> {
     diags: Vec<Diagnostic>,
     opts: &'a Options,
+    /// Services with a `ports` or `expose` value already reported as invalid (E011): what
+    /// follows from a port they do not have (no derived health probe, a flow to a port nobody
+    /// listens on) would be a knock-on message, gone once that value is fixed.
+    bad_ports: BTreeSet<String>,
 }
 
 /// Validate `raw` into a model. Each service's keys that validation has converted and that
@@ -72,6 +76,7 @@ pub fn validate(
     let mut v = Validator {
         diags: Vec::new(),
         opts,
+        bad_ports: BTreeSet::new(),
     };
     let mut model = v.spec(raw, &safe_spec_name(spec_name));
     model.accepted = crate::allow::apply(raw, &mut v.diags);

@@ -67,7 +67,7 @@ impl Validator<'_> {
         let (svc_zones, svc_secrets, depends_on) =
             self.service_refs(name, s, zones, secrets, services);
 
-        let (ports, expose) = self.ports_of(s);
+        let (ports, expose) = self.ports_of(n, s);
         let cap_add = self.cap_add(n, s, &ports, &expose, flag(|u| u.dangerous_caps));
 
         let (volumes, tmpfs) = self.mounts(s, n, &svc_secrets, flag(|u| u.sensitive_mounts));
@@ -344,7 +344,8 @@ impl Validator<'_> {
     }
 
     /// Published ports and exposed ports.
-    fn ports_of(&mut self, s: &RawService) -> (Vec<PublishedPort>, Vec<PortProto>) {
+    fn ports_of(&mut self, n: &str, s: &RawService) -> (Vec<PublishedPort>, Vec<PortProto>) {
+        let before = self.diags.len();
         let mut ports = Vec::new();
         for p in &s.ports {
             match PublishedPort::parse(&p.value) {
@@ -364,6 +365,9 @@ impl Validator<'_> {
                 ),
                 Err(e) => self.err("E011", &p.span, e, "invalid port"),
             }
+        }
+        if self.diags[before..].iter().any(|d| d.code == "E011") {
+            self.bad_ports.insert(n.to_string());
         }
         (ports, expose)
     }
@@ -660,6 +664,10 @@ impl Validator<'_> {
             if let Some(cmd) = derived_probe(b.runtime, first_port) {
                 return Some(timing(self, cmd));
             }
+        }
+        if self.bad_ports.contains(n) {
+            // The probe would have come from the port already reported as invalid.
+            return None;
         }
         self.push(
             Diagnostic::error("E024", format!("service `{n}` needs a health check"))
