@@ -148,6 +148,16 @@ fn audit_and_import_goldens() {
                 }
                 check_golden(&dir.join("import.toml"), &got);
                 check_golden(&dir.join("import.posture"), &text(&o.stdout));
+                // The count import prints is every `TODO:` note of the spec (the header names
+                // the marker once, in backquotes).
+                let notes = got.matches("TODO:").count() - got.matches("`# TODO:`").count();
+                let todos = if notes == 1 { "TODO" } else { "TODOs" };
+                let said = format!("({notes} {todos} to review)");
+                assert!(
+                    text(&o.stderr).contains(&said),
+                    "{name}: import did not say {said}:\n{}",
+                    text(&o.stderr)
+                );
                 assert!(
                     !dir.join("import.stderr").exists(),
                     "{name}: stale import.stderr"

@@ -89,7 +89,8 @@ fn header(doc: &mut Doc, p: &Project) {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    doc.comment("hardgen's defaults do the hardening. `# import:` marks what import decided, `# TODO:` what");
+    // Written as is: this line names the `# TODO:` marker, it is not one.
+    doc.text.push_str("# hardgen's defaults do the hardening. `# import:` marks what import decided, `# TODO:` what\n");
     doc.comment("it could not know: read those lines before the first `hardgen build`.");
     doc.comment("Credential values were never written here: see [secrets].");
     if !p.inactive.is_empty() {

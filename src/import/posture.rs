@@ -50,12 +50,14 @@ pub(super) fn posture(
             None => audit::rule_title(r).to_string(),
         };
         if gen_any.contains(&(svc.clone(), *rule)) {
-            let why = generated
-                .findings
-                .iter()
-                .find(|f| f.service == *svc && f.rule == *rule)
-                .map(|f| f.message.clone())
-                .unwrap_or_default();
+            // Every finding that remains (two ports on every address are two), once each.
+            let mut why: Vec<&str> = Vec::new();
+            for f in &generated.findings {
+                if f.service == *svc && f.rule == *rule && !why.contains(&f.message.as_str()) {
+                    why.push(&f.message);
+                }
+            }
+            let why = why.join("; ");
             lines.push((
                 Class::Neutral,
                 format!("{}: stays weak: {ctl}: {why}", label(svc)),

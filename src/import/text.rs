@@ -172,6 +172,12 @@ pub(super) fn duration(s: &str) -> Option<String> {
     })
 }
 
+/// The `TODO:` notes in one comment: a comment may carry a decision and, after it, a TODO
+/// (`import: ...; TODO: ...`), or several.
+fn todos_in(comment: &str) -> usize {
+    comment.matches("TODO:").count()
+}
+
 #[derive(Default)]
 pub(super) struct Doc {
     pub(super) text: String,
@@ -184,9 +190,7 @@ impl Doc {
     pub(super) fn line(&mut self, s: &str, comment: Option<String>) {
         match comment {
             Some(c) => {
-                if c.starts_with("TODO") {
-                    self.todos += 1;
-                }
+                self.todos += todos_in(&c);
                 let pad = 40usize.saturating_sub(s.chars().count()).max(1);
                 let _ = writeln!(self.text, "{s}{}# {c}", " ".repeat(pad));
             }
@@ -196,9 +200,7 @@ impl Doc {
         }
     }
     pub(super) fn comment(&mut self, c: &str) {
-        if c.starts_with("TODO") {
-            self.todos += 1;
-        }
+        self.todos += todos_in(c);
         let _ = writeln!(self.text, "# {c}");
     }
     pub(super) fn blank(&mut self) {
