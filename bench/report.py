@@ -80,8 +80,11 @@ w(f"- Files written to {fs_type} (specs, outputs and copies), to measure hardgen
 busy = max(float(load_start.split()[0]), float(load_end.split()[0]))
 w(f"- **Noise:** load average (1, 5, 15 min) {load_start} at the start, {load_end} at the end "
   f"on {nproc} cores"
-  + (" (other work shared the cores while this ran: absolute times are pessimistic)"
-     if busy > int(nproc) - 0.5 else " (no other work was running)")
+  + (" (more than the benchmark's own one busy core: other work shared the cores while "
+     "this ran, absolute times are pessimistic)"
+     if busy > int(nproc) - 0.5 else " (no more than the benchmark's own one busy core; "
+     "light work beside it would not show here)")
+  + (f" {os.environ['BENCH_NOTE'].strip()}" if os.environ.get("BENCH_NOTE", "").strip() else "")
   + ". Times are medians of hyperfine runs; the meaningful figures are ratios of commands "
   "measured in the same hyperfine run (the build and its `cp -r`; this build and the "
   "baseline).")

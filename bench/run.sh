@@ -8,6 +8,7 @@
 #
 # Usage: bench/run.sh [SIZES...]   (default: 10 100 1000 5000)
 # Env:   BENCH_OUT (default: BENCHMARKS.md at the repo root), BENCH_KEEP=1 keeps the temp dir,
+#        BENCH_NOTE: a sentence added to the report's noise line (what else ran, if anything),
 #        BENCH_TMP (default: /dev/shm when it is a tmpfs, else $TMPDIR or /tmp),
 #        BENCH_BASELINE: another hardgen binary (e.g. a release build of an older commit),
 #        measured in the same hyperfine runs as this one for build, check and diff

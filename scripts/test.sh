@@ -2,8 +2,8 @@
 # The project's test command (README): installs the tools on first use, puts
 # them first on PATH and runs the Rust test suite, whose integration tests
 # run the validators (compose-lint, docker compose config, hadolint, taplo,
-# yamllint, shellcheck, iptables-restore --test, apparmor_parser) on the
-# generated goldens. HARDGEN_REQUIRE_TOOLS=1 makes a missing tool a test
+# yamllint, shellcheck, iptables-restore --test, nft -c, apparmor_parser,
+# kubernetes-validate) on the generated goldens. HARDGEN_REQUIRE_TOOLS=1 makes a missing tool a test
 # failure instead of a skip.
 #
 #   scripts/test.sh                 everything; as root also the live suite on
