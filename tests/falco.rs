@@ -800,3 +800,71 @@ fn rules_fire_on_synthetic_events_of_the_basic_stack() {
         &[],
     );
 }
+
+/// Every example and the basic stack (compose), every service: each of its own programs, run as
+/// its user, stays quiet; a program it was not built to run fires "unexpected program"; its own
+/// program run as root fires "privilege change"; a write to /etc/passwd fires "write outside
+/// writable paths". The conditions are evaluated on every stack, not only the basic one above.
+#[test]
+fn rules_fire_on_synthetic_events_of_every_example() {
+    let mut failures = Vec::new();
+    let mut services = 0;
+    for spec in specs() {
+        let (tmp, file) = build(&spec, "compose");
+        let r = load(&file).unwrap_or_else(|e| panic!("{spec}: {}", e.join("\n")));
+        let compose: Value = serde_yaml::from_str(
+            &fs::read_to_string(tmp.path().join("docker-compose.yml")).unwrap(),
+        )
+        .unwrap();
+        let project = compose["name"].as_str().unwrap().to_string();
+        for (svc, s) in compose["services"].as_mapping().unwrap() {
+            let svc = svc.as_str().unwrap();
+            services += 1;
+            let uid = s["user"]
+                .as_str()
+                .and_then(|u| u.split(':').next())
+                .unwrap_or_else(|| panic!("{spec} {svc}: no user"))
+                .to_string();
+            let as_user = |mut ev: Event| {
+                ev.insert("user.uid", uid.clone());
+                r.fired(&in_service(&project, svc, ev))
+            };
+            let rule = |what: &str| vec![format!("hardgen {project}/{svc}: {what}")];
+            let list = format!("hardgen_{project}_{svc}_programs").replace('-', "_");
+            let Some(own) = r.lists.get(&list) else {
+                failures.push(format!("{spec} {svc}: no list `{list}`"));
+                continue;
+            };
+            let mut cases: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+            for p in own {
+                cases.push((format!("its own `{p}`"), as_user(exec(p, "")), vec![]));
+            }
+            cases.push((
+                "xmrig".into(),
+                as_user(exec("xmrig", "")),
+                rule("unexpected program"),
+            ));
+            cases.push((
+                "a write to /etc/passwd".into(),
+                as_user(open("w", "/etc/passwd", &own[0])),
+                rule("write outside writable paths"),
+            ));
+            if uid != "0" {
+                cases.push((
+                    format!("`{}` as root", own[0]),
+                    r.fired(&in_service(&project, svc, exec(&own[0], "0"))),
+                    rule("privilege change"),
+                ));
+            }
+            for (what, got, want) in cases {
+                if got != want {
+                    failures.push(format!(
+                        "{spec} {svc}: {what}: fired {got:?}, want {want:?}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(services >= 30, "only {services} services");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
