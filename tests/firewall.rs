@@ -894,6 +894,14 @@ fn neighbour_hits(lab: &Lab, spec: &Spec) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// The loopback-published ports a neighbour's packets reached, with how many.
+fn leaked(hits: &[(String, u64)]) -> Vec<String> {
+    hits.iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(w, n)| format!("{w}: {n} packet(s) reached it"))
+        .collect()
+}
+
 /// The cases whose outcome differs from `want`, one line each.
 fn mismatches(cases: &[Case], got: &[bool], want: impl Fn(&Case) -> bool) -> Vec<String> {
     cases
@@ -1022,6 +1030,11 @@ fn check_example(index: usize, path: &Path) -> Outcome {
     );
     let ipt = probe(&lab, &cases);
     fail("iptables firewall", mismatches(&cases, &ipt, |c| c.allowed));
+    let hits = neighbour_hits(&lab, &spec);
+    fail(
+        "with the iptables firewall, a neighbour's packets to 127.0.0.1 must not reach the published service",
+        leaked(&hits),
+    );
 
     // security-check notices a firewall that is not hooked or not effective.
     let fwd = format!("HG-{}-FWD", d.project());
@@ -1131,6 +1144,11 @@ fn check_example(index: usize, path: &Path) -> Outcome {
     );
     let nft = probe(&lab, &cases);
     fail("nftables firewall", mismatches(&cases, &nft, |c| c.allowed));
+    let hits = neighbour_hits(&lab, &spec);
+    fail(
+        "with the nftables firewall, a neighbour's packets to 127.0.0.1 must not reach the published service",
+        leaked(&hits),
+    );
     fail(
         "the iptables and nftables firewalls disagree",
         cases
