@@ -189,6 +189,11 @@ fn imported_specs_build_and_validate() {
         let p = PathBuf::from("/usr/sbin/iptables-restore");
         p.exists().then_some(p)
     });
+    let nft = tool("nft").or_else(|| {
+        let p = PathBuf::from("/usr/sbin/nft");
+        p.exists().then_some(p)
+    });
+    let taplo = tool("taplo");
     let mut built = 0;
     for (name, _) in corpus() {
         let spec = root().join("tests/compose").join(&name).join("import.toml");
@@ -249,6 +254,22 @@ fn imported_specs_build_and_validate() {
                 .args(["--test", "--noflush"])
                 .arg(out.join("firewall/iptables.rules")));
             assert!(ok, "{name}: iptables-restore --test:\n{msg}");
+        }
+        if let Some(nft) = &nft {
+            // In a throw-away network namespace: the check never touches the host's ruleset.
+            let (ok, msg) = run(Command::new("unshare")
+                .arg("-n")
+                .arg(nft)
+                .args(["-c", "-f"])
+                .arg(out.join("firewall/nftables.nft")));
+            assert!(ok, "{name}: nft -c:\n{msg}");
+        }
+        if let Some(taplo) = &taplo {
+            // The spec import wrote is TOML that the editors' parser reads too.
+            let (ok, msg) = run(Command::new(taplo)
+                .args(["check", "--colors", "never"])
+                .arg(&spec));
+            assert!(ok, "{name}: taplo check:\n{msg}");
         }
     }
     assert!(built >= 25, "only {built} imported specs");

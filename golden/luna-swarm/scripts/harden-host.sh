@@ -330,8 +330,10 @@ daemon_settings() {
     echo "$result" | jq -r '.added[] | "harden-host: daemon: added \(.)"'
     echo "$result" | jq -r '.conflicts[]
         | "harden-host: daemon: CONFLICT \(.key): kept \(.have | tojson), hardgen wants \(.want | tojson)"'
-    if jq -e '(.["log-driver"] // "json-file") != "json-file"' "$have" >/dev/null; then
-        warn "log-opts not merged: they are json-file options and $daemon_json names another log-driver"
+    # The same condition as the merge's: the current file names another log-driver than ours.
+    if jq -e --slurpfile w "$want" 'has("log-driver") and .["log-driver"] != $w[0]["log-driver"]' \
+        "$have" >/dev/null; then
+        warn "log-opts not merged: they are $(jq -r '.["log-driver"] // "json-file"' "$want") options and $daemon_json names the log-driver $(jq -r '.["log-driver"]' "$have")"
     fi
     echo "$result" | jq '.out' >"$merged"
     if [ -e "$daemon_json" ] && jq -e --slurpfile m "$merged" '. == $m[0]' "$daemon_json" >/dev/null; then
