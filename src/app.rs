@@ -467,7 +467,7 @@ pub fn build(
                 // Compose builds its images by itself; the other targets only run them.
                 let _ = writeln!(
                     err,
-                    "note: the {} target runs the built services' images but does not build them: \
+                    "hardgen: the {} target runs the built services' images but does not build them: \
                      run {}/scripts/build-images.sh{} before deploying",
                     target.name(),
                     out.display(),

@@ -665,9 +665,19 @@ impl Validator<'_> {
                 return Some(timing(self, cmd));
             }
         }
-        if self.bad_ports.contains(n) {
-            // The probe would have come from the port already reported as invalid.
-            return None;
+        if let Source::Build(b) = source {
+            let probe_from_a_port = derived_probe(
+                b.runtime,
+                Some(PortProto {
+                    port: 80,
+                    proto: Proto::Tcp,
+                }),
+            )
+            .is_some();
+            if probe_from_a_port && self.bad_ports.contains(n) {
+                // The probe would have come from the port already reported as invalid.
+                return None;
+            }
         }
         self.push(
             Diagnostic::error("E024", format!("service `{n}` needs a health check"))

@@ -283,8 +283,20 @@ fn harden_host_audit_rules_record_docker_activity() {
     let t_run = now() - 60.0;
     let marker_name = format!(".hardgen-host-test-{}", std::process::id());
     let marker = format!("/etc/docker/{marker_name}");
-    fs::write(&marker, "x").unwrap();
-    fs::remove_file(&marker).unwrap();
+    // The write comes from a new process: the kernel gives a task syscall auditing only if
+    // auditing had been enabled once since boot when the task was created (`audit_alloc`), and
+    // this test's thread was created before the test started auditd on a fresh machine — its
+    // own writes would never be recorded (what made this test fail on fresh machines only).
+    let write_marker = || {
+        must(
+            run(
+                10,
+                &["sh", "-c", &format!("echo x > '{marker}' && rm '{marker}'")],
+            ),
+            "write to /etc/docker from a new process",
+        );
+    };
+    write_marker();
     let id = must(
         run(
             60,
@@ -309,15 +321,10 @@ fn harden_host_audit_rules_record_docker_activity() {
     let mut write_events = Vec::new();
     let mut writes = 1;
     for i in 0..50 {
-        // Once in a clean-clone run of the whole suite (2026-12-02, a fresh machine, auditd
-        // just started by this test) no record of the first write was found while the
-        // container's were (cause not established; the window was then one second before the
-        // write, which a clock stepping back would defeat); alone, the test passed every
-        // time. The property is that writes are recorded while the rules are loaded: write
-        // again every 2 s until one is.
+        // The record may reach the log after ausearch read it: write again every 2 s until
+        // one is found.
         if i % 10 == 9 && write_events.is_empty() {
-            fs::write(&marker, "x").unwrap();
-            fs::remove_file(&marker).unwrap();
+            write_marker();
             writes += 1;
         }
         let events = audit_events(&key, t_run);
