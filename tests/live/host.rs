@@ -83,7 +83,7 @@ fn host_check(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (usize, usize,
 fn line_of<'a>(report: &'a str, id: &str) -> &'a str {
     report
         .lines()
-        .find(|l| l.split_whitespace().nth(1) == Some(id))
+        .find(|l| !l.starts_with("==") && l.split_whitespace().nth(1) == Some(id))
         .unwrap_or_else(|| panic!("no line for {id} in\n{report}"))
 }
 
@@ -847,6 +847,57 @@ fn harden_host_daemon_settings_in_force_on_a_test_daemon() {
         user,
         "--undo restores the file"
     );
+
+    // 2.13: a spec with remote logging (`[logging]` syslog, tests/live/syslog.toml) puts its
+    // driver in force on the daemon (dockerd dials the receiver only when a container starts).
+    let logdir = tmp.path().join("logging");
+    fs::create_dir_all(&logdir).unwrap();
+    let logdeploy = logdir.join("deploy");
+    hardgen_build(
+        &root(),
+        &[
+            "tests/live/syslog.toml",
+            "--out",
+            logdeploy.to_str().unwrap(),
+        ],
+    );
+    let logconf = logdir.join("daemon.json");
+    fs::write(&logconf, "{}").unwrap();
+    must(
+        script(
+            &logdeploy,
+            "harden-host.sh",
+            &[
+                "--no-audit",
+                "--daemon-json",
+                logconf.to_str().unwrap(),
+                "--state-dir",
+                logdir.join("state").to_str().unwrap(),
+            ],
+            &env,
+        ),
+        "harden-host.sh (syslog spec)",
+    );
+    let d = TestDaemon::start(&logdir, &logconf, &[]);
+    let driver = must(
+        d.docker(30, &["info", "--format", "{{.LoggingDriver}}"]),
+        "docker info",
+    );
+    assert_eq!(
+        driver.stdout.trim(),
+        "syslog",
+        "the spec's log driver in force"
+    );
+    let dpid = fs::read_to_string(logdir.join("dockerd.pid")).unwrap();
+    let (p2, w2, n2, report2) = host_check(&logdeploy, &["--dockerd-pid", dpid.trim()], &env);
+    println!(
+        "host-check with the syslog spec (test daemon): {p2} PASS, {w2} WARN, {n2} NA\n{report2}"
+    );
+    assert!(
+        line_of(&report2, "2.13").starts_with("PASS"),
+        "2.13 with [logging] syslog in force:\n{report2}"
+    );
+    drop(d);
     println!(
         "harden_host_daemon_settings_in_force_on_a_test_daemon: {:.1?}",
         t_start.elapsed()
@@ -986,6 +1037,24 @@ fn harden_host_userns_remap_on_a_test_daemon() {
         info.stdout.contains("name=userns"),
         "userns in force\n{info}"
     );
+    // The host checks the spec can make pass here: 2.9 on the remapped daemon, and 4.5 in a
+    // shell that sets content trust (a variable of the shell that pulls, not of the daemon).
+    let dpid = fs::read_to_string(tmp.path().join("dockerd.pid")).unwrap();
+    let (p, w, n, report) = host_check(
+        &dir,
+        &["--dockerd-pid", dpid.trim()],
+        &[
+            ("DOCKER_HOST", host.as_str()),
+            ("DOCKER_CONTENT_TRUST", "1"),
+        ],
+    );
+    println!("host-check on the remapped test daemon: {p} PASS, {w} WARN, {n} NA\n{report}");
+    for id in ["2.9", "4.5"] {
+        assert!(
+            line_of(&report, id).starts_with("PASS"),
+            "{id} on the remapped test daemon:\n{report}"
+        );
+    }
     must(
         run(
             120,
