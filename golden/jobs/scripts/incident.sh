@@ -67,8 +67,35 @@ case "$action" in
         docker inspect "$cid" >"$dir/inspect.json"
         docker diff "$cid" >"$dir/diff.txt" 2>&1 || true
         docker logs --timestamps "$cid" >"$dir/logs.txt" 2>&1 || true
-        docker top "$cid" -eo pid,ppid,user,etime,args >"$dir/processes.txt" 2>&1 || true
         pid=$(docker inspect --format '{{.State.Pid}}' "$cid")
+        # docker top runs ps over the host's processes and has been seen to hang on a paused
+        # container: bounded, with the container's own processes read from /proc instead
+        # (pid, parent, uid, name: from stat and status, which a frozen process still answers).
+        if ! timeout 20 docker top "$cid" -eo pid,ppid,user,etime,args >"$dir/processes.txt" 2>&1; then
+            echo "# docker top failed or did not answer within 20 s; from /proc: pid ppid uid name" >>"$dir/processes.txt"
+            # The container's cgroup: unified (cgroup v2, or v2 beside v1) or v1's pids controller.
+            v2=$(sed -n 's/^0:://p' "/proc/$pid/cgroup" 2>/dev/null || true)
+            v1=$(sed -n 's/^[0-9]*:pids://p' "/proc/$pid/cgroup" 2>/dev/null || true)
+            procs=''
+            if [ -n "$v2" ] && [ "$v2" != / ]; then
+                for f in "/sys/fs/cgroup$v2/cgroup.procs" "/sys/fs/cgroup/unified$v2/cgroup.procs"; do
+                    [ -n "$procs" ] || [ ! -r "$f" ] || procs=$f
+                done
+            fi
+            if [ -z "$procs" ] && [ -n "$v1" ] && [ "$v1" != / ] && [ -r "/sys/fs/cgroup/pids$v1/cgroup.procs" ]; then
+                procs="/sys/fs/cgroup/pids$v1/cgroup.procs"
+            fi
+            if [ -n "$procs" ]; then
+                while read -r p; do
+                    stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+                    name=${stat#*\(}
+                    name=${name%\)*}
+                    ppid=$(echo "${stat##*\) }" | cut -d' ' -f2)
+                    uid=$(awk '/^Uid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+                    echo "$p $ppid $uid $name"
+                done <"$procs" >>"$dir/processes.txt"
+            fi
+        fi
         if [ "$pid" -gt 0 ] 2>/dev/null; then
             for table in tcp tcp6 udp udp6 unix; do
                 cat "/proc/$pid/net/$table" >"$dir/net-$table.txt" 2>/dev/null || true
