@@ -458,25 +458,8 @@ pub fn build(
                 r.unchanged.len(),
                 r.removed.len()
             );
-            if target != Target::Compose
-                && model
-                    .services
-                    .values()
-                    .any(|s| matches!(s.source, crate::model::Source::Build(_)))
-            {
-                // Compose builds its images by itself; the other targets only run them.
-                let _ = writeln!(
-                    err,
-                    "hardgen: the {} target runs the built services' images but does not build them: \
-                     run {}/scripts/build-images.sh{} before deploying",
-                    target.name(),
-                    out.display(),
-                    if model.project.registry.is_some() {
-                        " --push"
-                    } else {
-                        " (with --push and a `registry` in [project] when the nodes pull)"
-                    }
-                );
+            if let Some(note) = crate::render::build_images_note(&model, target, &out) {
+                let _ = writeln!(err, "hardgen: {note}");
             }
             Outcome::Ok
         }

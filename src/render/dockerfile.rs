@@ -8,6 +8,7 @@ use super::{files, render_template, RenderBug};
 use crate::artifact::{Artifact, Sink};
 use crate::model::*;
 use crate::plan::Plan;
+use crate::targets::Target;
 
 /// An exec-form JSON array for a Dockerfile (CMD, HEALTHCHECK). `"` and `\` are written as
 /// `\u0022` and `\u005c`: Docker decodes them like any JSON, and hadolint's parser, which
@@ -59,6 +60,29 @@ fn quote(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// What `build` tells the user after writing a target that runs the built services' images
+/// without building them (swarm, Kubernetes: Compose builds its own): run
+/// `scripts/build-images.sh`, with `--push` when the nodes pull from a registry.
+pub fn build_images_note(model: &Model, target: Target, out: &std::path::Path) -> Option<String> {
+    let builds = model
+        .services
+        .values()
+        .any(|s| matches!(s.source, Source::Build(_)));
+    (target != Target::Compose && builds).then(|| {
+        format!(
+            "the {} target runs the built services' images but does not build them: \
+             run {}/scripts/build-images.sh{} before deploying",
+            target.name(),
+            out.display(),
+            if model.project.registry.is_some() {
+                " --push"
+            } else {
+                " (with --push and a `registry` in [project] when the nodes pull)"
+            }
+        )
+    })
 }
 
 /// What every target needs to build its images: the generated Dockerfiles (with their

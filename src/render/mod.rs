@@ -14,6 +14,7 @@
 
 pub mod compose;
 mod dockerfile;
+pub use dockerfile::build_images_note;
 mod files;
 mod host;
 pub mod kubernetes;

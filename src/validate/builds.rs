@@ -405,15 +405,15 @@ impl Validator<'_> {
         } else {
             builder_digest
         };
+        if !version_known {
+            return;
+        }
         let at = b
             .version
             .as_ref()
             .map_or(&b.runtime.span, |v| &v.span)
             .clone();
         let mut unpinned = Vec::new();
-        if !version_known {
-            return;
-        }
         if build.builder_digest.is_none() {
             unpinned.push(build.builder_image());
         }

@@ -54,6 +54,11 @@ impl Validator<'_> {
                     "one too many",
                 );
             }
+            // A member whose own port value was already reported (E011) may be the one meant
+            // to listen on a port of this flow: no knock-on "nothing listens" warning.
+            let unsure = members_of(&f.to.value)
+                .iter()
+                .any(|s| self.bad_ports.contains(&s.name));
             let mut ports = Vec::new();
             for p in &f.ports {
                 match PortProto::parse(&p.value) {
@@ -67,11 +72,6 @@ impl Validator<'_> {
                         let listened = members_of(&f.to.value).iter().any(|s| {
                             s.expose.contains(&pp) || s.ports.iter().any(|x| x.container == pp)
                         });
-                        // A member whose own port value was already reported (E011) may be
-                        // the one meant to listen here: no knock-on warning.
-                        let unsure = members_of(&f.to.value)
-                            .iter()
-                            .any(|s| self.bad_ports.contains(&s.name));
                         if !listened && !unsure && ends == 2 {
                             self.push(
                                 Diagnostic::warning(

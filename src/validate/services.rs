@@ -345,12 +345,15 @@ impl Validator<'_> {
 
     /// Published ports and exposed ports.
     fn ports_of(&mut self, n: &str, s: &RawService) -> (Vec<PublishedPort>, Vec<PortProto>) {
-        let before = self.diags.len();
+        let mut invalid = false;
         let mut ports = Vec::new();
         for p in &s.ports {
             match PublishedPort::parse(&p.value) {
                 Ok(pp) => ports.push(pp),
-                Err(e) => self.err("E011", &p.span, e, "invalid port"),
+                Err(e) => {
+                    invalid = true;
+                    self.err("E011", &p.span, e, "invalid port");
+                }
             }
         }
         let mut expose = Vec::new();
@@ -363,10 +366,13 @@ impl Validator<'_> {
                     format!("port {pp} is listed twice"),
                     "duplicate",
                 ),
-                Err(e) => self.err("E011", &p.span, e, "invalid port"),
+                Err(e) => {
+                    invalid = true;
+                    self.err("E011", &p.span, e, "invalid port");
+                }
             }
         }
-        if self.diags[before..].iter().any(|d| d.code == "E011") {
+        if invalid {
             self.bad_ports.insert(n.to_string());
         }
         (ports, expose)
@@ -664,18 +670,13 @@ impl Validator<'_> {
             if let Some(cmd) = derived_probe(b.runtime, first_port) {
                 return Some(timing(self, cmd));
             }
-        }
-        if let Source::Build(b) = source {
-            let probe_from_a_port = derived_probe(
-                b.runtime,
-                Some(PortProto {
-                    port: 80,
-                    proto: Proto::Tcp,
-                }),
-            )
-            .is_some();
-            if probe_from_a_port && self.bad_ports.contains(n) {
-                // The probe would have come from the port already reported as invalid.
+            // A runtime whose probe comes from a port, with a port already reported as invalid
+            // (E011): the missing health check follows from that value.
+            let any_port = Some(PortProto {
+                port: 80,
+                proto: Proto::Tcp,
+            });
+            if self.bad_ports.contains(n) && derived_probe(b.runtime, any_port).is_some() {
                 return None;
             }
         }
