@@ -79,7 +79,9 @@ case "$action" in
             procs=''
             if [ -n "$v2" ] && [ "$v2" != / ]; then
                 for f in "/sys/fs/cgroup$v2/cgroup.procs" "/sys/fs/cgroup/unified$v2/cgroup.procs"; do
-                    [ -n "$procs" ] || [ ! -r "$f" ] || procs=$f
+                    if [ -z "$procs" ] && [ -r "$f" ]; then
+                        procs=$f
+                    fi
                 done
             fi
             if [ -z "$procs" ] && [ -n "$v1" ] && [ "$v1" != / ] && [ -r "/sys/fs/cgroup/pids$v1/cgroup.procs" ]; then
