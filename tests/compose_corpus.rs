@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod common;
-use common::{run_tool as run, tool};
+use common::{run_tool as run, sbin_tool, tool};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -185,14 +185,8 @@ fn imported_specs_build_and_validate() {
     let compose = tool("docker-compose");
     let hadolint = tool("hadolint");
     let shellcheck = tool("shellcheck");
-    let iptables = tool("iptables-restore").or_else(|| {
-        let p = PathBuf::from("/usr/sbin/iptables-restore");
-        p.exists().then_some(p)
-    });
-    let nft = tool("nft").or_else(|| {
-        let p = PathBuf::from("/usr/sbin/nft");
-        p.exists().then_some(p)
-    });
+    let iptables = sbin_tool("iptables-restore");
+    let nft = sbin_tool("nft");
     let taplo = tool("taplo");
     let mut built = 0;
     for (name, _) in corpus() {

@@ -15,7 +15,7 @@ use hardgen::artifact::Artifacts;
 use hardgen::targets::Target;
 
 mod common;
-use common::{run_tool, tool};
+use common::{run_tool, sbin_tool, tool};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -1042,10 +1042,7 @@ fn external_checks(checks: &ToCheck, dir: &Path, failures: &mut Vec<String>) {
             }
         }
     }
-    let parser = tool("apparmor_parser").or_else(|| {
-        let p = PathBuf::from("/usr/sbin/apparmor_parser");
-        p.exists().then_some(p)
-    });
+    let parser = sbin_tool("apparmor_parser");
     if let Some(aa) = parser {
         // Parse only (-Q: no kernel load, -K/-T: no cache).
         for (i, (text, what)) in checks.apparmor.iter().enumerate() {
@@ -1056,10 +1053,7 @@ fn external_checks(checks: &ToCheck, dir: &Path, failures: &mut Vec<String>) {
             }
         }
     }
-    let restore = tool("iptables-restore").or_else(|| {
-        let p = PathBuf::from("/usr/sbin/iptables-restore");
-        p.exists().then_some(p)
-    });
+    let restore = sbin_tool("iptables-restore");
     if let Some(r) = restore {
         for (i, (text, what)) in checks.iptables.iter().enumerate() {
             let p = write(format!("rules{i}"), text);

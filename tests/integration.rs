@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod common;
-use common::{run_tool as run, tool};
+use common::{run_tool as run, sbin_tool, tool};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -810,10 +810,7 @@ fn shellcheck_passes_on_a_one_zone_stack() {
 fn nft_accepts_the_nftables_files() {
     let files = golden_files(|r| r.ends_with("nftables.nft"));
     assert_eq!(files.len(), examples().len());
-    let Some(nft) = tool("nft").or_else(|| {
-        let p = PathBuf::from("/usr/sbin/nft");
-        p.exists().then_some(p)
-    }) else {
+    let Some(nft) = sbin_tool("nft") else {
         return;
     };
     for f in &files {

@@ -31,6 +31,15 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     found
 }
 
+/// A system tool Debian installs in /usr/sbin (nft, iptables-restore, apparmor_parser), which a
+/// user's PATH may lack: [`tool`], else /usr/sbin.
+pub fn sbin_tool(name: &str) -> Option<PathBuf> {
+    tool(name).or_else(|| {
+        let p = PathBuf::from("/usr/sbin").join(name);
+        p.exists().then_some(p)
+    })
+}
+
 /// Runs a tool: whether it succeeded, and its stdout and stderr together.
 pub fn run_tool(cmd: &mut Command) -> (bool, String) {
     let o = cmd.output().expect("run tool");

@@ -518,6 +518,13 @@ impl TestDaemon {
         panic!("the test dockerd does not answer:\n{}", tail.join("\n"));
     }
 
+    /// The daemon's process id, from its pidfile.
+    pub(super) fn pid(&self) -> String {
+        let pid =
+            fs::read_to_string(self.dir.join("dockerd.pid")).expect("the test dockerd's pidfile");
+        pid.trim().to_string()
+    }
+
     pub(super) fn docker(&self, secs: u64, args: &[&str]) -> Out {
         let host = format!("unix://{TEST_SOCK}");
         let mut argv = vec!["docker", "-H", host.as_str()];
@@ -612,8 +619,7 @@ fn harden_host_daemon_settings_in_force_on_a_test_daemon() {
     let (_, _, _, report0) = {
         let mut d = TestDaemon::start(tmp.path(), &config, &[]);
         d.restart = true;
-        let pid = fs::read_to_string(tmp.path().join("dockerd.pid")).unwrap();
-        let pid = pid.trim().to_string();
+        let pid = d.pid();
         let r = host_check(&dir, &["--dockerd-pid", &pid], &env);
         println!(
             "host-check before (test daemon): {} PASS, {} WARN, {} NA\n{}",
@@ -724,8 +730,8 @@ fn harden_host_daemon_settings_in_force_on_a_test_daemon() {
     assert_eq!(c["HostConfig"]["LogConfig"]["Config"]["max-size"], "10m");
     assert_eq!(c["HostConfig"]["LogConfig"]["Config"]["max-file"], "3");
     // userland-proxy=false: the published port is NAT only, no docker-proxy of this daemon.
-    let dpid = fs::read_to_string(tmp.path().join("dockerd.pid")).unwrap();
-    let proxies = run(10, &["pgrep", "-P", dpid.trim(), "docker-proxy"]);
+    let dpid = d.pid();
+    let proxies = run(10, &["pgrep", "-P", &dpid, "docker-proxy"]);
     assert!(
         !proxies.ok(),
         "no docker-proxy child of the test dockerd while a port is published\n{proxies}"
@@ -774,7 +780,6 @@ fn harden_host_daemon_settings_in_force_on_a_test_daemon() {
         "icc=false: a neighbour on docker0 cannot reach the server\n{from_neighbour}"
     );
 
-    let dpid = dpid.trim().to_string();
     let (p1, w1, n1, report1) = host_check(&dir, &["--dockerd-pid", &dpid], &env);
     println!("host-check after (test daemon): {p1} PASS, {w1} WARN, {n1} NA\n{report1}");
     for id in [
@@ -888,8 +893,7 @@ fn harden_host_daemon_settings_in_force_on_a_test_daemon() {
         "syslog",
         "the spec's log driver in force"
     );
-    let dpid = fs::read_to_string(logdir.join("dockerd.pid")).unwrap();
-    let (p2, w2, n2, report2) = host_check(&logdeploy, &["--dockerd-pid", dpid.trim()], &env);
+    let (p2, w2, n2, report2) = host_check(&logdeploy, &["--dockerd-pid", &d.pid()], &env);
     println!(
         "host-check with the syslog spec (test daemon): {p2} PASS, {w2} WARN, {n2} NA\n{report2}"
     );
@@ -1039,10 +1043,9 @@ fn harden_host_userns_remap_on_a_test_daemon() {
     );
     // The host checks the spec can make pass here: 2.9 on the remapped daemon, and 4.5 in a
     // shell that sets content trust (a variable of the shell that pulls, not of the daemon).
-    let dpid = fs::read_to_string(tmp.path().join("dockerd.pid")).unwrap();
     let (p, w, n, report) = host_check(
         &dir,
-        &["--dockerd-pid", dpid.trim()],
+        &["--dockerd-pid", &d.pid()],
         &[
             ("DOCKER_HOST", host.as_str()),
             ("DOCKER_CONTENT_TRUST", "1"),
