@@ -10,7 +10,8 @@
 # stopped cleanly first: its containers stopped and removed, dockerd and its
 # containerd gone, then its iptables/ip6tables chains and rules and its bridges
 # removed (Docker keeps its networks in its data root and recreates them when it
-# starts again). Each engine keeps its own data root, so images are per engine:
+# starts again). When no engine runs, the chains and bridges a dead one left (killed,
+# or the machine stopped under it) are removed before the asked-for one starts. Each engine keeps its own data root, so images are per engine:
 # run scripts/test-images.sh after switching.
 #
 # Engine 20.10: installs Debian's docker.io when there is no dockerd, then starts
@@ -171,6 +172,17 @@ remove_docker_bridges() {
       docker0 | docker_gwbridge | br-[0-9a-f]*) ip link delete "$dev" 2>/dev/null || true ;;
     esac
   done
+}
+
+# What a dead engine left in the firewall and the links, removed.
+clear_dead_engine() {
+  if iptables-save -t filter 2>/dev/null | grep -q '^:DOCKER' ||
+    ip -o link show type bridge 2>/dev/null | grep -Eq ': (docker0|docker_gwbridge|br-[0-9a-f]+)[:@]'; then
+    log "no engine runs, but Docker's chains or bridges are there: removing what a dead engine left"
+    remove_docker_rules iptables
+    remove_docker_rules ip6tables
+    remove_docker_bridges
+  fi
 }
 
 # Stops the running engine: containers stopped and removed, swarm left, dockerd
@@ -388,6 +400,11 @@ main() {
     main
     return 0
   fi
+  # No engine runs: rules and bridges still there were left by one that died
+  # without cleaning up (killed, or the machine stopped under it). The engine
+  # about to start would build its own beside them, and an Engine 28 layout
+  # left under an Engine 20.10 one is not the layout 20.10 makes.
+  clear_dead_engine
   case "$ENGINE" in
     20.10) start_engine_2010 ;;
     28) start_engine_28 ;;
