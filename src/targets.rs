@@ -121,6 +121,7 @@ controls! {
     Zones => "zones: internal networks, no egress",
     Flows => "flows narrowed to ports",
     HostTraffic => "zone to host traffic dropped",
+    InternalGateway => "internal zones without a host address",
     Secrets => "file secrets, owner and mode",
     Logs => "bounded logs",
     LogDriver => "central log driver and tag",
@@ -215,6 +216,11 @@ impl Control {
                 yes(),
                 no("no per-pod init: the image must reap its children"),
             ],
+            Control::InternalGateway => [
+                yes_by("`gateway_mode_ipv4: isolated` on internal zones' networks (`[host] internal_gateway_mode`), applied by Engine 28 and later; Engines 20.10 to 26 ignore it (the zone-to-host rules still drop), Engine 27 refuses it (a host's .env sets `nat`)"),
+                yes_by("internal overlay networks: the host has no address on them, on any engine (their bridge lives in a namespace of its own)"),
+                no("pod networking belongs to the cluster's network plugin: not rendered"),
+            ],
             Control::UsernsRemap => [
                 yes_by("daemon.json userns-remap, merged by scripts/harden-host.sh"),
                 yes_by("daemon.json userns-remap, merged by scripts/harden-host.sh on every node"),
@@ -260,6 +266,12 @@ impl Control {
             Control::LogDriver => model.logging.driver != LogDriver::JsonFile,
             Control::Init => s.init,
             Control::UsernsRemap => model.host.userns_remap,
+            Control::InternalGateway => {
+                model.host.internal_gateway_mode == crate::spec::GatewayMode::Isolated
+                    && s.zones
+                        .iter()
+                        .any(|z| model.zones.get(z).is_some_and(|z| !z.egress))
+            }
         }
     }
 

@@ -578,26 +578,32 @@ fn docker_compose_config_accepts_the_goldens() {
             run(Command::new(&compose).args(["-f", file.to_str().unwrap(), "config", "-q"]));
         assert!(ok, "{name}: docker compose config failed:\n{out}");
     }
-    // Internal zones: gateway mode `nat` (every engine's default) unless .env opts in to
-    // `isolated` (Engine 28+).
-    let file = root().join("golden/luna/docker-compose.yml");
-    for (env, want) in [(None, "nat"), (Some("isolated"), "isolated")] {
-        let mut cmd = Command::new(&compose);
-        cmd.args(["-f", file.to_str().unwrap(), "config"]);
-        cmd.env_remove("HARDGEN_INTERNAL_GATEWAY_MODE");
-        if let Some(v) = env {
-            cmd.env("HARDGEN_INTERNAL_GATEWAY_MODE", v);
-        }
-        let (ok, out) = run(&mut cmd);
-        assert!(ok, "{out}");
-        let doc: serde_yaml::Value = serde_yaml::from_str(&out).unwrap();
-        for (zone, mode) in [("data", Some(want)), ("app", None)] {
-            assert_eq!(
-                doc["networks"][zone]["driver_opts"]["com.docker.network.bridge.gateway_mode_ipv4"]
-                    .as_str(),
-                mode,
-                "zone {zone} with {env:?}"
-            );
+    // Internal zones: the spec's `[host] internal_gateway_mode` (luna: the default `nat`;
+    // metrics: `isolated`), which a host's .env overrides either way.
+    for (example, internal, egress, default) in [
+        ("luna", "data", "app", "nat"),
+        ("metrics", "db", "web", "isolated"),
+    ] {
+        let file = root().join(format!("golden/{example}/docker-compose.yml"));
+        for env in [None, Some("isolated"), Some("nat")] {
+            let mut cmd = Command::new(&compose);
+            cmd.args(["-f", file.to_str().unwrap(), "config"]);
+            cmd.env_remove("HARDGEN_INTERNAL_GATEWAY_MODE");
+            if let Some(v) = env {
+                cmd.env("HARDGEN_INTERNAL_GATEWAY_MODE", v);
+            }
+            let (ok, out) = run(&mut cmd);
+            assert!(ok, "{out}");
+            let doc: serde_yaml::Value = serde_yaml::from_str(&out).unwrap();
+            for (zone, mode) in [(internal, Some(env.unwrap_or(default))), (egress, None)] {
+                assert_eq!(
+                    doc["networks"][zone]["driver_opts"]
+                        ["com.docker.network.bridge.gateway_mode_ipv4"]
+                        .as_str(),
+                    mode,
+                    "{example}: zone {zone} with {env:?}"
+                );
+            }
         }
     }
     // The binary must really fail on a broken file (the PyPI wrapper always exits 0).
@@ -2946,6 +2952,28 @@ fn target_claims_hold_in_every_golden() {
                         (w["init"] == true).into(),
                         k8s_text.contains("shareProcessNamespace").into(),
                     ],
+                    Control::InternalGateway => {
+                        let internal: Vec<&String> =
+                            s.zones.iter().filter(|z| !model.zones[*z].egress).collect();
+                        [
+                            internal
+                                .iter()
+                                .all(|z| {
+                                    compose["networks"][z.as_str()]["driver_opts"]
+                                        ["com.docker.network.bridge.gateway_mode_ipv4"]
+                                        == "${HARDGEN_INTERNAL_GATEWAY_MODE:-isolated}"
+                                })
+                                .into(),
+                            internal
+                                .iter()
+                                .all(|z| {
+                                    let n = &stack["networks"][z.as_str()];
+                                    n["driver"] == "overlay" && n["internal"] == true
+                                })
+                                .into(),
+                            k8s_text.contains("gateway").into(),
+                        ]
+                    }
                     Control::UsernsRemap => [
                         remapped(&compose_dir).into(),
                         remapped(&swarm_dir).into(),

@@ -34,6 +34,10 @@ mod host;
 #[path = "live/daemon_modes.rs"]
 mod daemon_modes;
 
+/// The zone firewall across a restart of dockerd.
+#[path = "live/restart.rs"]
+mod restart;
+
 static ENGINE: Mutex<()> = Mutex::new(());
 
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -2134,6 +2138,8 @@ fn copy_tree(from: &Path, to: &Path) {
 mod arkalia;
 #[path = "live/basic.rs"]
 mod basic;
+#[path = "live/gateway.rs"]
+mod gateway;
 #[path = "live/luna.rs"]
 mod luna;
 #[path = "live/swarm.rs"]

@@ -146,6 +146,8 @@ impl Logging {
 pub struct Host {
     /// `userns-remap` in daemon.json: container ids map to the `dockremap` subordinate range.
     pub userns_remap: bool,
+    /// `gateway_mode_ipv4` of internal zones' networks (compose target).
+    pub internal_gateway_mode: crate::spec::GatewayMode,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -386,7 +386,7 @@ healthcheck = { cmd = ["true"] }
         let new = BASE
             .replace(
                 "[project]\nname = \"t\"",
-                "[project]\nname = \"t\"\nregistry = \"registry.example.org/team\"\nimage_tag = \"2\"\n[host]\nuserns_remap = true",
+                "[project]\nname = \"t\"\nregistry = \"registry.example.org/team\"\nimage_tag = \"2\"\n[host]\nuserns_remap = true\ninternal_gateway_mode = \"isolated\"",
             )
             .replace(
                 "image = \"x:1\"",
@@ -400,6 +400,7 @@ healthcheck = { cmd = ["true"] }
             "weakens project t: log driver syslog -> json-file",
             "neutral project t: log option syslog-address udp://10.9.0.1:514 -> (unset)",
             "strengthens project t: daemon user namespace remapping on",
+            "strengthens project t: internal zones' gateway mode nat -> isolated (Engine 28+: no host address on their bridges)",
             "neutral project t: image registry `` -> `registry.example.org/team`",
             "weakens service web: program nc added to the process allowlist",
             "weakens project t: warning W101 for service web accepted",

@@ -312,6 +312,35 @@ pub(super) fn settings(c: &mut Changes, old: &Model, new: &Model) {
             Some(on.to_string()),
         );
     }
+    let (gw_old, gw_new) = (
+        old.host.internal_gateway_mode,
+        new.host.internal_gateway_mode,
+    );
+    if gw_old != gw_new {
+        use crate::spec::GatewayMode;
+        c.push(
+            if gw_new == GatewayMode::Isolated {
+                Class::Strengthens
+            } else {
+                Class::Weakens
+            },
+            "project",
+            project,
+            "internal_gateway_mode",
+            format!(
+                "internal zones' gateway mode {} -> {}{}",
+                gw_old.as_str(),
+                gw_new.as_str(),
+                if gw_new == GatewayMode::Isolated {
+                    " (Engine 28+: no host address on their bridges)"
+                } else {
+                    " (their bridges hold a host address again)"
+                }
+            ),
+            Some(gw_old.as_str().to_string()),
+            Some(gw_new.as_str().to_string()),
+        );
+    }
     let registry = |m: &Model| m.project.registry.clone().unwrap_or_default();
     if registry(old) != registry(new) {
         c.push(

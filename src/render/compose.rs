@@ -464,8 +464,8 @@ fn push_octal(out: &mut String, n: u32) {
     }
 }
 
-/// The `.env` variable that sets the gateway mode of internal zones (default `nat`; `isolated`
-/// on Engine 28+).
+/// The `.env` variable that overrides, per host, the gateway mode of internal zones (its
+/// default is the spec's `[host] internal_gateway_mode`).
 pub const GATEWAY_MODE_VAR: &str = "HARDGEN_INTERNAL_GATEWAY_MODE";
 
 /// docker-compose.yml, written a service at a time (their structs and their text are never
@@ -517,13 +517,15 @@ pub fn render(plan: &Plan, header: &str, offer: &mut dyn FnMut(&mut String)) -> 
                 );
                 opts.insert("com.docker.network.bridge.enable_icc", "true".to_string());
                 if z.internal {
-                    // Engine 28+ can give an internal zone's bridge no host address at all
-                    // (`isolated`); opt-in through .env, since a port published on such a
-                    // gateway address no longer binds and Engine 27 refuses the value. `nat`
-                    // is every engine's default (Engine 20.10 ignores the option).
+                    // `[host] internal_gateway_mode` (`nat` unless the spec asks for
+                    // `isolated`, which Engine 28+ applies, 20.10-26 ignore and 27 refuses),
+                    // as the default of a variable a host's .env can override.
                     opts.insert(
                         "com.docker.network.bridge.gateway_mode_ipv4",
-                        format!("${{{GATEWAY_MODE_VAR}:-nat}}"),
+                        format!(
+                            "${{{GATEWAY_MODE_VAR}:-{}}}",
+                            m.host.internal_gateway_mode.as_str()
+                        ),
                     );
                 }
                 let mut labels = project_label("zone");

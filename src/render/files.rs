@@ -70,12 +70,23 @@ COMPOSE_PROJECT_NAME={}
         plan.model.project.name
     );
     if plan.zones.iter().any(|z| z.internal) {
+        let text = match plan.model.host.internal_gateway_mode {
+            crate::spec::GatewayMode::Nat => {
+                "# Engine 28+: internal zones' bridges without a host address (the spec's
+# [host] internal_gateway_mode = \"isolated\" makes it the default; Engine 27 refuses it):
+# {}=isolated"
+            }
+            crate::spec::GatewayMode::Isolated => {
+                "# Internal zones' bridges have no host address (the spec's [host]
+# internal_gateway_mode = \"isolated\", Engine 28+); Engine 27 refuses it, so on an
+# Engine 27 host:
+# {}=nat"
+            }
+        };
         let _ = writeln!(
             s,
-            "# Engine 28+: internal zones' bridges without a host address (unless a port is
-# published on one of their gateway addresses; Engine 27 refuses it):
-# {}=isolated",
-            super::compose::GATEWAY_MODE_VAR
+            "{}",
+            text.replace("{}", super::compose::GATEWAY_MODE_VAR)
         );
     }
     for secret in &plan.secrets {

@@ -151,6 +151,34 @@ pub enum LogDriver {
     Gelf,
 }
 
+/// What the host is on an internal zone's network (Docker's
+/// `com.docker.network.bridge.gateway_mode_ipv4`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum GatewayMode {
+    /// The bridge has the zone's gateway address, as on every engine by default: the zone
+    /// can address the host, and hardgen's zone-to-host rules (`HG-<project>-IN`) drop
+    /// what it sends there. The default.
+    #[default]
+    Nat,
+    /// Engine 28 and later give the bridge no host address at all: the zone cannot even
+    /// address the host, and the zone-to-host rules become defence in depth. Engines 20.10 to
+    /// 26 ignore the option (the zone keeps its gateway, the rules still apply); Engine 27
+    /// refuses it (`docker compose up` fails: set `HARDGEN_INTERNAL_GATEWAY_MODE=nat` in that
+    /// host's `.env`). No port may be published on an internal zone's gateway address.
+    Isolated,
+}
+
+impl GatewayMode {
+    /// Docker's value of `com.docker.network.bridge.gateway_mode_ipv4`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayMode::Nat => "nat",
+            GatewayMode::Isolated => "isolated",
+        }
+    }
+}
+
 /// How a container writes to its log driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -263,6 +291,16 @@ pub struct RawHost {
     /// (`--userns=host`, `--privileged`, host devices) stop working. Turn it on for a host
     /// that runs this deployment only.
     pub userns_remap: Option<Sp<bool>>,
+    /// What the host is on the networks of internal zones (zones without `egress`): `"nat"`
+    /// (default: the bridge holds the zone's gateway address, and hardgen's firewall drops
+    /// what the zone sends to the host) or `"isolated"` (Engine 28 and later: the bridge gets
+    /// no host address, so the zone cannot address the host at all). Rendered as the
+    /// default of `HARDGEN_INTERNAL_GATEWAY_MODE` in the compose file, which a host's `.env`
+    /// can override (Engine 27 refuses `isolated`).
+    ///
+    /// Default `"nat"`: it starts on every engine; `isolated` makes Engine 27 refuse to
+    /// create the networks.
+    pub internal_gateway_mode: Option<Sp<GatewayMode>>,
 }
 
 /// Project-wide settings.

@@ -337,6 +337,12 @@ impl Validator<'_> {
             logging,
             host: Host {
                 userns_remap: raw.host.userns_remap.as_ref().is_some_and(|b| b.value),
+                internal_gateway_mode: raw
+                    .host
+                    .internal_gateway_mode
+                    .as_ref()
+                    .map(|m| m.value)
+                    .unwrap_or_default(),
             },
         }
     }

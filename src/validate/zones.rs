@@ -397,6 +397,17 @@ impl Validator<'_> {
         // Per host port: the addresses it is published on, by which service, where.
         type Published = Vec<(std::net::Ipv4Addr, String, Range<usize>)>;
         let mut seen: BTreeMap<(u16, Proto), Published> = BTreeMap::new();
+        // The gateway addresses the host will not have: internal zones' under `isolated`.
+        let isolated = raw
+            .host
+            .internal_gateway_mode
+            .as_ref()
+            .filter(|m| m.value == crate::spec::GatewayMode::Isolated);
+        let gone: BTreeMap<std::net::Ipv4Addr, &str> = zones
+            .values()
+            .filter(|z| isolated.is_some() && !z.egress)
+            .map(|z| (z.subnet.host(1), z.name.as_str()))
+            .collect();
         for (name, s) in &raw.services {
             let Some(svc) = services.get(&name.value) else {
                 continue;
@@ -411,6 +422,14 @@ impl Validator<'_> {
                         Diagnostic::error("E013", format!("service `{}` publishes {p} but all its zones are internal", name.value))
                             .at(sp.span.clone(), "Docker silently does not publish this")
                             .help("put the service in a zone with `egress = true` as well, or remove the port"),
+                    );
+                }
+                if let (Some(zone), Some(mode)) = (gone.get(&p.host_ip), isolated) {
+                    self.push(
+                        Diagnostic::error("E063", format!("service `{}` publishes {p} on the gateway address of the internal zone `{zone}`, which the host does not have under `internal_gateway_mode = \"isolated\"`", name.value))
+                            .at(sp.span.clone(), "this address will not exist on the host")
+                            .also(mode.span.clone(), "internal zones' bridges get no host address")
+                            .help("publish on 127.0.0.1 (the default) or an egress zone's gateway, or set `[host] internal_gateway_mode = \"nat\"`"),
                     );
                 }
                 let key = (p.host_port, p.container.proto);

@@ -567,27 +567,49 @@ fn example_on_the_engine(name: &str) -> usize {
             ));
         }
     }
-    // Controls: the host reaches every (address, port): there is a listener.
+    // Zones whose bridge has no host address (`internal_gateway_mode = "isolated"` on
+    // Engine 28+): the host cannot reach them, nor they it.
+    let isolated: BTreeSet<String> = spec
+        .zones
+        .iter()
+        .filter(|z| {
+            let gw = gateway(&format!("{}_{z}", spec.project));
+            let o = run(10, &["ip", "-4", "-o", "addr", "show", "to", &gw]);
+            !(o.ok() && o.stdout.contains(&format!("inet {gw}/")))
+        })
+        .cloned()
+        .collect();
+    // Controls: every (address, port) has a listener, seen from the host, or from the service
+    // itself on a zone the host has no address on.
     let mut controls = Vec::new();
     for (svc, zone, addr, _) in &addrs {
+        let from_host = !isolated.contains(zone);
         for &port in &spec.services[svc].1 {
             controls.push(NsProbe {
                 label: format!(
-                    "host -> {svc} {addr}:{port} (network of zone {zone}, listener there)"
+                    "{} -> {svc} {addr}:{port} (network of zone {zone}, listener there)",
+                    if from_host { "host" } else { svc.as_str() }
                 ),
-                pid: None,
+                pid: if from_host { None } else { Some(pid[svc]) },
                 addr: addr.clone(),
                 port,
                 want: true,
             });
         }
     }
-    // Each zone's gateway with a host listener: reachable before the firewall.
+    // Each zone's gateway with a host listener: reachable before the firewall. A zone whose
+    // bridge has no host address (`internal_gateway_mode = "isolated"` on Engine 28+) gets a
+    // listener on every host address instead: the probe to its gateway must still fail.
     let mut gateways = Vec::new();
     for (i, z) in spec.zones.iter().enumerate() {
         let gw = gateway(&format!("{}_{z}", spec.project));
         let port = 28500 + u16::try_from(i).unwrap();
-        d.listen_on_host(&gw, port);
+        if !isolated.contains(z) {
+            d.listen_on_host(&gw, port);
+        } else {
+            println!("{name}: zone {z}: the host has no address {gw} (isolated gateway)");
+            d.listen_on_host("0.0.0.0", port);
+        }
         gateways.push((z.clone(), gw, port));
     }
     check_ns_probes(&mut c, "before the firewall (control)", &controls);

@@ -20,8 +20,8 @@ use super::{hardgen_build, must, root, run, Out, BUSYBOX_IMAGE, PATH};
 
 const SPEC: &str = "tests/live/basic.toml";
 const PROJECT: &str = "hglive";
-const TEST_SOCK: &str = "/run/hardgen-host-test.sock";
-const TEST_NETNS: &str = "h-host-test";
+pub(super) const TEST_SOCK: &str = "/run/hardgen-host-test.sock";
+pub(super) const TEST_NETNS: &str = "h-host-test";
 const TEST_EXEC_ROOT: &str = "/run/h-host-test-exec";
 
 /// The live suite's engine lock, and the host tools these tests need.
@@ -55,11 +55,11 @@ fn run_env(secs: u64, argv: &[&str], env: &[(&str, &str)]) -> Out {
 }
 
 /// `hardgen build` of the live test spec into a temporary directory.
-fn generate(dir: &Path) {
+pub(super) fn generate(dir: &Path) {
     hardgen_build(&root(), &[SPEC, "--out", dir.to_str().unwrap()]);
 }
 
-fn script(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Out {
+pub(super) fn script(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Out {
     let path = dir.join("scripts").join(name);
     let mut argv = vec!["sh", path.to_str().unwrap()];
     argv.extend(args);
@@ -461,6 +461,8 @@ fn running_engine() -> (PathBuf, String) {
 /// A second dockerd with its own roots and socket, in its own network namespace.
 pub(super) struct TestDaemon {
     dir: PathBuf,
+    config: PathBuf,
+    extra: Vec<String>,
     child: Option<Child>,
     /// Keep the exec root when stopping (a restart): the kernel drops an audit watch whose
     /// parent directory is removed, as it would the rules on a real host's /run at reboot.
@@ -482,12 +484,24 @@ impl TestDaemon {
         );
         let mut d = TestDaemon {
             dir: dir.to_path_buf(),
+            config: config.to_path_buf(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
             child: None,
             restart: false,
         };
-        let data = dir.join("data");
-        let pidfile = dir.join("dockerd.pid");
-        let log = fs::File::create(dir.join("dockerd.log")).unwrap();
+        d.spawn();
+        d
+    }
+
+    /// dockerd started in the test namespace, answering on the test socket.
+    pub(super) fn spawn(&mut self) {
+        let data = self.dir.join("data");
+        let pidfile = self.dir.join("dockerd.pid");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("dockerd.log"))
+            .unwrap();
         let host = format!("unix://{TEST_SOCK}");
         // The binary of the engine under test, with the PATH it finds containerd and runc on.
         let (exe, engine_path) = running_engine();
@@ -500,22 +514,44 @@ impl TestDaemon {
             .args(["--exec-root", TEST_EXEC_ROOT, "--pidfile"])
             .arg(&pidfile)
             .args(["-H", &host, "--config-file"])
-            .arg(config)
-            .args(extra)
+            .arg(&self.config)
+            .args(&self.extra)
             .env("PATH", format!("{engine_path}:{PATH}"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
-        d.child = Some(cmd.spawn().expect("start the test dockerd"));
+        self.child = Some(cmd.spawn().expect("start the test dockerd"));
         for _ in 0..120 {
             if run(10, &["docker", "-H", &host, "info", "--format", "{{.ID}}"]).ok() {
-                return d;
+                return;
             }
             std::thread::sleep(Duration::from_millis(250));
         }
-        let log = fs::read_to_string(dir.join("dockerd.log")).unwrap_or_default();
+        let log = fs::read_to_string(self.dir.join("dockerd.log")).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(15).collect();
         panic!("the test dockerd does not answer:\n{}", tail.join("\n"));
+    }
+
+    /// Stops dockerd (SIGTERM, as a service manager does) and waits for it to exit.
+    pub(super) fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = run(10, &["kill", &child.id().to_string()]);
+            for _ in 0..200 {
+                if child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// A restart of the daemon as a service manager does it: stopped, then started again with
+    /// the same configuration, in the same network namespace (whose firewall rules stay).
+    pub(super) fn restart(&mut self) {
+        self.stop();
+        self.spawn();
     }
 
     /// The daemon's process id, from its pidfile.
@@ -545,17 +581,7 @@ impl Drop for TestDaemon {
         for id in ids.stdout.split_whitespace() {
             let _ = run(30, &["docker", "-H", &host, "rm", "-f", id]);
         }
-        if let Some(mut child) = self.child.take() {
-            let _ = run(10, &["kill", &child.id().to_string()]);
-            for _ in 0..200 {
-                if child.try_wait().ok().flatten().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.stop();
         // Mounts the daemon left under its roots, deepest first.
         let mounts = fs::read_to_string("/proc/mounts").unwrap_or_default();
         let dir = self.dir.to_string_lossy().to_string();
