@@ -62,11 +62,13 @@ fn iptables_tables() -> Vec<Vec<String>> {
                     .lines()
                     .map(str::to_string)
                     .collect();
-            // Once, in a clean-clone run, FORWARD's jump to DOCKER-USER was there twice after
-            // this test. Likely cause (not reproduced): the engine re-arranges that jump (delete,
-            // then insert) when a network is created, and a firewall script that a test running
-            // beside this one loaded in between added the jump it found missing. Not this test's
-            // residue, and harmless: counted once.
+            // Once, in a clean-clone run on Engine 20.10, FORWARD's jump to DOCKER-USER was there
+            // twice after this test (not reproduced since). The live tests hold one lock, so no
+            // other test touched the table; the engine itself can do it: libnetwork's
+            // arrangeUserFilterRule runs on every network creation and "ensures" the jump by
+            // check, delete, insert (three iptables calls, not one atomic step), and swarm creates its networks (ingress,
+            // docker_gwbridge, the stack's overlays) concurrently: two interleaved calls insert
+            // it twice. Not this test's residue, and harmless: counted once.
             lines.dedup_by(|a, b| a == b && a == "-A FORWARD -j DOCKER-USER");
             lines
         })
