@@ -458,6 +458,14 @@ fn running_engine() -> (PathBuf, String) {
     (exe, path)
 }
 
+/// Whether process PID runs (exists and is not a zombie).
+fn alive(pid: &str) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+        !s.lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z'))
+    })
+}
+
 /// A second dockerd with its own roots and socket, in its own network namespace.
 pub(super) struct TestDaemon {
     dir: PathBuf,
@@ -545,6 +553,42 @@ impl TestDaemon {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // A daemon a script restarted (`--restart-cmd`) is not the test's child: its pidfile.
+        if let Ok(pid) = fs::read_to_string(self.dir.join("dockerd.pid")) {
+            let pid = pid.trim().to_string();
+            if alive(&pid) {
+                let _ = run(10, &["kill", &pid]);
+                for _ in 0..200 {
+                    if !alive(&pid) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                let _ = run(10, &["kill", "-9", &pid]);
+            }
+        }
+    }
+
+    /// A shell command that restarts this daemon as `spawn` starts it, for a script's
+    /// `--restart-cmd` run in the test namespace: SIGTERM to the pid of the pidfile, wait until
+    /// it has exited (a zombie of the test counts as exited), start it again in the background.
+    pub(super) fn restart_command(&self) -> String {
+        let (exe, engine_path) = running_engine();
+        let q = |p: &Path| format!("'{}'", p.display());
+        let pidfile = q(&self.dir.join("dockerd.pid"));
+        format!(
+            "pid=$(cat {pidfile}) && kill -TERM \"$pid\" && i=0 && \
+             while [ -e /proc/$pid ] && ! grep -q '^State:.*Z' /proc/$pid/status 2>/dev/null; do \
+             i=$((i + 1)); [ $i -le 300 ] || exit 1; sleep 0.1; done; \
+             PATH='{engine_path}:{PATH}' setsid {exe} --data-root {data} --exec-root {TEST_EXEC_ROOT} \
+             --pidfile {pidfile} -H unix://{TEST_SOCK} --config-file {config} {extra} \
+             >>{log} 2>&1 </dev/null &",
+            exe = q(&exe),
+            data = q(&self.dir.join("data")),
+            config = q(&self.config),
+            extra = self.extra.join(" "),
+            log = q(&self.dir.join("dockerd.log")),
+        )
     }
 
     /// A restart of the daemon as a service manager does it: stopped, then started again with

@@ -301,3 +301,106 @@ fn firewall_hook_across_a_daemon_restart() {
         t0.elapsed()
     );
 }
+
+/// `harden-host.sh --restart-cmd`: the script merges `daemon.json`, restarts the daemon with
+/// the given command (here: the test daemon's own restart, in its namespace), waits for it,
+/// re-applies the zone firewall and checks it is hooked; the merged settings are then in force.
+/// `--undo --restart-cmd` restores the user's file and restarts again: the settings are gone.
+#[test]
+#[ignore = "needs root and a Docker engine (a second dockerd is started and restarted by harden-host.sh): run scripts/test.sh as root"]
+fn harden_host_restart_puts_settings_and_firewall_in_force() {
+    let _guard = super::live();
+    let engine = Engine::running();
+    let t0 = Instant::now();
+    let tmp = tempfile::Builder::new()
+        .prefix("hardgen-live-restart-cmd-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().join("deploy");
+    generate(&dir);
+    let etc = tmp.path().join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    let config = etc.join("daemon.json");
+    let user = "{\"labels\": [\"hardgen-restart-test=1\"]}\n";
+    std::fs::write(&config, user).unwrap();
+    let state = tmp.path().join("state");
+    let mut d = TestDaemon::start(tmp.path(), &config, &[]);
+    let info = |d: &TestDaemon| -> serde_json::Value {
+        let o = d.docker(30, &["info", "--format", "{{json .}}"]);
+        assert!(o.ok(), "docker info\n{o}");
+        serde_json::from_str(&o.stdout).unwrap()
+    };
+    assert_eq!(
+        info(&d)["LiveRestoreEnabled"],
+        false,
+        "before: the user's file only"
+    );
+    let load = in_netns(&dir, "apply-firewall.sh", &[]);
+    assert!(load.ok(), "apply-firewall.sh\n{load}");
+
+    let pid0 = d.pid();
+    let cmd = d.restart_command();
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "--no-audit",
+            "--daemon-json",
+            config.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--dockerd-pid",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.push(d.pid());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a.extend(["--restart-cmd".to_string(), cmd.clone()]);
+        a
+    };
+    let a = args(&[]);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let o = in_netns(&dir, "harden-host.sh", &a);
+    println!("{o}");
+    assert!(o.ok(), "harden-host.sh --restart-cmd\n{o}");
+    for line in [
+        "harden-host: dockerd restarted",
+        &format!("harden-host: firewall: zone policy hooked again (HG-{PROJECT}-FWD)"),
+    ] {
+        assert!(o.stdout.contains(line), "missing {line:?}\n{o}");
+    }
+    assert_ne!(d.pid(), pid0, "the daemon was restarted");
+    let after = info(&d);
+    assert_eq!(after["LiveRestoreEnabled"], true, "live-restore in force");
+    assert!(
+        after["Labels"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|x| x == "hardgen-restart-test=1")),
+        "the user's label kept: {}",
+        after["Labels"]
+    );
+    let h = hooks(&filter_rules());
+    assert!(all_hooked(&h), "after harden-host.sh --restart-cmd: {h:?}");
+
+    let a = args(&["--undo"]);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let undo = in_netns(&dir, "harden-host.sh", &a);
+    assert!(undo.ok(), "harden-host.sh --undo --restart-cmd\n{undo}");
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        user,
+        "--undo restores the user's file"
+    );
+    assert_eq!(
+        info(&d)["LiveRestoreEnabled"],
+        false,
+        "after --undo and the restart, the hardening is gone"
+    );
+    let _ = in_netns(&dir, "apply-firewall.sh", &["--remove"]);
+    d.stop();
+    drop(d);
+    println!(
+        "harden_host_restart_puts_settings_and_firewall_in_force: engine {} in {:.1?}",
+        engine.name(),
+        t0.elapsed()
+    );
+}

@@ -12,9 +12,11 @@
 #      is removed; the original is backed up first and the result validated (`dockerd
 #      --validate` on engines that have it).
 #
-# The settings take effect when dockerd restarts: `--restart` restarts it (systemd or the
-# init script) and then re-applies the zone firewall (scripts/apply-firewall.sh), which a
-# restart empties. `--undo` restores what the script changed.
+# The settings take effect when dockerd restarts: `--restart` restarts it (systemd, the init
+# script, or the command given with `--restart-cmd`), then re-applies the zone firewall
+# (scripts/apply-firewall.sh) and checks it is hooked (a restart of Engine 20.10 or 28 keeps
+# the hook; an engine with moby#48560, a reboot or a firewall reload does not).
+# `--undo` restores what the script changed.
 #
 # Options:
 #   --daemon-json PATH   daemon configuration to merge into (default /etc/docker/daemon.json)
@@ -24,6 +26,8 @@
 #   --no-audit           leave the audit rules alone
 #   --no-daemon          leave the daemon configuration alone
 #   --restart            restart dockerd after merging, then re-apply the firewall
+#   --restart-cmd CMD    restart dockerd with CMD (run by sh; e.g. `rc-service docker
+#                        restart`) instead of systemd or the init script; implies --restart
 #   --undo               remove the audit rules, restore the daemon configuration backup
 #   --print-audit-rules  print the resolved audit rules and exit (root not needed)
 set -eu
@@ -38,6 +42,7 @@ state_dir="/var/lib/hardgen/$project"
 do_audit=1
 do_daemon=1
 restart=0
+restart_cmd=''
 undo=0
 print_rules=0
 engine_pid=''
@@ -81,6 +86,12 @@ while [ $# -gt 0 ]; do
     --restart)
         restart=1
         shift
+        ;;
+    --restart-cmd)
+        [ $# -ge 2 ] || usage
+        restart=1
+        restart_cmd=$2
+        shift 2
         ;;
     --undo)
         undo=1
@@ -379,12 +390,14 @@ daemon_undo() {
 # ------------------------------------------------------------------------ restart
 
 restart_daemon() {
-    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    if [ -n "$restart_cmd" ]; then
+        sh -c "$restart_cmd" || die "the restart command failed: $restart_cmd"
+    elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
         systemctl restart docker
     elif command -v service >/dev/null 2>&1 && [ -x /etc/init.d/docker ]; then
         service docker restart
     else
-        die "cannot restart dockerd here (no systemd, no init script): restart it yourself, then run scripts/apply-firewall.sh"
+        die "cannot restart dockerd here (no systemd, no init script): give the command with --restart-cmd, or restart it yourself, then run scripts/apply-firewall.sh"
     fi
     i=0
     until docker info >/dev/null 2>&1; do
