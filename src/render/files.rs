@@ -60,7 +60,7 @@ secrets/
     )
 }
 
-pub fn env_example(header: &str, plan: &Plan) -> String {
+pub fn env_example(header: &str, plan: &Plan, target: crate::targets::Target) -> String {
     let mut s = format!(
         "# {header}
 # Placeholders only. Secrets are not environment variables here: they are files under
@@ -69,7 +69,9 @@ COMPOSE_PROJECT_NAME={}
 ",
         plan.model.project.name
     );
-    if plan.zones.iter().any(|z| z.internal) {
+    // Only the compose file reads the variable (swarm's overlay networks and Kubernetes have
+    // no host bridge gateway to take away).
+    if target == crate::targets::Target::Compose && plan.zones.iter().any(|z| z.internal) {
         let text = match plan.model.host.internal_gateway_mode {
             crate::spec::GatewayMode::Nat => {
                 "# Engine 28+: internal zones' bridges without a host address (the spec's

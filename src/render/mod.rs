@@ -227,7 +227,7 @@ impl<'p, 'm> Renderer<'p, 'm> {
         out.insert(".gitignore", Artifact::text(files::gitignore(header)));
         out.insert(
             ".env.example",
-            Artifact::text(files::env_example(header, plan)),
+            Artifact::text(files::env_example(header, plan, target)),
         );
         Ok(())
     }
