@@ -69,6 +69,8 @@ pub struct Network {
     pub internal: bool,
     pub external: bool,
     pub driver: Option<String>,
+    /// `driver_opts` `com.docker.network.bridge.gateway_mode_ipv4` (`nat`, `isolated`...).
+    pub gateway_mode: Option<String>,
     pub subnets: Vec<String>,
     /// A zone of a deployment hardgen generated (label `io.hardgen.zone`): its subnet's upper
     /// half holds flow clients, which its firewall narrows to the flow's ports.

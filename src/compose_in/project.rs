@@ -112,6 +112,11 @@ fn networks(doc: &Node) -> Result<BTreeMap<String, Network>, Error> {
                         .map(|e| e.as_bool().unwrap_or(true))
                         .unwrap_or(false),
                     driver: n.get("driver").and_then(Node::as_str).map(String::from),
+                    gateway_mode: n
+                        .get("driver_opts")
+                        .and_then(|o| o.get("com.docker.network.bridge.gateway_mode_ipv4"))
+                        .and_then(Node::as_str)
+                        .map(String::from),
                     subnets,
                     hardgen_zone: n
                         .get("labels")

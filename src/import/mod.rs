@@ -55,6 +55,7 @@ pub fn import_to(p: &Project, spec_dir: &Path) -> Result<Imported, Vec<String>> 
     let topo = topology::topology(p);
     let secrets = secrets::find(p);
     header(&mut doc, p);
+    topology::write_host(&mut doc, p, &topo);
     topology::write_zones(&mut doc, p, &topo, &mut decide);
     topology::write_flows(&mut doc, &topo);
     secrets.write(&mut doc);

@@ -42,10 +42,33 @@ pub(super) fn listening_ports(s: &Service) -> BTreeSet<u16> {
     ports
 }
 
-/// The host names a value mentions, with a port when written `host:port`.
+/// The host names a value mentions, with a port when written `host:port`. In a URL
+/// (`scheme://user:password@host:port/path`) only the hosts of its authority count (a path or
+/// a user name that happens to be a service's name is not a connection to it); elsewhere every
+/// word does (`db`, `db:5432`, `redis,cache`).
 fn hosts_in(value: &str) -> Vec<(String, Option<u16>)> {
     let mut out = Vec::new();
-    let chars: Vec<char> = value.chars().collect();
+    for token in value.split_whitespace() {
+        match token.split_once("://") {
+            Some((_, rest)) => {
+                let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+                let hosts = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+                for h in hosts.split(',') {
+                    if let Some(first) = words(h).into_iter().next() {
+                        out.push(first);
+                    }
+                }
+            }
+            None => out.extend(words(token)),
+        }
+    }
+    out
+}
+
+/// Every host-name-shaped word of `text`, with the port that follows it as `:port`.
+fn words(text: &str) -> Vec<(String, Option<u16>)> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
     let is_host = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
     let mut i = 0;
     while i < chars.len() {
@@ -66,10 +89,26 @@ fn hosts_in(value: &str) -> Vec<(String, Option<u16>)> {
                 pe += 1;
             }
             port = chars[ps..pe].iter().collect::<String>().parse().ok();
+            if port.is_some() {
+                i = pe;
+            }
         }
         out.push((word, port));
     }
     out
+}
+
+/// An environment variable that names an account, a database or a similar object, never a
+/// host: `POSTGRES_USER=umami` is no connection to a service `umami`.
+fn names_no_host(key: &str) -> bool {
+    const SUFFIXES: [&str; 15] = [
+        "USER", "USERNAME", "DB", "DATABASE", "NAME", "PASSWORD", "SCHEMA", "TABLE", "BUCKET",
+        "QUEUE", "TOPIC", "INDEX", "REALM", "ORG", "TENANT",
+    ];
+    let key = key.to_ascii_uppercase();
+    SUFFIXES
+        .iter()
+        .any(|s| key == *s || key.ends_with(&format!("_{s}")))
 }
 
 pub(super) fn talks(p: &Project) -> Vec<Talk> {
@@ -113,6 +152,9 @@ pub(super) fn talks(p: &Project) -> Vec<Talk> {
         }
         for e in &s.environment {
             let Some(val) = &e.value else { continue };
+            if names_no_host(&e.name) && !val.contains("://") {
+                continue;
+            }
             for (host, port) in hosts_in(val) {
                 if let Some(t) = names.get(&host) {
                     add(&s.name, t, e.name.clone(), port);
@@ -334,6 +376,52 @@ fn flows(p: &Project, topo: &mut Topology) {
 }
 
 /// The `[zones.NAME]` tables: egress from what the members publish or need.
+/// `[host] internal_gateway_mode = "isolated"` when an internal network that becomes a zone had
+/// Docker's `isolated` gateway mode (its bridge without a host address): hardgen sets the mode
+/// for every internal zone, so a network that had it keeps it.
+pub(super) fn write_host(doc: &mut Doc, p: &Project, topo: &Topology) {
+    let isolated: Vec<&str> = topo
+        .zone_names
+        .keys()
+        .filter_map(|net| p.networks.get(net))
+        .filter(|n| n.internal && n.gateway_mode.as_deref() == Some("isolated"))
+        .map(|n| n.name.as_str())
+        .collect();
+    if isolated.is_empty() {
+        return;
+    }
+    let others: Vec<&str> = topo
+        .zone_names
+        .keys()
+        .filter_map(|net| p.networks.get(net))
+        .filter(|n| n.internal && n.gateway_mode.as_deref() != Some("isolated"))
+        .map(|n| n.name.as_str())
+        .collect();
+    let mut why = format!(
+        "import: {} had gateway_mode_ipv4 `isolated` (Engine 28+)",
+        code_list(&isolated)
+    );
+    if !others.is_empty() {
+        why.push_str(&format!(
+            "; now also {}, which are internal too",
+            code_list(&others)
+        ));
+    }
+    doc.line("[host]", None);
+    doc.line("internal_gateway_mode = \"isolated\"", Some(why));
+    doc.blank();
+}
+
+/// `a`, `b` and `c`, each in backquotes.
+fn code_list(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 pub(super) fn write_zones(doc: &mut Doc, p: &Project, topo: &Topology, decide: &mut Vec<String>) {
     for (net, zone) in &topo.zone_names {
         let members: Vec<&Service> = p
@@ -399,6 +487,21 @@ pub(super) fn write_zones(doc: &mut Doc, p: &Project, topo: &Topology, decide: &
                 "TODO: `{net}` was an external network shared with other stacks: hardgen creates its own; connect them through a flow or a published port"
             ));
         }
+        match original.and_then(|n| n.gateway_mode.as_deref()) {
+            None | Some("nat") => {}
+            Some("isolated") if internal => {}
+            Some("nat-unprotected") => doc.comment(
+                "import: the network's gateway_mode_ipv4 `nat-unprotected` becomes `nat`: direct routing to the zone's containers stays blocked",
+            ),
+            Some(mode) => doc.comment(&format!(
+                "TODO: the network's gateway_mode_ipv4 was `{mode}`; hardgen gives {}",
+                if internal {
+                    "internal zones `nat`, or `isolated` with `[host] internal_gateway_mode`"
+                } else {
+                    "egress zones `nat` (their traffic leaves through the host's address)"
+                }
+            )),
+        }
         if let Some(d) = original
             .and_then(|n| n.driver.as_deref())
             .filter(|d| *d != "bridge")
@@ -443,16 +546,25 @@ mod tests {
 
     #[test]
     fn hosts_in_a_value() {
+        // A URL: its authority's hosts only, not the scheme, the user, the password or the
+        // path (a database named like a service is no connection to it).
         assert_eq!(
-            hosts_in("postgres://u:p@db:5432/x"),
+            hosts_in("postgres://u:p@db:5432/umami"),
+            vec![("db".to_string(), Some(5432))]
+        );
+        assert_eq!(
+            hosts_in("mongodb://a:1,b:2/x?replicaSet=rs cache:6379"),
             vec![
-                ("postgres".to_string(), None),
-                ("u".into(), None),
-                ("p".into(), None),
-                ("db".into(), Some(5432)),
-                ("5432".into(), None),
-                ("x".into(), None)
+                ("a".to_string(), Some(1)),
+                ("b".into(), Some(2)),
+                ("cache".into(), Some(6379))
             ]
         );
+        assert_eq!(
+            hosts_in("db,redis:6379"),
+            vec![("db".to_string(), None), ("redis".into(), Some(6379))]
+        );
+        assert!(names_no_host("POSTGRES_USER") && names_no_host("MYSQL_DATABASE"));
+        assert!(!names_no_host("DB_HOST") && !names_no_host("REDIS_URL"));
     }
 }
