@@ -74,6 +74,38 @@ fn all_hooked(h: &[(&str, bool); 3]) -> bool {
     h.iter().all(|(_, ok)| *ok)
 }
 
+/// The hooks after EVENT, printed with the rules: `security-check.sh --firewall` must say what
+/// is there (green exactly when every jump is), and the jumps must be what the README states
+/// for the engine. Measured (README, "Daemon restarts"): after a restart and after a start with
+/// the policy already loaded, dockerd re-creates FORWARD's jump to DOCKER-USER and leaves
+/// DOCKER-USER's content and INPUT alone, so every jump is there on both engines.
+fn hooks_after(dir: &Path, engine: Engine, event: &str) -> Vec<String> {
+    let rules = filter_rules();
+    let h = hooks(&rules);
+    let check = in_netns(dir, "security-check.sh", &["--firewall"]);
+    println!(
+        "engine {}: after {event}: {h:?}; security-check --firewall exit {:?}\n{}",
+        engine.name(),
+        check.code,
+        rules.join("\n")
+    );
+    assert_eq!(
+        check.ok(),
+        all_hooked(&h),
+        "security-check.sh --firewall disagrees with the rules after {event}: {h:?}\n{check}"
+    );
+    let want: [bool; 3] = match engine {
+        Engine::V20 | Engine::V28 => [true, true, true],
+    };
+    assert_eq!(
+        h.map(|(_, ok)| ok),
+        want,
+        "engine {}: the hooks after {event} are not the README's: {h:?}",
+        engine.name()
+    );
+    rules
+}
+
 #[test]
 #[ignore = "needs root and a Docker engine (a second dockerd is started and restarted): run scripts/test.sh as root"]
 fn firewall_hook_across_a_daemon_restart() {
@@ -111,33 +143,7 @@ fn firewall_hook_across_a_daemon_restart() {
     };
 
     d.restart();
-    let restarted = filter_rules();
-    let h1 = hooks(&restarted);
-    let check1 = in_netns(&dir, "security-check.sh", &["--firewall"]);
-    println!(
-        "engine {}: after a daemon restart: {h1:?}; security-check --firewall exit {:?}\n{}",
-        engine.name(),
-        check1.code,
-        restarted.join("\n")
-    );
-    // The check says what is there: green exactly when every jump survived.
-    assert_eq!(
-        check1.ok(),
-        all_hooked(&h1),
-        "security-check.sh --firewall disagrees with the rules after the restart: {h1:?}\n{check1}"
-    );
-    // What each engine was measured to do (README, "Daemon restarts"): dockerd rebuilds its own
-    // chains and re-asserts FORWARD's jump to DOCKER-USER, but leaves DOCKER-USER's content and
-    // INPUT alone, so the hook and hardgen's chains survive a restart on both engines.
-    let want: [bool; 3] = match engine {
-        Engine::V20 | Engine::V28 => [true, true, true],
-    };
-    assert_eq!(
-        h1.map(|(_, ok)| ok),
-        want,
-        "engine {}: the hooks after a restart are not the README's: {h1:?}",
-        engine.name()
-    );
+    let restarted = hooks_after(&dir, engine, "a daemon restart");
     assert_eq!(
         policy(&restarted)
             .iter()
@@ -235,29 +241,7 @@ fn firewall_hook_across_a_daemon_restart() {
         before_start.join("\n")
     );
     d.spawn();
-    let cold = filter_rules();
-    let h2 = hooks(&cold);
-    let check_cold = in_netns(&dir, "security-check.sh", &["--firewall"]);
-    println!(
-        "engine {}: dockerd started with the policy already loaded: {h2:?}; security-check --firewall exit {:?}\n{}",
-        engine.name(),
-        check_cold.code,
-        cold.join("\n")
-    );
-    assert_eq!(
-        check_cold.ok(),
-        all_hooked(&h2),
-        "security-check.sh --firewall disagrees with the rules after a cold start: {h2:?}\n{check_cold}"
-    );
-    let want_cold: [bool; 3] = match engine {
-        Engine::V20 | Engine::V28 => [true, true, true],
-    };
-    assert_eq!(
-        h2.map(|(_, ok)| ok),
-        want_cold,
-        "engine {}: the hooks after a start with the policy loaded are not the README's: {h2:?}",
-        engine.name()
-    );
+    hooks_after(&dir, engine, "a start with the policy already loaded");
 
     // The control: with the hook removed by hand, the check fails and names it, and the
     // apply script puts it back.
