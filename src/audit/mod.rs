@@ -93,6 +93,7 @@ pub const RULES: &[Rule] = &[
     Rule { id: "secret-in-command", cis: None, title: "no secrets in command arguments", help: "read the value from a file secret at start; arguments show in `ps` and `docker inspect`" },
     Rule { id: "logs", cis: None, title: "bounded logs", help: "set `logging: {driver: json-file, options: {max-size: 10m, max-file: \"3\"}}`" },
     Rule { id: "flat-network", cis: None, title: "segmented networks", help: "split the services into networks by role (front, app, data) with `internal: true` where nothing needs to go out" },
+    Rule { id: "gateway-unprotected", cis: None, title: "direct routing to containers blocked", help: "remove `com.docker.network.bridge.gateway_mode_ipv4: nat-unprotected` (the default `nat` blocks it), or use `routed` to open only the published ports" },
 ];
 
 pub fn rule(id: &str) -> &'static Rule {
@@ -236,6 +237,22 @@ pub fn audit(p: &Project, target: Target) -> Audit {
                     if zone { " (one zone of the spec)" } else { "" }
                 ),
                 loc,
+            });
+        }
+    }
+    // Engine 28's `nat-unprotected`: a host that routes to the network's subnet (a neighbour on
+    // the host's LAN) reaches every port of its containers, published or not.
+    for n in p.networks.values() {
+        if n.gateway_mode.as_deref() == Some("nat-unprotected") {
+            findings.push(Finding {
+                severity: Severity::Medium,
+                rule: "gateway-unprotected",
+                service: None,
+                message: format!(
+                    "network `{}` has gateway_mode_ipv4 `nat-unprotected`: hosts that route to its subnet reach every port of its containers, published or not",
+                    n.name
+                ),
+                loc: n.loc.clone(),
             });
         }
     }
