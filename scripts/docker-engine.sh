@@ -11,8 +11,9 @@
 # containerd gone, then its iptables/ip6tables chains and rules and its bridges
 # removed (Docker keeps its networks in its data root and recreates them when it
 # starts again). When no engine runs, the chains and bridges a dead one left (killed,
-# or the machine stopped under it) are removed before the asked-for one starts. Each engine keeps its own data root, so images are per engine:
-# run scripts/test-images.sh after switching.
+# or the machine stopped under it) are removed before the asked-for one starts. Each
+# engine keeps its own data root, so images are per engine: run scripts/test-images.sh
+# after switching.
 #
 # Engine 20.10: installs Debian's docker.io when there is no dockerd, then starts
 #   it (systemd when it is PID 1, otherwise dockerd in the background, log in

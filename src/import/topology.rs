@@ -375,28 +375,19 @@ fn flows(p: &Project, topo: &mut Topology) {
     }
 }
 
-/// The `[zones.NAME]` tables: egress from what the members publish or need.
 /// `[host] internal_gateway_mode = "isolated"` when an internal network that becomes a zone had
 /// Docker's `isolated` gateway mode (its bridge without a host address): hardgen sets the mode
 /// for every internal zone, so a network that had it keeps it.
 pub(super) fn write_host(doc: &mut Doc, p: &Project, topo: &Topology) {
-    let isolated: Vec<&str> = topo
+    let (isolated, others): (Vec<_>, Vec<_>) = topo
         .zone_names
         .keys()
         .filter_map(|net| p.networks.get(net))
-        .filter(|n| n.internal && n.gateway_mode.as_deref() == Some("isolated"))
-        .map(|n| n.name.as_str())
-        .collect();
+        .filter(|n| n.internal)
+        .partition(|n| n.gateway_mode.as_deref() == Some("isolated"));
     if isolated.is_empty() {
         return;
     }
-    let others: Vec<&str> = topo
-        .zone_names
-        .keys()
-        .filter_map(|net| p.networks.get(net))
-        .filter(|n| n.internal && n.gateway_mode.as_deref() != Some("isolated"))
-        .map(|n| n.name.as_str())
-        .collect();
     let mut why = format!(
         "import: {} had gateway_mode_ipv4 `isolated` (Engine 28+)",
         code_list(&isolated)
@@ -412,9 +403,9 @@ pub(super) fn write_host(doc: &mut Doc, p: &Project, topo: &Topology) {
     doc.blank();
 }
 
-/// `a`, `b` and `c`, each in backquotes.
-fn code_list(names: &[&str]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+/// The networks' names `a`, `b` and `c`, each in backquotes.
+fn code_list(nets: &[&crate::compose_in::Network]) -> String {
+    let quoted: Vec<String> = nets.iter().map(|n| format!("`{}`", n.name)).collect();
     match quoted.split_last() {
         Some((last, [])) => last.clone(),
         Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
@@ -422,6 +413,7 @@ fn code_list(names: &[&str]) -> String {
     }
 }
 
+/// The `[zones.NAME]` tables: egress from what the members publish or need.
 pub(super) fn write_zones(doc: &mut Doc, p: &Project, topo: &Topology, decide: &mut Vec<String>) {
     for (net, zone) in &topo.zone_names {
         let members: Vec<&Service> = p

@@ -317,25 +317,24 @@ pub(super) fn settings(c: &mut Changes, old: &Model, new: &Model) {
         new.host.internal_gateway_mode,
     );
     if gw_old != gw_new {
-        use crate::spec::GatewayMode;
+        let (class, what) = match gw_new {
+            crate::spec::GatewayMode::Isolated => (
+                Class::Strengthens,
+                "Engine 28+: no host address on their bridges",
+            ),
+            crate::spec::GatewayMode::Nat => {
+                (Class::Weakens, "their bridges hold a host address again")
+            }
+        };
         c.push(
-            if gw_new == GatewayMode::Isolated {
-                Class::Strengthens
-            } else {
-                Class::Weakens
-            },
+            class,
             "project",
             project,
             "internal_gateway_mode",
             format!(
-                "internal zones' gateway mode {} -> {}{}",
+                "internal zones' gateway mode {} -> {} ({what})",
                 gw_old.as_str(),
-                gw_new.as_str(),
-                if gw_new == GatewayMode::Isolated {
-                    " (Engine 28+: no host address on their bridges)"
-                } else {
-                    " (their bridges hold a host address again)"
-                }
+                gw_new.as_str()
             ),
             Some(gw_old.as_str().to_string()),
             Some(gw_new.as_str().to_string()),

@@ -72,23 +72,23 @@ COMPOSE_PROJECT_NAME={}
     // Only the compose file reads the variable (swarm's overlay networks and Kubernetes have
     // no host bridge gateway to take away).
     if target == crate::targets::Target::Compose && plan.zones.iter().any(|z| z.internal) {
-        let text = match plan.model.host.internal_gateway_mode {
-            crate::spec::GatewayMode::Nat => {
-                "# Engine 28+: internal zones' bridges without a host address (the spec's
-# [host] internal_gateway_mode = \"isolated\" makes it the default; Engine 27 refuses it):
-# {}=isolated"
-            }
-            crate::spec::GatewayMode::Isolated => {
-                "# Internal zones' bridges have no host address (the spec's [host]
-# internal_gateway_mode = \"isolated\", Engine 28+); Engine 27 refuses it, so on an
-# Engine 27 host:
-# {}=nat"
-            }
-        };
+        let var = super::compose::GATEWAY_MODE_VAR;
         let _ = writeln!(
             s,
             "{}",
-            text.replace("{}", super::compose::GATEWAY_MODE_VAR)
+            match plan.model.host.internal_gateway_mode {
+                crate::spec::GatewayMode::Nat => format!(
+                    "# Engine 28+: internal zones' bridges without a host address (the spec's
+# [host] internal_gateway_mode = \"isolated\" makes it the default; Engine 27 refuses it):
+# {var}=isolated"
+                ),
+                crate::spec::GatewayMode::Isolated => format!(
+                    "# Internal zones' bridges have no host address (the spec's [host]
+# internal_gateway_mode = \"isolated\", Engine 28+); Engine 27 refuses it, so on an
+# Engine 27 host:
+# {var}=nat"
+                ),
+            }
         );
     }
     for secret in &plan.secrets {

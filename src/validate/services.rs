@@ -5,6 +5,12 @@ use super::*;
 
 /// The healthcheck hardgen can write itself for a built image: the runtime's own
 /// interpreter connecting to the service's first port.
+/// Whether hardgen derives the health check of RUNTIME's builds from the port they listen on
+/// (the runtimes [`derived_probe`] has a command for).
+fn probes_a_port(runtime: Runtime) -> bool {
+    matches!(runtime, Runtime::Python | Runtime::Node)
+}
+
 pub(super) fn derived_probe(runtime: Runtime, port: Option<PortProto>) -> Option<Vec<String>> {
     let port = port.filter(|p| p.proto == Proto::Tcp)?.port;
     match runtime {
@@ -672,11 +678,7 @@ impl Validator<'_> {
             }
             // A runtime whose probe comes from a port, with a port already reported as invalid
             // (E011): the missing health check follows from that value.
-            let any_port = Some(PortProto {
-                port: 80,
-                proto: Proto::Tcp,
-            });
-            if self.bad_ports.contains(n) && derived_probe(b.runtime, any_port).is_some() {
+            if self.bad_ports.contains(n) && probes_a_port(b.runtime) {
                 return None;
             }
         }
@@ -684,7 +686,7 @@ impl Validator<'_> {
             Diagnostic::error("E024", format!("service `{n}` needs a health check"))
                 .at(name.span.clone(), "no health check")
                 .help(match source {
-                    Source::Build(b) if matches!(b.runtime, Runtime::Python | Runtime::Node) => {
+                    Source::Build(b) if probes_a_port(b.runtime) => {
                         "list the port it listens on in `expose` (hardgen then probes it), or write `healthcheck = { cmd = [...] }`".to_string()
                     }
                     _ => "write `healthcheck = { cmd = [\"/path/to/probe\", \"...\"] }` (exec form: the image's own tool), or set `unsafe = { no_healthcheck = true, reason = \"...\" }`".to_string(),
