@@ -87,14 +87,7 @@ fn every_targets_daemon_json_is_accepted_in_its_mode() {
         fs::write(&config, text).unwrap();
         // Starting at all is the first proof: dockerd exits on a setting it does not accept.
         let d = TestDaemon::start(&dir, &config, &[]);
-        let info: Value = serde_json::from_str(
-            &must(
-                d.docker(30, &["info", "--format", "{{json .}}"]),
-                "docker info",
-            )
-            .stdout,
-        )
-        .unwrap();
+        let info = d.info();
         assert_eq!(
             info["LiveRestoreEnabled"].as_bool(),
             Some(file["live-restore"].as_bool().unwrap_or(false)),

@@ -569,15 +569,18 @@ fn example_on_the_engine(name: &str) -> usize {
     }
     // Zones whose bridge has no host address (`internal_gateway_mode = "isolated"` on
     // Engine 28+): the host cannot reach them, nor they it.
-    let isolated: BTreeSet<String> = spec
+    let gateways_of: BTreeMap<&String, String> = spec
         .zones
         .iter()
-        .filter(|z| {
-            let gw = gateway(&format!("{}_{z}", spec.project));
-            let o = run(10, &["ip", "-4", "-o", "addr", "show", "to", &gw]);
+        .map(|z| (z, gateway(&format!("{}_{z}", spec.project))))
+        .collect();
+    let isolated: BTreeSet<String> = gateways_of
+        .iter()
+        .filter(|(_, gw)| {
+            let o = run(10, &["ip", "-4", "-o", "addr", "show", "to", gw]);
             !(o.ok() && o.stdout.contains(&format!("inet {gw}/")))
         })
-        .cloned()
+        .map(|(z, _)| (*z).clone())
         .collect();
     // Controls: every (address, port) has a listener, seen from the host, or from the service
     // itself on a zone the host has no address on.
@@ -602,7 +605,7 @@ fn example_on_the_engine(name: &str) -> usize {
     // listener on every host address instead: the probe to its gateway must still fail.
     let mut gateways = Vec::new();
     for (i, z) in spec.zones.iter().enumerate() {
-        let gw = gateway(&format!("{}_{z}", spec.project));
+        let gw = gateways_of[z].clone();
         let port = 28500 + u16::try_from(i).unwrap();
         if !isolated.contains(z) {
             d.listen_on_host(&gw, port);

@@ -36,7 +36,7 @@ fn live() -> std::sync::MutexGuard<'static, ()> {
     guard
 }
 
-fn run_env(secs: u64, argv: &[&str], env: &[(&str, &str)]) -> Out {
+pub(super) fn run_env(secs: u64, argv: &[&str], env: &[(&str, &str)]) -> Out {
     let mut cmd = Command::new("timeout");
     cmd.args(["-k", "5", &secs.to_string()])
         .args(argv)
@@ -501,30 +501,41 @@ impl TestDaemon {
         d
     }
 
+    /// The engine's dockerd with this daemon's roots, socket and configuration, and the PATH
+    /// it finds containerd and runc on: how `spawn` and `restart_command` start it.
+    fn command_line(&self) -> (PathBuf, Vec<String>, String) {
+        let (exe, engine_path) = running_engine();
+        let mut args: Vec<String> = vec![
+            "--data-root".into(),
+            self.dir.join("data").to_string_lossy().into_owned(),
+            "--exec-root".into(),
+            TEST_EXEC_ROOT.into(),
+            "--pidfile".into(),
+            self.dir.join("dockerd.pid").to_string_lossy().into_owned(),
+            "-H".into(),
+            format!("unix://{TEST_SOCK}"),
+            "--config-file".into(),
+            self.config.to_string_lossy().into_owned(),
+        ];
+        args.extend(self.extra.iter().cloned());
+        (exe, args, format!("{engine_path}:{PATH}"))
+    }
+
     /// dockerd started in the test namespace, answering on the test socket.
     pub(super) fn spawn(&mut self) {
-        let data = self.dir.join("data");
-        let pidfile = self.dir.join("dockerd.pid");
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.join("dockerd.log"))
             .unwrap();
         let host = format!("unix://{TEST_SOCK}");
-        // The binary of the engine under test, with the PATH it finds containerd and runc on.
-        let (exe, engine_path) = running_engine();
+        let (exe, args, path) = self.command_line();
         // nsenter, not `ip netns exec`: the latter remounts /sys, hiding the cgroup mounts.
         let mut cmd = Command::new("nsenter");
         cmd.arg(format!("--net=/run/netns/{TEST_NETNS}"))
             .arg(&exe)
-            .arg("--data-root")
-            .arg(&data)
-            .args(["--exec-root", TEST_EXEC_ROOT, "--pidfile"])
-            .arg(&pidfile)
-            .args(["-H", &host, "--config-file"])
-            .arg(&self.config)
-            .args(&self.extra)
-            .env("PATH", format!("{engine_path}:{PATH}"))
+            .args(&args)
+            .env("PATH", path)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
@@ -540,22 +551,15 @@ impl TestDaemon {
         panic!("the test dockerd does not answer:\n{}", tail.join("\n"));
     }
 
-    /// Stops dockerd (SIGTERM, as a service manager does) and waits for it to exit.
+    /// Stops dockerd (SIGTERM, as a service manager does) and waits for it to exit: the test's
+    /// own child, and a daemon a script restarted (`--restart-cmd`: not the test's child, found
+    /// by its pidfile).
     pub(super) fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = run(10, &["kill", &child.id().to_string()]);
-            for _ in 0..200 {
-                if child.try_wait().ok().flatten().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        // A daemon a script restarted (`--restart-cmd`) is not the test's child: its pidfile.
-        if let Ok(pid) = fs::read_to_string(self.dir.join("dockerd.pid")) {
-            let pid = pid.trim().to_string();
+        let child = self.child.as_ref().map(|c| c.id().to_string());
+        let pidfile = fs::read_to_string(self.dir.join("dockerd.pid"))
+            .ok()
+            .map(|p| p.trim().to_string());
+        for pid in [child, pidfile].into_iter().flatten() {
             if alive(&pid) {
                 let _ = run(10, &["kill", &pid]);
                 for _ in 0..200 {
@@ -564,8 +568,13 @@ impl TestDaemon {
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                let _ = run(10, &["kill", "-9", &pid]);
+                if alive(&pid) {
+                    let _ = run(10, &["kill", "-9", &pid]);
+                }
             }
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
         }
     }
 
@@ -573,21 +582,19 @@ impl TestDaemon {
     /// `--restart-cmd` run in the test namespace: SIGTERM to the pid of the pidfile, wait until
     /// it has exited (a zombie of the test counts as exited), start it again in the background.
     pub(super) fn restart_command(&self) -> String {
-        let (exe, engine_path) = running_engine();
-        let q = |p: &Path| format!("'{}'", p.display());
-        let pidfile = q(&self.dir.join("dockerd.pid"));
+        let (exe, args, path) = self.command_line();
+        let q = |s: &str| format!("'{s}'");
+        let pidfile = q(&self.dir.join("dockerd.pid").to_string_lossy());
+        let argv: Vec<String> = args.iter().map(|a| q(a)).collect();
         format!(
             "pid=$(cat {pidfile}) && kill -TERM \"$pid\" && i=0 && \
              while [ -e /proc/$pid ] && ! grep -q '^State:.*Z' /proc/$pid/status 2>/dev/null; do \
              i=$((i + 1)); [ $i -le 300 ] || exit 1; sleep 0.1; done; \
-             PATH='{engine_path}:{PATH}' setsid {exe} --data-root {data} --exec-root {TEST_EXEC_ROOT} \
-             --pidfile {pidfile} -H unix://{TEST_SOCK} --config-file {config} {extra} \
-             >>{log} 2>&1 </dev/null &",
-            exe = q(&exe),
-            data = q(&self.dir.join("data")),
-            config = q(&self.config),
-            extra = self.extra.join(" "),
-            log = q(&self.dir.join("dockerd.log")),
+             PATH={path} setsid {exe} {argv} >>{log} 2>&1 </dev/null &",
+            path = q(&path),
+            exe = q(&exe.to_string_lossy()),
+            argv = argv.join(" "),
+            log = q(&self.dir.join("dockerd.log").to_string_lossy()),
         )
     }
 
@@ -603,6 +610,15 @@ impl TestDaemon {
         let pid =
             fs::read_to_string(self.dir.join("dockerd.pid")).expect("the test dockerd's pidfile");
         pid.trim().to_string()
+    }
+
+    /// `docker info` of this daemon, as JSON.
+    pub(super) fn info(&self) -> Value {
+        let o = must(
+            self.docker(30, &["info", "--format", "{{json .}}"]),
+            "docker info",
+        );
+        serde_json::from_str(&o.stdout).expect("docker info prints JSON")
     }
 
     pub(super) fn docker(&self, secs: u64, args: &[&str]) -> Out {
@@ -724,14 +740,7 @@ fn harden_host_daemon_settings_in_force_on_a_test_daemon() {
     assert!(state.join("daemon.json.orig").exists(), "backup kept");
 
     let d = TestDaemon::start(tmp.path(), &config, &[]);
-    let info: Value = serde_json::from_str(
-        &must(
-            d.docker(30, &["info", "--format", "{{json .}}"]),
-            "docker info",
-        )
-        .stdout,
-    )
-    .unwrap();
+    let info = d.info();
     assert_eq!(info["LiveRestoreEnabled"], true, "live-restore in force");
     assert_eq!(info["LoggingDriver"], "json-file", "log-driver in force");
     assert!(

@@ -15,8 +15,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use super::host::{generate, TestDaemon, TEST_NETNS, TEST_SOCK};
-use super::{run, Engine, Out, PATH};
+use super::host::{generate, run_env, TestDaemon, TEST_NETNS, TEST_SOCK};
+use super::{run, Engine, Out};
 
 const PROJECT: &str = "hglive";
 
@@ -24,18 +24,11 @@ const PROJECT: &str = "hglive";
 /// test daemon.
 fn in_netns(dir: &Path, script: &str, args: &[&str]) -> Out {
     let path = dir.join("scripts").join(script);
-    let mut argv = vec![
-        "env".to_string(),
-        format!("PATH={PATH}"),
-        format!("DOCKER_HOST=unix://{TEST_SOCK}"),
-        "nsenter".to_string(),
-        format!("--net=/run/netns/{TEST_NETNS}"),
-        "sh".to_string(),
-        path.to_string_lossy().into_owned(),
-    ];
-    argv.extend(args.iter().map(|a| a.to_string()));
-    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    run(120, &argv)
+    let net = format!("--net=/run/netns/{TEST_NETNS}");
+    let mut argv = vec!["nsenter", net.as_str(), "sh", path.to_str().unwrap()];
+    argv.extend(args);
+    let host = format!("unix://{TEST_SOCK}");
+    run_env(120, &argv, &[("DOCKER_HOST", host.as_str())])
 }
 
 /// The test namespace's filter table, `iptables -S`.
@@ -309,13 +302,8 @@ fn harden_host_restart_puts_settings_and_firewall_in_force() {
     std::fs::write(&config, user).unwrap();
     let state = tmp.path().join("state");
     let mut d = TestDaemon::start(tmp.path(), &config, &[]);
-    let info = |d: &TestDaemon| -> serde_json::Value {
-        let o = d.docker(30, &["info", "--format", "{{json .}}"]);
-        assert!(o.ok(), "docker info\n{o}");
-        serde_json::from_str(&o.stdout).unwrap()
-    };
     assert_eq!(
-        info(&d)["LiveRestoreEnabled"],
+        d.info()["LiveRestoreEnabled"],
         false,
         "before: the user's file only"
     );
@@ -353,7 +341,7 @@ fn harden_host_restart_puts_settings_and_firewall_in_force() {
         assert!(o.stdout.contains(line), "missing {line:?}\n{o}");
     }
     assert_ne!(d.pid(), pid0, "the daemon was restarted");
-    let after = info(&d);
+    let after = d.info();
     assert_eq!(after["LiveRestoreEnabled"], true, "live-restore in force");
     assert!(
         after["Labels"]
@@ -375,7 +363,7 @@ fn harden_host_restart_puts_settings_and_firewall_in_force() {
         "--undo restores the user's file"
     );
     assert_eq!(
-        info(&d)["LiveRestoreEnabled"],
+        d.info()["LiveRestoreEnabled"],
         false,
         "after --undo and the restart, the hardening is gone"
     );
