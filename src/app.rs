@@ -8,6 +8,7 @@ use crate::diagnostic::{did_you_mean, start_of_line, Diagnostic, SourceText};
 use crate::layout::Layout;
 use crate::model::Model;
 use crate::output::{self, WriteError};
+use crate::spec::RawSpec;
 use crate::targets::Target;
 use crate::{diff, plan, posture, render, report, spec, validate};
 
@@ -204,7 +205,16 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
 
 /// Parse and validate; print diagnostics; the model only when there is no error.
 pub fn load(src: &SpecSource, strict: bool, err: &mut dyn std::io::Write) -> Option<Model> {
-    load_full(src, strict, None, true, false, err).map(|(m, _)| m)
+    load_full(
+        src,
+        LoadOptions {
+            strict,
+            warnings: true,
+            ..LoadOptions::default()
+        },
+        err,
+    )
+    .map(|(m, _)| m)
 }
 
 /// What the closing error line says: only a command that would write says nothing was written.
@@ -216,36 +226,60 @@ fn nothing_written(origin: &str, problem: &str, writes: bool) -> String {
     }
 }
 
-/// The model and the spec lines of its relaxations (for the compliance report), optionally
-/// without printing warnings (the posture review compares two specs and would repeat each
-/// one's warnings). With a `target`, also what that target cannot express (the restricted
-/// Pod Security Standard of kubernetes), reported against the spec like every other error.
-pub fn load_full(
-    src: &SpecSource,
-    strict: bool,
-    target: Option<Target>,
-    warnings: bool,
-    writes: bool,
-    err: &mut dyn std::io::Write,
-) -> Option<(Model, report::Lines)> {
-    let origin = src.origin();
-    // Every shape error (unknown keys, wrong types) and, for what remains of the spec, every
-    // validation problem: all of them in one run, in the order of the spec.
+/// What [`load_full`] does besides parsing and validating.
+#[derive(Clone, Copy, Default)]
+pub struct LoadOptions {
+    pub strict: bool,
+    /// Also check what this target cannot express (the restricted Pod Security Standard of
+    /// kubernetes), reported against the spec like every other error.
+    pub target: Option<Target>,
+    /// Print the warnings (the posture review compares two specs and would repeat each one's).
+    pub warnings: bool,
+    /// The command writes files: its closing error line says nothing was written.
+    pub writes: bool,
+    /// Find the spec lines of the relaxations, for the compliance report (`build`, `diff`,
+    /// `report`; `check` renders no report and skips them).
+    pub lines: bool,
+}
+
+/// A spec parsed and validated, its diagnostics not printed yet.
+struct Parsed {
+    /// The spec as read, once its shape errors were set aside (`None` when it did not parse).
+    raw: Option<RawSpec>,
+    /// The model, only when the spec is valid (for the target asked).
+    model: Option<Model>,
+    diagnostics: Diagnostics,
+}
+
+/// Every diagnostic of a spec, with what decides how they are printed.
+struct Diagnostics {
+    list: Vec<Diagnostic>,
+    /// What the target cannot express: errors printed after the spec's own.
+    problems: Vec<Diagnostic>,
+    origin: String,
+    errors: usize,
+    shape_errors: usize,
+    opts: LoadOptions,
+}
+
+/// Parse and validate, every problem in one run: shape errors (unknown keys, wrong types)
+/// and, for what remains of the spec, every validation problem.
+fn parse(src: &SpecSource, opts: LoadOptions) -> Parsed {
     let mut shape = spec::parse_collecting(&src.text);
-    let mut diags: Vec<Diagnostic> = shape
+    let mut list: Vec<Diagnostic> = shape
         .errors
         .iter()
         .map(|e| toml_diagnostic(e, &src.text))
         .collect();
-    let shape_errors = diags.len();
-    let (model, raw) = match shape.raw {
+    let shape_errors = list.len();
+    let model = match shape.raw {
         Some(ref mut raw) => {
-            let opts = validate::Options {
-                strict,
+            let v = validate::Options {
+                strict: opts.strict,
                 spec_dir: Some(Layout::spec_dir_of(&src.path)),
             };
-            let (mut model, found) = validate::validate(raw, &src.name(), &opts);
-            diags.extend(
+            let (mut model, found) = validate::validate(raw, &src.name(), &v);
+            list.extend(
                 found
                     .into_iter()
                     .filter(|d| !d.span.as_ref().is_some_and(|s| shape.set_aside.contains(s))),
@@ -255,54 +289,97 @@ pub fn load_full(
             let (learned, learn_diags) =
                 crate::learn::load(raw, &crate::learn::Source::of(&src.path));
             if !learn_diags.is_empty() {
-                diags.extend(learn_diags);
+                list.extend(learn_diags);
                 model = None;
             }
             if let Some(m) = model.as_mut() {
                 crate::learn::attach(m, &learned);
             }
-            (model.filter(|_| shape_errors == 0), Some(raw))
+            model.filter(|_| shape_errors == 0)
         }
-        None => (None, None),
+        None => None,
     };
-    diags.sort_by_key(|d| d.span.as_ref().map_or(usize::MAX, |s| s.start));
-    let errors = diags.iter().filter(|d| d.is_error()).count();
-    // What the target cannot express: errors after the spec's own.
-    let problems = match (target, &raw, &model) {
+    list.sort_by_key(|d| d.span.as_ref().map_or(usize::MAX, |s| s.start));
+    let errors = list.iter().filter(|d| d.is_error()).count();
+    let problems = match (opts.target, &shape.raw, &model) {
         (Some(target), Some(raw), Some(model)) => validate::targets::check(raw, model, target),
         _ => Vec::new(),
     };
-    // Made printable and indexed once for all the diagnostics (each shows only its lines),
-    // and all written at once (2,000 warnings were 2,000 writes).
-    let shown: Vec<&Diagnostic> = diags.iter().filter(|d| warnings || d.is_error()).collect();
-    let quiet = shown.is_empty() && problems.is_empty();
-    let source = SourceText::new(if quiet { "" } else { &src.text });
-    let mut text = String::new();
-    for d in shown {
-        text.push_str(&d.render_in(&origin, &source));
+    Parsed {
+        model: model.filter(|_| problems.is_empty() && shape.raw.is_some()),
+        raw: shape.raw,
+        diagnostics: Diagnostics {
+            list,
+            problems,
+            origin: src.origin(),
+            errors,
+            shape_errors,
+            opts,
+        },
     }
-    if errors > 1 || errors > shape_errors {
-        let problem = format!("has {errors} error{}", if errors == 1 { "" } else { "s" });
-        text.push_str(&nothing_written(&origin, &problem, writes));
-        text.push('\n');
-    } else if errors > 0 {
-        text.push_str(&nothing_written(&origin, "is invalid", writes));
-        text.push('\n');
-    }
-    if let Some(target) = target.filter(|_| !problems.is_empty()) {
-        for d in &problems {
-            text.push_str(&d.render_in(&origin, &source));
+}
+
+impl Diagnostics {
+    /// The diagnostics as printed, with the closing error line when there are errors.
+    fn text(&self, spec_text: &str) -> String {
+        let (origin, writes) = (self.origin.as_str(), self.opts.writes);
+        // Made printable and indexed once for all the diagnostics (each shows only its
+        // lines), and all written at once (2,000 warnings were 2,000 writes).
+        let shown: Vec<&Diagnostic> = self
+            .list
+            .iter()
+            .filter(|d| self.opts.warnings || d.is_error())
+            .collect();
+        let quiet = shown.is_empty() && self.problems.is_empty();
+        let source = SourceText::new(if quiet { "" } else { spec_text });
+        let mut text = String::new();
+        for d in shown {
+            text.push_str(&d.render_in(origin, &source));
         }
-        let problem = format!("cannot be rendered for {}", target.name());
-        text.push_str(&nothing_written(&origin, &problem, writes));
-        text.push('\n');
+        let errors = self.errors;
+        if errors > 1 || errors > self.shape_errors {
+            let problem = format!("has {errors} error{}", if errors == 1 { "" } else { "s" });
+            text.push_str(&nothing_written(origin, &problem, writes));
+            text.push('\n');
+        } else if errors > 0 {
+            text.push_str(&nothing_written(origin, "is invalid", writes));
+            text.push('\n');
+        }
+        if let Some(target) = self.opts.target.filter(|_| !self.problems.is_empty()) {
+            for d in &self.problems {
+                text.push_str(&d.render_in(origin, &source));
+            }
+            let problem = format!("cannot be rendered for {}", target.name());
+            text.push_str(&nothing_written(origin, &problem, writes));
+            text.push('\n');
+        }
+        text
     }
+}
+
+/// The model and, with `opts.lines`, the spec lines of its relaxations (for the compliance
+/// report; empty without), after printing the diagnostics.
+pub fn load_full(
+    src: &SpecSource,
+    opts: LoadOptions,
+    err: &mut dyn std::io::Write,
+) -> Option<(Model, report::Lines)> {
+    let parsed = parse(src, opts);
+    // The report's spec lines are found on a second thread while this one makes the
+    // diagnostics printable (2,000 warnings at 1,000 services).
+    let (text, found) = std::thread::scope(|scope| {
+        let found = match (&parsed.raw, &parsed.model) {
+            (Some(raw), Some(_)) if opts.lines => {
+                Some(scope.spawn(|| report::Lines::from_spec(raw, &src.text)))
+            }
+            _ => None,
+        };
+        let text = parsed.diagnostics.text(&src.text);
+        let found = found.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (text, found)
+    });
     let _ = err.write_all(text.as_bytes());
-    let (raw, model) = (raw?, model?);
-    if !problems.is_empty() {
-        return None;
-    }
-    Some((model, report::Lines::from_spec(raw, &src.text)))
+    Some((parsed.model?, found.unwrap_or_default()))
 }
 
 pub fn artifacts(
@@ -328,13 +405,6 @@ pub fn artifacts_with_report(
 
 /// Render the artifacts of a target and the compliance report into `sink`, each handed over
 /// as it is rendered; false (after saying why) on a render bug.
-///
-/// On two threads: this one renders the target's deployment and the compliance report while
-/// a second renders what is per image (the Falco rules, the Dockerfiles) into a part of `sink`
-/// (`artifact::Split`), joined when both are done. At 1,000 services the halves take 86 M and
-/// 77 M instructions (the report went from the second half to this one when trimming the
-/// renderers left the second the longer); the split made a fresh build 12 % faster on two
-/// idle cores (bench/profile-notes.md, "Two cores").
 pub fn render_into<S: Split>(
     model: &Model,
     lines: &report::Lines,
@@ -343,13 +413,101 @@ pub fn render_into<S: Split>(
     sink: &mut S,
     err: &mut dyn std::io::Write,
 ) -> bool {
-    let plan = plan::plan(model, layout);
-    let renderer = render::Renderer::new(&plan, target);
+    let (done, _) = render_both(model, Before::Nothing(lines), target, layout, sink);
+    said(done, err)
+}
+
+/// Say a render bug; whether there was none.
+fn said(done: Result<(), render::RenderBug>, err: &mut dyn std::io::Write) -> bool {
+    match done {
+        Ok(()) => true,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            false
+        }
+    }
+}
+
+/// What the second thread of [`render_both`] does before its half of the rendering, while
+/// the first makes the plan.
+enum Before<'a> {
+    /// Nothing: the report's spec lines are at hand.
+    Nothing(&'a report::Lines),
+    /// Make the spec's diagnostics printable and find the report's spec lines (`build` and
+    /// `diff`: at 1,000 services, 2,000 warnings and 1,000 services' lines, about as much
+    /// work as the plan).
+    Spec {
+        raw: &'a RawSpec,
+        text: &'a str,
+        diagnostics: &'a Diagnostics,
+    },
+}
+
+/// Render the artifacts of a target and the compliance report into `sink`; the diagnostics'
+/// text with `Before::Spec` (empty otherwise), for the caller to print.
+///
+/// On two threads: this one makes the plan and renders the target's deployment and the
+/// compliance report while a second does what `before` asks and then renders what is per
+/// image (the Falco rules, the Dockerfiles) into a part of `sink` (`artifact::Split`), joined
+/// when both are done. At 1,000 services (callgrind, `build --check`) this thread's half is
+/// 94 M instructions (plan 14 M, deployment 66 M, report 12 M) and the second's 93 M
+/// (diagnostics and spec lines 24 M, per image 69 M); before the second took the
+/// diagnostics and lines, they ran on this thread ahead of the plan and the halves were
+/// 118 M and 69 M (bench/profile-notes.md, "Two cores").
+fn render_both<S: Split>(
+    model: &Model,
+    before: Before<'_>,
+    target: Target,
+    layout: &Layout,
+    sink: &mut S,
+) -> (Result<(), render::RenderBug>, String) {
+    use std::sync::{mpsc, OnceLock};
+    // Made by this thread, read by both; the second waits for the renderer on a channel
+    // whose sender this thread drops on a panic (no thread is left waiting).
+    let plan_cell = OnceLock::new();
+    let renderer_cell = OnceLock::new();
     let mut part = sink.part();
-    let (deployment, rest) = std::thread::scope(|scope| {
-        let second = scope.spawn(|| renderer.per_image(&mut part));
+    let (done, text) = std::thread::scope(|scope| {
+        let (ready_tx, ready_rx) = mpsc::channel::<()>();
+        let (lines_tx, lines_rx) = mpsc::channel::<report::Lines>();
+        let (first_job, renderer_of, part) = (&before, &renderer_cell, &mut part);
+        let second = scope.spawn(move || {
+            let text = match first_job {
+                Before::Nothing(_) => String::new(),
+                Before::Spec {
+                    raw,
+                    text,
+                    diagnostics,
+                } => {
+                    let printed = diagnostics.text(text);
+                    let _ = lines_tx.send(report::Lines::from_spec(raw, text));
+                    printed
+                }
+            };
+            drop(lines_tx);
+            match ready_rx.recv() {
+                Ok(()) => {
+                    let renderer: &render::Renderer = renderer_of.get().expect("sent when set");
+                    (renderer.per_image(part), text)
+                }
+                // The first thread panicked: it is reported when the scope ends.
+                Err(_) => (Ok(()), text),
+            }
+        });
+        let plan = plan_cell.get_or_init(|| plan::plan(model, layout));
+        let renderer = renderer_cell.get_or_init(|| render::Renderer::new(plan, target));
+        let _ = ready_tx.send(());
         let deployment = renderer.deployment(sink);
-        let m = report::matrix(&plan, lines, target);
+        let found;
+        let lines = match before {
+            Before::Nothing(lines) => lines,
+            Before::Spec { .. } => {
+                // None only if the second thread panicked, which its join reports.
+                found = lines_rx.recv().unwrap_or_default();
+                &found
+            }
+        };
+        let m = report::matrix(plan, lines, target);
         let header = renderer.header();
         // Both handed over a row at a time (5.4 MB of HTML at 5,000 services).
         let out: &mut dyn Sink = sink;
@@ -359,17 +517,13 @@ pub fn render_into<S: Split>(
         let mut html = out.stream("compliance.html", 0o644);
         let rest = report::html(&m, header, &mut |text| html.offer(text));
         html.finish(rest);
-        let rest = second
+        let (rest, text) = second
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (deployment, rest)
+        (deployment.and(rest), text)
     });
     sink.join(part);
-    if let Err(e) = deployment.and(rest) {
-        let _ = writeln!(err, "error: {e}");
-        return false;
-    }
-    true
+    (done, text)
 }
 
 pub fn default_out(spec: &Path, target: Target) -> PathBuf {
@@ -383,6 +537,42 @@ pub fn default_out(spec: &Path, target: Target) -> PathBuf {
     }
 }
 
+/// The model of a valid spec; otherwise its diagnostics printed (a valid spec's are printed
+/// by [`render_valid`]).
+fn valid<'p>(
+    src: &SpecSource,
+    parsed: &'p Parsed,
+    err: &mut dyn std::io::Write,
+) -> Option<&'p Model> {
+    if parsed.model.is_none() {
+        let _ = err.write_all(parsed.diagnostics.text(&src.text).as_bytes());
+    }
+    parsed.model.as_ref()
+}
+
+/// `build` and `diff`: render a valid spec's artifacts and compliance report into `sink`, its
+/// diagnostics made printable meanwhile (see [`Before::Spec`]) and printed before a render
+/// bug; false after saying the bug.
+fn render_valid<S: Split>(
+    src: &SpecSource,
+    parsed: &Parsed,
+    model: &Model,
+    target: Target,
+    layout: &Layout,
+    sink: &mut S,
+    err: &mut dyn std::io::Write,
+) -> bool {
+    let raw = parsed.raw.as_ref().expect("a valid spec was read");
+    let before = Before::Spec {
+        raw,
+        text: &src.text,
+        diagnostics: &parsed.diagnostics,
+    };
+    let (done, text) = render_both(model, before, target, layout, sink);
+    let _ = err.write_all(text.as_bytes());
+    said(done, err)
+}
+
 pub fn build(
     spec_path: &Path,
     out: Option<&Path>,
@@ -394,11 +584,19 @@ pub fn build(
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
-    let Some((model, lines)) = load_full(&src, strict, Some(target), true, true, err) else {
+    let parsed = parse(
+        &src,
+        LoadOptions {
+            strict,
+            target: Some(target),
+            warnings: true,
+            writes: true,
+            lines: true,
+        },
+    );
+    let Some(model) = valid(&src, &parsed, err) else {
         return Outcome::Failed;
     };
-    // The spec's text is not needed once it is the model (1.9 MB at 5,000 services).
-    drop(src);
     let out = out.map_or_else(|| default_out(spec_path, target), Path::to_path_buf);
     let layout = Layout::new(spec_path, &out);
     // Each artifact goes to the staging directory (or, with --check, is compared with the
@@ -417,12 +615,13 @@ pub fn build(
         match output::Staging::new(&out) {
             Ok(s) => BuildSink::Write(s),
             Err(e) => {
+                let _ = err.write_all(parsed.diagnostics.text(&src.text).as_bytes());
                 let _ = writeln!(err, "error: {e}; {kept}");
                 return Outcome::Failed;
             }
         }
     };
-    if !render_into(&model, &lines, target, &layout, &mut sink, err) {
+    if !render_valid(&src, &parsed, model, target, &layout, &mut sink, err) {
         // Dropping the staging writer removes what it staged.
         return Outcome::Failed;
     }
@@ -430,10 +629,10 @@ pub fn build(
         BuildSink::Write(s) => (Some(s), None),
         BuildSink::Check(d) => (None, Some(d)),
     };
-    let gaps = if crate::allow::accepts_target_warning(&model, crate::allow::TARGET_GAP) {
+    let gaps = if crate::allow::accepts_target_warning(model, crate::allow::TARGET_GAP) {
         Vec::new()
     } else {
-        crate::targets::gaps(target, &model)
+        crate::targets::gaps(target, model)
     };
     for gap in gaps {
         let _ = writeln!(
@@ -458,7 +657,7 @@ pub fn build(
                 r.unchanged.len(),
                 r.removed.len()
             );
-            if let Some(note) = crate::render::build_images_note(&model, target, &out) {
+            if let Some(note) = crate::render::build_images_note(model, target, &out) {
                 let _ = writeln!(err, "hardgen: {note}");
             }
             Outcome::Ok
@@ -574,7 +773,18 @@ pub fn check(
     // rendered, since rendering a valid model fails only on a bug of hardgen, never on the
     // spec (`build`, `diff` and the test suite render). Rendering every artifact doubled the
     // time of a check.
-    match load_full(&src, strict, Some(target), true, false, err).map(|(m, _)| m) {
+    match load_full(
+        &src,
+        LoadOptions {
+            strict,
+            target: Some(target),
+            warnings: true,
+            ..LoadOptions::default()
+        },
+        err,
+    )
+    .map(|(m, _)| m)
+    {
         Some(model) => {
             let _ = writeln!(
                 err,
@@ -630,17 +840,25 @@ pub fn diff_drift(
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
-    let Some((model, lines)) = load_full(&src, opts.strict, Some(opts.target), true, false, err)
-    else {
+    let parsed = parse(
+        &src,
+        LoadOptions {
+            strict: opts.strict,
+            target: Some(opts.target),
+            warnings: true,
+            lines: true,
+            ..LoadOptions::default()
+        },
+    );
+    let Some(model) = valid(&src, &parsed, err) else {
         return Outcome::Failed;
     };
     let origin = src.origin();
-    drop(src);
     let out = out.map_or_else(|| default_out(spec_path, opts.target), Path::to_path_buf);
     let layout = Layout::new(spec_path, &out);
     // Each artifact is compared with the file on disk as soon as it is rendered.
     let mut drift = diff::Drift::new(&out, true);
-    if !render_into(&model, &lines, opts.target, &layout, &mut drift, err) {
+    if !render_valid(&src, &parsed, model, opts.target, &layout, &mut drift, err) {
         return Outcome::Failed;
     }
     let files = match drift.finish() {
@@ -735,10 +953,16 @@ pub fn diff_posture(
     stdout: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
 ) -> Outcome {
-    let (Some((old_m, old_l)), Some((new_m, new_l))) = (
-        load_full(old, opts.strict, Some(opts.target), false, false, err),
-        load_full(new, opts.strict, Some(opts.target), false, false, err),
-    ) else {
+    // Each spec's warnings would be repeated: not printed.
+    let quiet = LoadOptions {
+        strict: opts.strict,
+        target: Some(opts.target),
+        lines: true,
+        ..LoadOptions::default()
+    };
+    let (Some((old_m, old_l)), Some((new_m, new_l))) =
+        (load_full(old, quiet, err), load_full(new, quiet, err))
+    else {
         return Outcome::Failed;
     };
     // Both sides are rendered under one name so that headers do not show up as changes.
@@ -780,7 +1004,15 @@ pub fn report(
     let Some(src) = read_spec(spec_path, err) else {
         return Outcome::Failed;
     };
-    let Some((model, lines)) = load_full(&src, false, Some(target), false, false, err) else {
+    let Some((model, lines)) = load_full(
+        &src,
+        LoadOptions {
+            target: Some(target),
+            lines: true,
+            ..LoadOptions::default()
+        },
+        err,
+    ) else {
         return Outcome::Failed;
     };
     let plan = plan::plan(

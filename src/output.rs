@@ -105,6 +105,9 @@ pub struct Comparison {
     old: Option<(fs::File, u64)>,
     /// How many bytes matched (all of them, while `state` is `Same`).
     matched: u64,
+    /// The read that reached the file's length found no byte after it (the file did not grow
+    /// since it was opened): `finish` need not read again.
+    ended: bool,
     state: FileState,
 }
 
@@ -125,6 +128,7 @@ impl Comparison {
             full,
             old: None,
             matched: 0,
+            ended: false,
             state: FileState::Changed,
         };
         let f = match fs::File::open(&c.full) {
@@ -154,6 +158,7 @@ impl Comparison {
             full,
             old: None,
             matched: 0,
+            ended: false,
             state: FileState::Missing,
         }
     }
@@ -179,8 +184,17 @@ impl Comparison {
         let mut rest = bytes;
         while !rest.is_empty() {
             let want = rest.len().min(BLOCK);
-            let n = match f.read(&mut buf[..want]) {
+            // The read that reaches the file's length asks for one byte more: a file that
+            // grew since it was opened shows here, and `finish` need not read again (one
+            // read a file instead of two: 1,000 fewer at 1,000 services).
+            let last = want == rest.len() && want < BLOCK && self.matched + want as u64 == *len;
+            let ask = want + usize::from(last);
+            let n = match f.read(&mut buf[..ask]) {
                 Ok(0) => {
+                    self.differs();
+                    return Ok(());
+                }
+                Ok(n) if n > want => {
                     self.differs();
                     return Ok(());
                 }
@@ -194,6 +208,8 @@ impl Comparison {
             }
             rest = &rest[n..];
             self.matched += n as u64;
+            // A regular file's read returns fewer bytes than asked only at its end.
+            self.ended = last && n == want;
         }
         Ok(())
     }
@@ -208,7 +224,7 @@ impl Comparison {
         if let Some((f, len)) = self.old.as_mut() {
             if self.matched != *len {
                 self.differs();
-            } else {
+            } else if !self.ended {
                 // The file may have grown since it was opened.
                 let mut one = [0u8; 1];
                 loop {
@@ -1081,6 +1097,43 @@ pub(crate) mod tests {
 
     /// An artifact handed over in pieces is staged only when it differs, whichever piece the
     /// difference is in, and then with every byte (those before the difference come from
+    /// A file that grows after it was opened is not the artifact, whether the artifact's
+    /// length was known at the start (checked with the read that reaches its end) or not
+    /// (streamed: checked by `finish`); one that does not grow is.
+    #[test]
+    fn a_file_that_grew_since_it_was_opened_differs() {
+        use std::io::Write as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path();
+        let bytes = b"services: {}\n";
+        for (len, grows) in [
+            (Some(bytes.len() as u64), false),
+            (Some(bytes.len() as u64), true),
+            (None, false),
+            (None, true),
+        ] {
+            fs::write(out.join("f.yml"), bytes).unwrap();
+            fs::set_permissions(out.join("f.yml"), fs::Permissions::from_mode(0o644)).unwrap();
+            let mut c = Comparison::open(out, "f.yml", 0o644, len).unwrap();
+            if grows {
+                let mut f = fs::OpenOptions::new()
+                    .append(true)
+                    .open(out.join("f.yml"))
+                    .unwrap();
+                f.write_all(b"x").unwrap();
+            }
+            let mut buf = Vec::new();
+            c.feed(&bytes[..5], &mut buf).unwrap();
+            c.feed(&bytes[5..], &mut buf).unwrap();
+            let want = if grows {
+                FileState::Changed
+            } else {
+                FileState::Same
+            };
+            assert_eq!(c.finish().unwrap(), want, "length {len:?}, grows {grows}");
+        }
+    }
+
     /// the file on disk); an unchanged one is not touched.
     #[test]
     fn streamed_artifacts_are_staged_only_when_they_differ() {

@@ -455,7 +455,7 @@ fn committed_schema_is_the_generated_one() {
 fn example_model(name: &str) -> hardgen::model::Model {
     let path = root().join(format!("examples/{name}.toml"));
     let src = hardgen::app::read_spec(&path, &mut std::io::sink()).expect("example reads");
-    hardgen::app::load_full(&src, false, None, false, false, &mut std::io::sink())
+    hardgen::app::load_full(&src, Default::default(), &mut std::io::sink())
         .expect("example validates")
         .0
 }

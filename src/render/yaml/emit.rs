@@ -56,8 +56,18 @@ type Result<T = ()> = std::result::Result<T, Error>;
 /// it with YAML 1.1's implicit types quoted. On an error `out` holds a partial document:
 /// the caller truncates it.
 pub fn write<T: Serialize + ?Sized>(value: &T, out: &mut String) -> Result {
+    write_in(value, 0, out)
+}
+
+/// `write`, with every line but the empty ones of a block scalar `margin` spaces further in:
+/// the document as a block nested in another (`super::nested_entry`). The margin is outside
+/// the layout: libyaml's rules see the columns of the document written on its own.
+pub fn write_in<T: Serialize + ?Sized>(value: &T, margin: usize, out: &mut String) -> Result {
+    spaces(out, margin);
     let mut e = Emitter {
         out,
+        margin,
+        bare: false,
         indent: -1,
         column: 0,
         whitespace: true,
@@ -87,6 +97,11 @@ enum Pos {
 
 pub struct Emitter<'a> {
     out: &'a mut String,
+    /// Spaces written at the start of each line before the layout's own (see `write_in`).
+    margin: usize,
+    /// The current line was begun by a block scalar's last line break and is still empty:
+    /// its margin is written only if something is written on it.
+    bare: bool,
     /// libyaml's `indent`: -1 before the root collection opens.
     indent: i32,
     /// The column; only meaningful while `indention`.
@@ -119,8 +134,12 @@ impl Emitter<'_> {
         let indent = self.indent.max(0);
         if self.needs_break() {
             self.out.push('\n');
+            spaces(self.out, self.margin);
             self.column = 0;
+        } else if self.bare {
+            spaces(self.out, self.margin);
         }
+        self.bare = false;
         self.pad(indent);
         self.whitespace = true;
         self.indention = true;
@@ -293,7 +312,7 @@ impl Emitter<'_> {
             }
             first = false;
             if !line.is_empty() {
-                spaces(self.out, indent as usize);
+                spaces(self.out, self.margin + indent as usize);
                 self.out.push_str(line);
             }
         }
@@ -301,6 +320,7 @@ impl Emitter<'_> {
         if v.ends_with('\n') {
             self.indention = true;
             self.column = 0;
+            self.bare = true;
         } else {
             self.indention = false;
         }
