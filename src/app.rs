@@ -413,7 +413,28 @@ pub fn render_into<S: Split>(
     sink: &mut S,
     err: &mut dyn std::io::Write,
 ) -> bool {
-    let (done, _) = render_both(model, Before::Nothing(lines), target, layout, sink);
+    let done = render_both(model, Before::Nothing(lines), target, layout, sink, err);
+    said(done, err)
+}
+
+/// `build` and `diff`: render a valid spec's artifacts and compliance report into `sink`, its
+/// diagnostics printed meanwhile (see [`Before::Spec`]); false after saying a render bug.
+fn render_valid<S: Split>(
+    model: &Model,
+    read: Read,
+    target: Target,
+    layout: &Layout,
+    sink: &mut S,
+    err: &mut dyn std::io::Write,
+) -> bool {
+    let done = render_both(
+        model,
+        Before::Spec(Box::new(read)),
+        target,
+        layout,
+        sink,
+        err,
+    );
     said(done, err)
 }
 
@@ -435,16 +456,21 @@ enum Before<'a> {
     Nothing(&'a report::Lines),
     /// Make the spec's diagnostics printable and find the report's spec lines (`build` and
     /// `diff`: at 1,000 services, 2,000 warnings and 1,000 services' lines, about as much
-    /// work as the plan).
-    Spec {
-        raw: &'a RawSpec,
-        text: &'a str,
-        diagnostics: &'a Diagnostics,
-    },
+    /// work as the plan), then free what was read (at 5,000 services some 12 MB: the spec,
+    /// its raw form, the warnings) before rendering.
+    Spec(Box<Read>),
 }
 
-/// Render the artifacts of a target and the compliance report into `sink`; the diagnostics'
-/// text with `Before::Spec` (empty otherwise), for the caller to print.
+/// What the rendering of a valid spec still needs of what was read.
+struct Read {
+    raw: RawSpec,
+    text: String,
+    diagnostics: Diagnostics,
+}
+
+/// Render the artifacts of a target and the compliance report into `sink`, each handed over
+/// as it is rendered; with `Before::Spec`, print the diagnostics to `err` (before the
+/// compliance report is rendered).
 ///
 /// On two threads: this one makes the plan and renders the target's deployment and the
 /// compliance report while a second does what `before` asks and then renders what is per
@@ -460,38 +486,44 @@ fn render_both<S: Split>(
     target: Target,
     layout: &Layout,
     sink: &mut S,
-) -> (Result<(), render::RenderBug>, String) {
+    err: &mut dyn std::io::Write,
+) -> Result<(), render::RenderBug> {
     use std::sync::{mpsc, OnceLock};
     // Made by this thread, read by both; the second waits for the renderer on a channel
     // whose sender this thread drops on a panic (no thread is left waiting).
     let plan_cell = OnceLock::new();
     let renderer_cell = OnceLock::new();
     let mut part = sink.part();
-    let (done, text) = std::thread::scope(|scope| {
+    let done = std::thread::scope(|scope| {
         let (ready_tx, ready_rx) = mpsc::channel::<()>();
-        let (lines_tx, lines_rx) = mpsc::channel::<report::Lines>();
-        let (first_job, renderer_of, part) = (&before, &renderer_cell, &mut part);
+        let (read_tx, read_rx) = mpsc::channel::<(report::Lines, String)>();
+        let lines = match before {
+            Before::Nothing(lines) => Some(lines),
+            Before::Spec(_) => None,
+        };
+        let (renderer_of, part) = (&renderer_cell, &mut part);
         let second = scope.spawn(move || {
-            let text = match first_job {
-                Before::Nothing(_) => String::new(),
-                Before::Spec {
+            if let Before::Spec(read) = before {
+                // Each part freed once done with (the raw spec is the largest).
+                let Read {
                     raw,
                     text,
                     diagnostics,
-                } => {
-                    let printed = diagnostics.text(text);
-                    let _ = lines_tx.send(report::Lines::from_spec(raw, text));
-                    printed
-                }
-            };
-            drop(lines_tx);
+                } = *read;
+                let lines = report::Lines::from_spec(&raw, &text);
+                drop(raw);
+                let printed = diagnostics.text(&text);
+                drop((text, diagnostics));
+                let _ = read_tx.send((lines, printed));
+            }
+            drop(read_tx);
             match ready_rx.recv() {
                 Ok(()) => {
                     let renderer: &render::Renderer = renderer_of.get().expect("sent when set");
-                    (renderer.per_image(part), text)
+                    renderer.per_image(part)
                 }
                 // The first thread panicked: it is reported when the scope ends.
-                Err(_) => (Ok(()), text),
+                Err(_) => Ok(()),
             }
         });
         let plan = plan_cell.get_or_init(|| plan::plan(model, layout));
@@ -499,11 +531,13 @@ fn render_both<S: Split>(
         let _ = ready_tx.send(());
         let deployment = renderer.deployment(sink);
         let found;
-        let lines = match before {
-            Before::Nothing(lines) => lines,
-            Before::Spec { .. } => {
-                // None only if the second thread panicked, which its join reports.
-                found = lines_rx.recv().unwrap_or_default();
+        let lines = match lines {
+            Some(lines) => lines,
+            None => {
+                // Nothing only if the second thread panicked, which its join reports.
+                let (lines, printed) = read_rx.recv().unwrap_or_default();
+                let _ = err.write_all(printed.as_bytes());
+                found = lines;
                 &found
             }
         };
@@ -517,13 +551,13 @@ fn render_both<S: Split>(
         let mut html = out.stream("compliance.html", 0o644);
         let rest = report::html(&m, header, &mut |text| html.offer(text));
         html.finish(rest);
-        let (rest, text) = second
+        let rest = second
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (deployment.and(rest), text)
+        deployment.and(rest)
     });
     sink.join(part);
-    (done, text)
+    done
 }
 
 pub fn default_out(spec: &Path, target: Target) -> PathBuf {
@@ -537,40 +571,28 @@ pub fn default_out(spec: &Path, target: Target) -> PathBuf {
     }
 }
 
-/// The model of a valid spec; otherwise its diagnostics printed (a valid spec's are printed
-/// by [`render_valid`]).
-fn valid<'p>(
-    src: &SpecSource,
-    parsed: &'p Parsed,
-    err: &mut dyn std::io::Write,
-) -> Option<&'p Model> {
-    if parsed.model.is_none() {
-        let _ = err.write_all(parsed.diagnostics.text(&src.text).as_bytes());
-    }
-    parsed.model.as_ref()
-}
-
-/// `build` and `diff`: render a valid spec's artifacts and compliance report into `sink`, its
-/// diagnostics made printable meanwhile (see [`Before::Spec`]) and printed before a render
-/// bug; false after saying the bug.
-fn render_valid<S: Split>(
-    src: &SpecSource,
-    parsed: &Parsed,
-    model: &Model,
-    target: Target,
-    layout: &Layout,
-    sink: &mut S,
-    err: &mut dyn std::io::Write,
-) -> bool {
-    let raw = parsed.raw.as_ref().expect("a valid spec was read");
-    let before = Before::Spec {
+/// A valid spec's model, and what its rendering still needs of what was read (see
+/// [`Before::Spec`]); otherwise its diagnostics printed.
+fn valid(src: SpecSource, parsed: Parsed, err: &mut dyn std::io::Write) -> Option<(Model, Read)> {
+    let Parsed {
         raw,
-        text: &src.text,
-        diagnostics: &parsed.diagnostics,
-    };
-    let (done, text) = render_both(model, before, target, layout, sink);
-    let _ = err.write_all(text.as_bytes());
-    said(done, err)
+        model,
+        diagnostics,
+    } = parsed;
+    match (model, raw) {
+        (Some(model), Some(raw)) => Some((
+            model,
+            Read {
+                raw,
+                text: src.text,
+                diagnostics,
+            },
+        )),
+        _ => {
+            let _ = err.write_all(diagnostics.text(&src.text).as_bytes());
+            None
+        }
+    }
 }
 
 pub fn build(
@@ -594,7 +616,7 @@ pub fn build(
             lines: true,
         },
     );
-    let Some(model) = valid(&src, &parsed, err) else {
+    let Some((model, read)) = valid(src, parsed, err) else {
         return Outcome::Failed;
     };
     let out = out.map_or_else(|| default_out(spec_path, target), Path::to_path_buf);
@@ -615,13 +637,13 @@ pub fn build(
         match output::Staging::new(&out) {
             Ok(s) => BuildSink::Write(s),
             Err(e) => {
-                let _ = err.write_all(parsed.diagnostics.text(&src.text).as_bytes());
+                let _ = err.write_all(read.diagnostics.text(&read.text).as_bytes());
                 let _ = writeln!(err, "error: {e}; {kept}");
                 return Outcome::Failed;
             }
         }
     };
-    if !render_valid(&src, &parsed, model, target, &layout, &mut sink, err) {
+    if !render_valid(&model, read, target, &layout, &mut sink, err) {
         // Dropping the staging writer removes what it staged.
         return Outcome::Failed;
     }
@@ -629,10 +651,10 @@ pub fn build(
         BuildSink::Write(s) => (Some(s), None),
         BuildSink::Check(d) => (None, Some(d)),
     };
-    let gaps = if crate::allow::accepts_target_warning(model, crate::allow::TARGET_GAP) {
+    let gaps = if crate::allow::accepts_target_warning(&model, crate::allow::TARGET_GAP) {
         Vec::new()
     } else {
-        crate::targets::gaps(target, model)
+        crate::targets::gaps(target, &model)
     };
     for gap in gaps {
         let _ = writeln!(
@@ -657,7 +679,7 @@ pub fn build(
                 r.unchanged.len(),
                 r.removed.len()
             );
-            if let Some(note) = crate::render::build_images_note(model, target, &out) {
+            if let Some(note) = crate::render::build_images_note(&model, target, &out) {
                 let _ = writeln!(err, "hardgen: {note}");
             }
             Outcome::Ok
@@ -850,15 +872,15 @@ pub fn diff_drift(
             ..LoadOptions::default()
         },
     );
-    let Some(model) = valid(&src, &parsed, err) else {
+    let origin = src.origin();
+    let Some((model, read)) = valid(src, parsed, err) else {
         return Outcome::Failed;
     };
-    let origin = src.origin();
     let out = out.map_or_else(|| default_out(spec_path, opts.target), Path::to_path_buf);
     let layout = Layout::new(spec_path, &out);
     // Each artifact is compared with the file on disk as soon as it is rendered.
     let mut drift = diff::Drift::new(&out, true);
-    if !render_valid(&src, &parsed, model, opts.target, &layout, &mut drift, err) {
+    if !render_valid(&model, read, opts.target, &layout, &mut drift, err) {
         return Outcome::Failed;
     }
     let files = match drift.finish() {
