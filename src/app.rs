@@ -479,7 +479,7 @@ struct Read {
 /// 94 M instructions (plan 14 M, deployment 66 M, report 12 M) and the second's 93 M
 /// (diagnostics and spec lines 24 M, per image 69 M); before the second took the
 /// diagnostics and lines, they ran on this thread ahead of the plan and the halves were
-/// 118 M and 69 M (bench/profile-notes.md, "Two cores").
+/// 118 M and 69 M (bench/profile-notes.md, "The second thread takes the diagnostics").
 fn render_both<S: Split>(
     model: &Model,
     before: Before<'_>,
