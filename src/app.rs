@@ -237,8 +237,9 @@ pub struct LoadOptions {
     pub warnings: bool,
     /// The command writes files: its closing error line says nothing was written.
     pub writes: bool,
-    /// Find the spec lines of the relaxations, for the compliance report (`build`, `diff`,
-    /// `report`; `check` renders no report and skips them).
+    /// Find the spec lines of the relaxations, for the compliance report (`report` and the
+    /// posture review; `build` and `diff` find them while rendering, see `Before::Spec`, and
+    /// `check` renders no report).
     pub lines: bool,
 }
 
@@ -613,7 +614,7 @@ pub fn build(
             target: Some(target),
             warnings: true,
             writes: true,
-            lines: true,
+            ..LoadOptions::default()
         },
     );
     let Some((model, read)) = valid(src, parsed, err) else {
@@ -868,7 +869,6 @@ pub fn diff_drift(
             strict: opts.strict,
             target: Some(opts.target),
             warnings: true,
-            lines: true,
             ..LoadOptions::default()
         },
     );
