@@ -307,7 +307,7 @@ fn parse(src: &SpecSource, opts: LoadOptions) -> Parsed {
         _ => Vec::new(),
     };
     Parsed {
-        model: model.filter(|_| problems.is_empty() && shape.raw.is_some()),
+        model: model.filter(|_| problems.is_empty()),
         raw: shape.raw,
         diagnostics: Diagnostics {
             list,
@@ -366,21 +366,12 @@ pub fn load_full(
     err: &mut dyn std::io::Write,
 ) -> Option<(Model, report::Lines)> {
     let parsed = parse(src, opts);
-    // The report's spec lines are found on a second thread while this one makes the
-    // diagnostics printable (2,000 warnings at 1,000 services).
-    let (text, found) = std::thread::scope(|scope| {
-        let found = match (&parsed.raw, &parsed.model) {
-            (Some(raw), Some(_)) if opts.lines => {
-                Some(scope.spawn(|| report::Lines::from_spec(raw, &src.text)))
-            }
-            _ => None,
-        };
-        let text = parsed.diagnostics.text(&src.text);
-        let found = found.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        (text, found)
-    });
-    let _ = err.write_all(text.as_bytes());
-    Some((parsed.model?, found.unwrap_or_default()))
+    let _ = err.write_all(parsed.diagnostics.text(&src.text).as_bytes());
+    let lines = match (&parsed.raw, &parsed.model) {
+        (Some(raw), Some(_)) if opts.lines => report::Lines::from_spec(raw, &src.text),
+        _ => report::Lines::default(),
+    };
+    Some((parsed.model?, lines))
 }
 
 pub fn artifacts(

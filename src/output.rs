@@ -1095,8 +1095,6 @@ pub(crate) mod tests {
         s.end();
     }
 
-    /// An artifact handed over in pieces is staged only when it differs, whichever piece the
-    /// difference is in, and then with every byte (those before the difference come from
     /// A file that grows after it was opened is not the artifact, whether the artifact's
     /// length was known at the start (checked with the read that reaches its end) or not
     /// (streamed: checked by `finish`); one that does not grow is.
@@ -1134,6 +1132,8 @@ pub(crate) mod tests {
         }
     }
 
+    /// An artifact handed over in pieces is staged only when it differs, whichever piece the
+    /// difference is in, and then with every byte (those before the difference come from
     /// the file on disk); an unchanged one is not touched.
     #[test]
     fn streamed_artifacts_are_staged_only_when_they_differ() {

@@ -44,7 +44,7 @@ where
         }
     }
     // Written in place, two spaces in (a document written on its own and then indented line
-    // by line was a fifth of the compose file's time); `document`'s fallback, then indented,
+    // by line was a sixth of the compose file's time); `document`'s fallback, then indented,
     // when the emitter refuses the entry.
     let start = out.len();
     if emit::write_in(&Entry(key, value), 2, out).is_err() {
