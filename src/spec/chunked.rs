@@ -86,10 +86,47 @@ struct Piece<'a> {
 /// The spec read a service at a time, or `None` when it must be read whole.
 pub fn parse(text: &str) -> Option<RawSpec> {
     let pieces = pieces(text)?;
-    if !pieces.iter().any(|p| p.service.is_some()) {
+    let runs: Vec<&Piece> = pieces.iter().filter(|p| p.service.is_some()).collect();
+    if runs.is_empty() {
         return None;
     }
-    // The rest of the spec, its pieces end to end (each ends with its line break).
+    // The services' runs are independent documents: with many, half of them are read on a
+    // second thread (each thread has its own `SHIFT`) while this one reads the rest of the
+    // spec and the other half. A thread costs more than a few services' reading: small specs
+    // stay on this one.
+    let (mut raw, mut services) = if runs.len() >= PARALLEL_FROM {
+        let (first, second) = runs.split_at(runs.len() / 2);
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| read_services(text, second));
+            let raw = read_rest(text, &pieces);
+            let services = raw.as_ref().and_then(|_| read_services(text, first));
+            // `None` from the other thread (or its panic, resumed) as from this one
+            let rest = other
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let mut services = services?;
+            services.extend(rest?);
+            Some((raw?, services))
+        })?
+    } else {
+        (read_rest(text, &pieces)?, read_services(text, &runs)?)
+    };
+    // A service in two runs of headers: toml's error about it, from the whole document.
+    // (Unstable: no scratch copy, and two equal names are refused below anyway.)
+    services.sort_unstable_by(|a, b| a.0.value.cmp(&b.0.value));
+    if services.windows(2).any(|w| w[0].0.value == w[1].0.value) {
+        return None;
+    }
+    // Built from sorted entries, the map's nodes are full (inserted one by one in order,
+    // they are two-thirds full: a third more memory for the largest part of the spec).
+    raw.services = services.into_iter().collect();
+    Some(raw)
+}
+
+/// The spec but its services (left empty): its pieces that are not a service's run, read
+/// as one document.
+fn read_rest(text: &str, pieces: &[Piece]) -> Option<RawSpec> {
+    // Its pieces end to end (each ends with its line break).
     let mut rest = String::new();
     let mut map = Vec::new();
     for p in pieces.iter().filter(|p| p.service.is_none()) {
@@ -104,15 +141,21 @@ pub fn parse(text: &str) -> Option<RawSpec> {
         Spanned::new(0..0, Cow::Borrowed("services")),
         Spanned::new(0..0, DeValue::Table(DeTable::new())),
     );
-    let mut raw = {
-        let _shift = Shift::new(map);
-        RawSpec::deserialize(toml::de::Deserializer::from(root)).ok()?
-    };
-    drop(rest);
+    let _shift = Shift::new(map);
+    RawSpec::deserialize(toml::de::Deserializer::from(root)).ok()
+}
+
+/// From how many services' runs the reading is shared with a second thread (at 1,000
+/// services the runs are half of `check`'s instructions; at 20, the whole build takes a few
+/// milliseconds and a thread's start would show).
+const PARALLEL_FROM: usize = 64;
+
+/// The services of their runs, in the runs' order; `None` when a run is not one service.
+fn read_services<'t>(text: &'t str, runs: &[&Piece<'t>]) -> Option<Vec<(Sp<String>, RawService)>> {
     // Sized once: the services are the largest part of the spec (a run of doublings would
     // copy them again and touch twice the memory).
-    let mut services = Vec::with_capacity(pieces.iter().filter(|p| p.service.is_some()).count());
-    for p in pieces.iter().filter(|p| p.service.is_some()) {
+    let mut services = Vec::with_capacity(runs.len());
+    for p in runs {
         let one: OneService = {
             let _shift = Shift::new([(0, p.range.start)]);
             toml::from_str(&text[p.range.clone()]).ok()?
@@ -123,16 +166,7 @@ pub fn parse(text: &str) -> Option<RawSpec> {
             return None;
         }
     }
-    // A service in two runs of headers: toml's error about it, from the whole document.
-    // (Unstable: no scratch copy, and two equal names are refused below anyway.)
-    services.sort_unstable_by(|a, b| a.0.value.cmp(&b.0.value));
-    if services.windows(2).any(|w| w[0].0.value == w[1].0.value) {
-        return None;
-    }
-    // Built from sorted entries, the map's nodes are full (inserted one by one in order,
-    // they are two-thirds full: a third more memory for the largest part of the spec).
-    raw.services = services.into_iter().collect();
-    Some(raw)
+    Some(services)
 }
 
 /// The document cut at its table headers: the services' runs, and the rest (neighbours of
@@ -328,7 +362,8 @@ mod tests {
     /// Specs of every layout from a list of choices: services in any order, their tables
     /// inline or under headers of their own, the other tables before, between and after
     /// them, comments, indentation, CRLF, multi-line values that hold what looks like a
-    /// header; and the layouts that must be read whole: a service's headers in two runs, a
+    /// header, sometimes enough services to be read on two threads; and the layouts that must
+    /// be read whole: a service's headers in two runs (one of them in the last half), a
     /// `[services]` header, `services` as a dotted or inline key, quoted names, a service
     /// twice, syntax and shape errors inside a service.
     fn generate(c: &[u8]) -> Generated {
@@ -356,7 +391,12 @@ mod tests {
             blocks.push(format!("[secrets.s]{nl}"));
         }
         let others = blocks.len();
-        let n = 1 + pick(5);
+        // One in four specs has enough services to be read on two threads.
+        let n = if pick(4) == 0 {
+            PARALLEL_FROM as u8 + pick(8)
+        } else {
+            1 + pick(5)
+        };
         let mut services: Vec<Vec<String>> = Vec::new();
         for i in 0..n {
             let name = format!("svc{i}");
