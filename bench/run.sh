@@ -97,8 +97,9 @@ for n in "${sizes[@]}"; do
     "$compose" -f "$yml" config -q
     runs=$(runs_for "$n")
     copy=$work/copy$n
-    # one hyperfine run, the two commands alternating: the same machine state for both
-    # (with BENCH_BASELINE, its figures come last in each run: results[1] or results[2])
+    # one hyperfine run for the build and its `cp -r` (hyperfine runs all of one command's runs
+    # before the next command's: the targets' ratios come from bench/paired.py below); with
+    # BENCH_BASELINE, its figures come last in each run: results[1] or results[2]
     base=$base_bin
     [ "$n" -le "${BENCH_BASELINE_MAX:-1000}" ] || base=
     # the baseline's --check and diff run on its own up-to-date output (an older hardgen
@@ -115,6 +116,11 @@ for n in "${sizes[@]}"; do
         ${base:+"$base build $spec --check --out $bdir"}
     hf "check$n" "$hg_runs" "$hg check $spec" ${base:+"$base check $spec"}
     hf "diff$n" "$hg_runs" "$hg diff $spec --out $dir" ${base:+"$base diff $spec --out $bdir"}
+    # the targets' ratios: every command once a round, in a rotating order (bench/paired.py)
+    python3 bench/paired.py "$work/paired$n.json" "$hg_runs" --prepare "rm -rf $fresh $copy" \
+        "build=$hg build $spec --out $fresh" "cp=cp -r $dir $copy" \
+        "bcheck=$hg build $spec --check --out $dir" "check=$hg check $spec" \
+        "diff=$hg diff $spec --out $dir"
     hf "config$n" "$runs" "$compose -f $yml config -q"
     # compose-lint: one probe run decides whether it is measured at this size
     start=$(date +%s.%N)
@@ -148,6 +154,7 @@ for n in "${sizes[@]}"; do
         echo "  hyperfine 'hardgen build spec$n.toml --check --out OUT'   # OUT up to date"
         echo "  hyperfine 'hardgen check spec$n.toml'"
         echo "  hyperfine 'hardgen diff spec$n.toml --out OUT'   # OUT up to date"
+        echo "  bench/paired.py $hg_runs rounds of the five above, each once a round in a rotating order, 'rm -rf FRESH COPY' before each round"
         echo "  hyperfine '.tools/bin/docker-compose -f OUT/docker-compose.yml config -q'"
         echo "  hyperfine -i '.tools/bin/compose-lint OUT/docker-compose.yml'   # $lint_state"
     } >>"$cmds_log"
