@@ -168,7 +168,8 @@ for r in rows:
     w(f"| {r['n']} | {ms(r['build'])} | {ms(r['config'])} | {lint_cell} | "
       f"{ratio(r['build'], r['config'], 3)} | {ratio(r['build'], r['lint'], 4)} |")
 w("")
-w("## Peak memory (max RSS, MiB, `/usr/bin/time -f %M`)")
+w("## Peak memory (max RSS, MiB, `/usr/bin/time -f %M`; hardgen: the highest of "
+  f"{os.environ.get('BENCH_MEM_RUNS', '5')} runs, compose config: one)")
 w("")
 head = "| services | compose file | hardgen build | build --check | check | diff |"
 if baseline:
@@ -261,7 +262,8 @@ w("python3 bench/gen_spec.py N spec.toml")
 with open(cmds_log, encoding="utf-8") as fh:
     w(fh.read().rstrip("\n"))
 w("example: hyperfine --runs 30 --prepare 'rm -rf EX' 'hardgen build examples/arkalia.toml --out EX'")
-w("peak memory: /usr/bin/time -f %M <each hardgen command / compose config>")
+w("peak memory: /usr/bin/time -f %M <each hardgen command (the highest of BENCH_MEM_RUNS "
+  "runs, a fresh output directory for each build) / compose config (one run)>")
 w("```")
 w("")
 w("Spec shape (`bench/gen_spec.py`): N/20 zones (2 minimum, 100 maximum, /24 each from "
