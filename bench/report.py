@@ -48,23 +48,24 @@ def paired(n):
         return json.load(fh)
 
 
-def quartiles(xs):
-    q = statistics.quantiles(xs, n=4, method="inclusive")
-    return q[0], statistics.median(xs), q[2]
+def rounds(r, a, b):
+    """The ratios a/b of the interleaved rounds at r's size, or None when not measured."""
+    p = r.get("paired")
+    return p["ratios"][f"{a}/{b}"] if p else None
 
 
 def pratio(r, a, b):
     """The median of the rounds' ratios a/b, or None."""
-    p = r.get("paired")
-    return statistics.median(p["ratios"][f"{a}/{b}"]) if p else None
+    xs = rounds(r, a, b)
+    return statistics.median(xs) if xs else None
 
 
 def pcell(r, a, b):
     """A ratio of the interleaved rounds, median (quartiles)."""
-    p = r.get("paired")
-    if not p:
+    xs = rounds(r, a, b)
+    if not xs:
         return "n/a"
-    lo, mid, hi = quartiles(p["ratios"][f"{a}/{b}"])
+    lo, mid, hi = statistics.quantiles(xs, n=4, method="inclusive")
     return f"{mid:.2f} ({lo:.2f}–{hi:.2f})"
 
 
