@@ -61,6 +61,8 @@ pub struct Validator<'a> {
     /// follows from a port they do not have (no derived health probe, a flow to a port nobody
     /// listens on) would be a knock-on message, gone once that value is fixed.
     bad_ports: BTreeSet<String>,
+    /// From how many services they are validated on two threads.
+    parallel_from: usize,
 }
 
 /// Validate `raw` into a model. Each service's keys that validation has converted and that
@@ -73,10 +75,21 @@ pub fn validate(
     spec_name: &str,
     opts: &Options,
 ) -> (Option<Model>, Vec<Diagnostic>) {
+    validate_in(raw, spec_name, opts, crate::spec::PARALLEL_FROM)
+}
+
+/// `validate`, its services validated on two threads from `parallel_from` services.
+fn validate_in(
+    raw: &mut RawSpec,
+    spec_name: &str,
+    opts: &Options,
+    parallel_from: usize,
+) -> (Option<Model>, Vec<Diagnostic>) {
     let mut v = Validator {
         diags: Vec::new(),
         opts,
         bad_ports: BTreeSet::new(),
+        parallel_from,
     };
     let mut model = v.spec(raw, &safe_spec_name(spec_name));
     model.accepted = crate::allow::apply(raw, &mut v.diags);
@@ -92,6 +105,15 @@ pub fn validate(
     }
     diags.sort_by_key(|d| (d.span.as_ref().map_or(usize::MAX, |s| s.start), d.code));
     (if has_error { None } else { Some(model) }, diags)
+}
+
+/// What a service's validation reads of the rest of the spec: the defaults and the names it
+/// may refer to (sorted).
+struct Known<'a> {
+    defaults: &'a Defaults,
+    zones: &'a [&'a str],
+    secrets: &'a [&'a str],
+    services: &'a [&'a str],
 }
 
 /// Frees what validation converted of a service and nothing reads after it: the model holds
@@ -297,26 +319,48 @@ impl Validator<'_> {
             );
         }
 
+        // Each service is validated on its own (what it may name is read from `known`): with
+        // many, the second half is validated on a second thread with a validator of its own,
+        // whose findings come after this one's, in the order one thread would have found them.
+        let known = Known {
+            defaults: &defaults,
+            zones: &zone_names,
+            secrets: &secret_names,
+            services: &service_names,
+        };
+        let mut entries: Vec<(&Sp<String>, &mut RawService)> = raw.services.iter_mut().collect();
+        let services = if entries.len() >= self.parallel_from {
+            let half = entries.len() / 2;
+            let (first, second) = entries.split_at_mut(half);
+            let (opts, parallel_from) = (self.opts, self.parallel_from);
+            let known = &known;
+            let (mut services, (rest, other)) = std::thread::scope(|scope| {
+                let other = scope.spawn(move || {
+                    let mut v = Validator {
+                        diags: Vec::new(),
+                        opts,
+                        bad_ports: BTreeSet::new(),
+                        parallel_from,
+                    };
+                    let services = v.services(second, known);
+                    (services, v)
+                });
+                let services = self.services(first, known);
+                let rest = other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (services, rest)
+            });
+            services.extend(rest);
+            self.diags.extend(other.diags);
+            self.bad_ports.extend(other.bad_ports);
+            services
+        } else {
+            self.services(&mut entries, &known)
+        };
+        drop(entries);
         // Collected in order, then built in one go: the map's nodes full (inserted one by one,
         // two-thirds full).
-        let mut services = Vec::with_capacity(raw.services.len());
-        for (name, s) in raw.services.iter_mut() {
-            let first = self.diags.len();
-            let svc = self.service(
-                name,
-                s,
-                &defaults,
-                &zone_names,
-                &secret_names,
-                &service_names,
-            );
-            // What was found while validating a service is about that service.
-            for d in &mut self.diags[first..] {
-                d.service.get_or_insert_with(|| name.value.clone());
-            }
-            services.push((name.value.clone(), svc));
-            release_converted(s);
-        }
         let services: BTreeMap<String, Service> = services.into_iter().collect();
         self.depends_cycles(raw);
 
@@ -345,6 +389,33 @@ impl Validator<'_> {
                     .unwrap_or_default(),
             },
         }
+    }
+
+    /// The services of `entries`, validated in order, each released once converted.
+    fn services(
+        &mut self,
+        entries: &mut [(&Sp<String>, &mut RawService)],
+        known: &Known<'_>,
+    ) -> Vec<(String, Service)> {
+        let mut services = Vec::with_capacity(entries.len());
+        for (name, s) in entries.iter_mut() {
+            let first = self.diags.len();
+            let svc = self.service(
+                name,
+                s,
+                known.defaults,
+                known.zones,
+                known.secrets,
+                known.services,
+            );
+            // What was found while validating a service is about that service.
+            for d in &mut self.diags[first..] {
+                d.service.get_or_insert_with(|| name.value.clone());
+            }
+            services.push((name.value.clone(), svc));
+            release_converted(s);
+        }
+        services
     }
 
     fn refs(
@@ -436,5 +507,68 @@ impl Validator<'_> {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A spec of `n` services, those in `bad` with one mistake of each kind a service's own
+    /// validation finds, and a dependency cycle through them that a later pass finds. Zone
+    /// `back` has only them, whose ports are invalid: no knock-on warning that nothing there
+    /// listens on the flow's port.
+    fn spec_with(n: usize, bad: &[usize]) -> String {
+        let mut t = String::from(
+            "[project]\nname = \"split\"\n\n[zones.front]\n\n[zones.back]\n\n\
+             [[flows]]\nfrom = \"front\"\nto = \"back\"\nports = [\"9000/tcp\"]\n\n",
+        );
+        for i in 0..n {
+            t.push_str(&format!("[services.s{i:03}]\nimage = \"busybox:1.36.1\"\n"));
+            t.push_str("healthcheck = { cmd = [\"true\"] }\n");
+            if bad.contains(&i) {
+                t.push_str("zones = [\"back\", \"middle\"]\nexpose = [\"http\"]\n");
+                t.push_str("cap_add = [\"NET_RAWW\"]\nrestart = \"sometimes\"\n");
+                // The mistakes depend on each other in a ring: a cycle across the halves.
+                let k = bad.iter().position(|&b| b == i).unwrap_or(0);
+                let next = bad[(k + 1) % bad.len()];
+                t.push_str(&format!("depends_on = [\"s{next:03}\"]\n"));
+            } else {
+                t.push_str("zones = [\"front\"]\nexpose = [\"8080\"]\n");
+            }
+            t.push('\n');
+        }
+        t
+    }
+
+    fn both(text: &str) -> [(Option<Model>, Vec<Diagnostic>); 2] {
+        let opts = Options {
+            strict: false,
+            spec_dir: None,
+        };
+        [usize::MAX, 2].map(|from| {
+            let mut raw = crate::spec::parse(text).expect("the test spec reads");
+            validate_in(&mut raw, "split", &opts, from)
+        })
+    }
+
+    /// On two threads, validation finds what it finds on one, in the same order, and builds
+    /// the same model: mistakes in both halves, at their edges, and none.
+    #[test]
+    fn two_threads_validate_as_one() {
+        for (n, bad) in [
+            (9, &[0, 3, 4, 5, 8][..]),
+            (8, &[3, 4][..]),
+            (8, &[5, 6][..]),
+            (2, &[1][..]),
+            (7, &[][..]),
+        ] {
+            let [one, two] = both(&spec_with(n, bad));
+            assert!(!one.1.is_empty() || bad.is_empty(), "{n}: nothing found");
+            assert_eq!(one, two, "{n} services, mistakes in {bad:?}");
+        }
+        let [one, two] = both(&spec_with(6, &[]));
+        assert!(one.0.is_some(), "{:?}", one.1);
+        assert_eq!(one, two);
     }
 }
