@@ -696,68 +696,60 @@ impl Validator<'_> {
     }
 
     pub(super) fn depends_cycles(&mut self, raw: &RawSpec) {
-        let graph: BTreeMap<&str, Vec<&str>> = raw
+        // The services by index in name order (the map's), each with the indices of the
+        // services it depends on; names that are no service are left out (reported by
+        // `refs`).
+        let names: Vec<&Sp<String>> = raw.services.keys().collect();
+        let index = |name: &str| names.binary_search_by(|k| k.value.as_str().cmp(name)).ok();
+        let graph: Vec<Vec<usize>> = raw
             .services
-            .iter()
-            .map(|(k, s)| {
-                (
-                    k.value.as_str(),
-                    s.depends_on.iter().map(|d| d.value.as_str()).collect(),
-                )
-            })
+            .values()
+            .map(|s| s.depends_on.iter().filter_map(|d| index(&d.value)).collect())
             .collect();
-        // Colour DFS; report each cycle once, at the service that closes it.
-        let mut state: BTreeMap<&str, u8> = BTreeMap::new();
+        // Colour DFS (0 unseen, 1 on the path, 2 done); report each cycle once, at the service
+        // that closes it, those found from the first start that finds any.
+        let mut state = vec![0u8; names.len()];
         let mut reported = false;
-        for start in graph.keys() {
+        for start in 0..names.len() {
             if reported {
                 break;
             }
-            let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
-            if state.get(start).copied().unwrap_or(0) != 0 {
+            if state[start] != 0 {
                 continue;
             }
-            state.insert(start, 1);
+            let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+            state[start] = 1;
             while let Some((node, i)) = stack.pop() {
-                let next = graph.get(node).and_then(|v| v.get(i)).copied();
-                match next {
-                    None => {
-                        state.insert(node, 2);
+                let Some(&m) = graph[node].get(i) else {
+                    state[node] = 2;
+                    continue;
+                };
+                stack.push((node, i + 1));
+                match state[m] {
+                    0 => {
+                        state[m] = 1;
+                        stack.push((m, 0));
                     }
-                    Some(m) => {
-                        stack.push((node, i + 1));
-                        match state.get(m).copied().unwrap_or(0) {
-                            0 if graph.contains_key(m) => {
-                                state.insert(m, 1);
-                                stack.push((m, 0));
-                            }
-                            1 if m != node => {
-                                let path: Vec<&str> = stack
-                                    .iter()
-                                    .map(|(n, _)| *n)
-                                    .skip_while(|n| *n != m)
-                                    .collect();
-                                let span = raw
-                                    .services
-                                    .keys()
-                                    .find(|k| k.value == node)
-                                    .map(|k| k.span.clone())
-                                    .unwrap_or(0..0);
-                                self.push(
-                                    Diagnostic::error(
-                                        "E036",
-                                        format!(
-                                            "services depend on each other in a cycle: {} -> {m}",
-                                            path.join(" -> ")
-                                        ),
-                                    )
-                                    .at(span, "part of a dependency cycle"),
-                                );
-                                reported = true;
-                            }
-                            _ => {}
-                        }
+                    1 if m != node => {
+                        let path: Vec<&str> = stack
+                            .iter()
+                            .skip_while(|&&(n, _)| n != m)
+                            .map(|&(n, _)| names[n].value.as_str())
+                            .collect();
+                        self.push(
+                            Diagnostic::error(
+                                "E036",
+                                format!(
+                                    "services depend on each other in a cycle: {} -> {}",
+                                    path.join(" -> "),
+                                    names[m].value
+                                ),
+                            )
+                            .at(names[node].span.clone(), "part of a dependency cycle"),
+                        );
+                        reported = true;
                     }
+                    _ => {}
                 }
             }
         }
