@@ -251,7 +251,7 @@ impl<'a> SourceText<'a> {
     pub fn new(source: &'a str) -> SourceText<'a> {
         let text = printable_cow(source);
         let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1))
             .collect();
         SourceText { text, line_starts }
     }
@@ -277,10 +277,15 @@ fn printable_cow(s: &str) -> std::borrow::Cow<'_, str> {
         (c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
             || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
     };
-    // Printable ASCII and line breaks (nearly every spec): a byte scan, not a char decode.
-    if s.bytes()
-        .all(|b| b == b'\n' || (b' '..b'\x7f').contains(&b))
-    {
+    // Printable ASCII and line breaks (nearly every spec): a byte scan, not a char decode,
+    // a block at a time without an early exit inside it, which the compiler vectorises (a
+    // byte at a time, the check of a 2 MB spec was 21 M instructions).
+    let ascii = |block: &[u8]| {
+        block
+            .iter()
+            .fold(true, |ok, &b| ok & ((b == b'\n') | (b' '..b'\x7f').contains(&b)))
+    };
+    if s.as_bytes().chunks(64).all(ascii) {
         return std::borrow::Cow::Borrowed(s);
     }
     if !s.chars().any(bad) && !s.contains(['\r', '\t']) {
