@@ -281,9 +281,9 @@ fn printable_cow(s: &str) -> std::borrow::Cow<'_, str> {
     // a block at a time without an early exit inside it, which the compiler vectorises (a
     // byte at a time, the check of a 2 MB spec was 21 M instructions).
     let ascii = |block: &[u8]| {
-        block
-            .iter()
-            .fold(true, |ok, &b| ok & ((b == b'\n') | (b' '..b'\x7f').contains(&b)))
+        block.iter().fold(true, |ok, &b| {
+            ok & ((b == b'\n') | (b' '..b'\x7f').contains(&b))
+        })
     };
     if s.as_bytes().chunks(64).all(ascii) {
         return std::borrow::Cow::Borrowed(s);

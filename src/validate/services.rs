@@ -704,7 +704,12 @@ impl Validator<'_> {
         let graph: Vec<Vec<usize>> = raw
             .services
             .values()
-            .map(|s| s.depends_on.iter().filter_map(|d| index(&d.value)).collect())
+            .map(|s| {
+                s.depends_on
+                    .iter()
+                    .filter_map(|d| index(&d.value))
+                    .collect()
+            })
             .collect();
         // Colour DFS (0 unseen, 1 on the path, 2 done); report each cycle once, at the service
         // that closes it, those found from the first start that finds any.
