@@ -334,7 +334,7 @@ impl Validator<'_> {
             let (first, second) = entries.split_at_mut(half);
             let (opts, parallel_from) = (self.opts, self.parallel_from);
             let known = &known;
-            let (mut services, (rest, other)) = std::thread::scope(|scope| {
+            let (mut services, (theirs, second_v)) = std::thread::scope(|scope| {
                 let other = scope.spawn(move || {
                     let mut v = Validator {
                         diags: Vec::new(),
@@ -346,14 +346,14 @@ impl Validator<'_> {
                     (services, v)
                 });
                 let services = self.services(first, known);
-                let rest = other
+                let second = other
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (services, rest)
+                (services, second)
             });
-            services.extend(rest);
-            self.diags.extend(other.diags);
-            self.bad_ports.extend(other.bad_ports);
+            services.extend(theirs);
+            self.diags.extend(second_v.diags);
+            self.bad_ports.extend(second_v.bad_ports);
             services
         } else {
             self.services(&mut entries, &known)
