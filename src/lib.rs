@@ -19,6 +19,7 @@ pub mod layout;
 pub mod learn;
 pub mod model;
 pub mod output;
+mod parallel;
 pub mod plan;
 pub mod posture;
 pub mod render;

@@ -27,6 +27,7 @@ use toml::Spanned;
 use toml_parser::lexer::TokenKind;
 
 use super::{RawService, RawSpec, Sp};
+use crate::parallel::{join, PARALLEL_FROM};
 
 thread_local! {
     /// While a piece of the spec is deserialised: where its text lies in the spec, as
@@ -96,18 +97,18 @@ pub fn parse(text: &str) -> Option<RawSpec> {
     // stay on this one.
     let (mut raw, mut services) = if runs.len() >= PARALLEL_FROM {
         let (first, second) = runs.split_at(balance(text.len(), &runs));
-        std::thread::scope(|scope| {
-            let other = scope.spawn(|| read_services(text, second));
-            let raw = read_rest(text, &pieces);
-            let services = raw.as_ref().and_then(|_| read_services(text, first));
-            // `None` from the other thread (or its panic, resumed) as from this one
-            let rest = other
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            let mut services = services?;
-            services.extend(rest?);
-            Some((raw?, services))
-        })?
+        let ((raw, services), rest) = join(
+            || {
+                let raw = read_rest(text, &pieces);
+                let services = raw.as_ref().and_then(|_| read_services(text, first));
+                (raw, services)
+            },
+            || read_services(text, second),
+        );
+        // `None` from the other thread as from this one
+        let mut services = services?;
+        services.extend(rest?);
+        (raw?, services)
     } else {
         (read_rest(text, &pieces)?, read_services(text, &runs)?)
     };
@@ -159,12 +160,6 @@ fn read_rest(text: &str, pieces: &[Piece]) -> Option<RawSpec> {
     let _shift = Shift::new(map);
     RawSpec::deserialize(toml::de::Deserializer::from(root)).ok()
 }
-
-/// From how many services their reading, and their validation, are shared with a second
-/// thread (at 1,000 services reading the runs was 45 M of `check`'s 126 M instructions,
-/// validating them 20 M; at 20, the whole build takes a few milliseconds and a thread's
-/// start would show).
-pub(crate) const PARALLEL_FROM: usize = 64;
 
 /// The services of their runs, in the runs' order; `None` when a run is not one service.
 fn read_services<'t>(text: &'t str, runs: &[&Piece<'t>]) -> Option<Vec<(Sp<String>, RawService)>> {

@@ -789,7 +789,6 @@ pub fn parse(text: &str) -> Result<RawSpec, toml::de::Error> {
 }
 
 mod chunked;
-pub(crate) use chunked::PARALLEL_FROM;
 mod recover;
 mod schema;
 
