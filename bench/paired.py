@@ -12,8 +12,8 @@ Usage: paired.py OUT.json RUNS [--prepare CMD] NAME=CMD [NAME=CMD ...]
 Each CMD is split on spaces (no shell: its start-up is not measured) and run with stdout and
 stderr discarded; a command that exits non-zero stops the measurement with its exit code. The
 prepare command runs before every round, untimed. One untimed warm-up round comes first.
-Writes {"runs": N, "commands": {NAME: [seconds, ...]}, "ratios": {"A/B": [...]}} for every
-ordered pair of commands, the ratio of each round.
+Writes {"runs": N, "commands": {NAME: [seconds, ...]}}, the times of round k at index k of
+every list (a round's ratio of two commands is the ratio of their times at one index).
 """
 
 import json
@@ -58,14 +58,8 @@ def main():
         if r >= 0:
             for n in names:
                 times[n].append(got[n])
-    ratios = {
-        f"{a}/{b}": [x / y for x, y in zip(times[a], times[b])]
-        for a in names
-        for b in names
-        if a != b
-    }
     with open(out, "w", encoding="utf-8") as fh:
-        json.dump({"runs": runs, "commands": times, "ratios": ratios}, fh)
+        json.dump({"runs": runs, "commands": times}, fh)
     for n in names:
         print(f"{n}: median {statistics.median(times[n]) * 1000:.1f} ms", file=sys.stderr)
 

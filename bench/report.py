@@ -51,7 +51,9 @@ def paired(n):
 def rounds(r, a, b):
     """The ratios a/b of the interleaved rounds at r's size, or None when not measured."""
     p = r.get("paired")
-    return p["ratios"][f"{a}/{b}"] if p else None
+    if not p:
+        return None
+    return [x / y for x, y in zip(p["commands"][a], p["commands"][b])]
 
 
 def pratio(r, a, b):

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark of hardgen (issues 7 and 19): build / build --check / check (validation) / diff
-# against `cp -r` of the build's own output (the physical limit of writing it, measured side by
-# side with the build in one hyperfine run), `docker compose config -q` and compose-lint on
-# hardgen's own compose file, at 10, 100, 1000 and 5000 services, plus peak memory and the
-# bundled example. Everything runs on tmpfs (/dev/shm when there is one) to measure hardgen,
-# not the disk. Writes BENCHMARKS.md.
+# against `cp -r` of the build's own output (the physical limit of writing it; the targets'
+# ratios measured in interleaved rounds by bench/paired.py), `docker compose config -q` and
+# compose-lint on hardgen's own compose file, at 10, 100, 1000 and 5000 services, plus peak
+# memory and the bundled example. Everything runs on tmpfs (/dev/shm when there is one) to
+# measure hardgen, not the disk. Writes BENCHMARKS.md.
 #
 # Usage: bench/run.sh [SIZES...]   (default: 10 100 1000 5000)
 # Env:   BENCH_OUT (default: BENCHMARKS.md at the repo root), BENCH_KEEP=1 keeps the temp dir,
